@@ -1,0 +1,115 @@
+# imislink - top-level build.  `make help` lists the targets.
+#
+# Every program is C11 built with -Wall -Wextra -Werror.  A program is a
+# directory with a main.c under producers/, workers/, deploy/ or tests/emulators/;
+# its binary is named after the directory (imislink-<dir>, but plain `imislink`
+# for the operator tool).  The common/ modules form build/libimislink.a.
+
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SAN      ?=
+
+PKGS      := rdkafka avro-c libcurl libcjson libmicrohttpd libpq libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+IL_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-Icommon -DIL_SCHEMAS_DIR='"$(CURDIR)/schemas"' -MMD -MP
+ifneq ($(SAN),)
+IL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+LDLIBS    = $(PKG_LIBS) -lpthread -lm
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libimislink.a
+
+PROGRAM_DIRS := $(patsubst %/main.c,%,$(sort $(wildcard producers/*/main.c workers/*/main.c deploy/*/main.c tests/emulators/*/main.c)))
+program_name  = $(if $(filter imislink,$(notdir $(1))),imislink,imislink-$(notdir $(1)))
+PROGRAMS     := $(foreach d,$(PROGRAM_DIRS),$(BUILD)/bin/$(call program_name,$(d)))
+
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+IT_SRC     := $(sort $(wildcard tests/integration/it_*.c))
+IT_BIN     := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test quick asan bench demo clean help style
+
+all: $(LIB) $(PROGRAMS) $(UNIT_BIN) $(IT_BIN) $(BENCH_BIN)
+
+help:
+	@echo "make          build every program, test and benchmark binary into $(BUILD)/"
+	@echo "make deps     install the Debian packages and fetch the test broker (Kafka 3.9 jars)"
+	@echo "make demo     install what is missing, build, run the pipeline on embedded defaults"
+	@echo "make test     install what is missing, build, run unit + integration tests"
+	@echo "make quick    unit tests only (no broker, no PostgreSQL)"
+	@echo "make asan     build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make bench    run the benchmarks; figures go to $(BUILD)/bench.jsonl"
+	@echo "make clean    remove $(BUILD)/"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(IL_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+define PROGRAM_template
+$(BUILD)/bin/$(call program_name,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call PROGRAM_template,$(d))))
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/it_%: $(BUILD)/obj/tests/integration/it_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	./deploy/deps.sh --test
+
+test:
+	./deploy/deps.sh --test --quiet-if-present
+	$(MAKE) all
+	BUILD=$(BUILD) ./tests/run.sh
+
+quick: all
+	BUILD=$(BUILD) ./tests/run.sh --unit-only
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 test
+
+bench:
+	./deploy/deps.sh --test --quiet-if-present
+	$(MAKE) all
+	BUILD=$(BUILD) ./tests/bench/run.sh
+
+demo:
+	./deploy/deps.sh --quiet-if-present
+	$(MAKE) all
+	BUILD=$(BUILD) ./deploy/demo/run.sh
+
+style:
+	./tests/style.sh
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d) $(wildcard $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)

@@ -1,0 +1,142 @@
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+void
+il_buf_init(il_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void
+il_buf_free(il_buf *b)
+{
+	free(b->data);
+	il_buf_init(b, b->max);
+}
+
+void
+il_buf_reset(il_buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+static il_err
+il_buf_reserve(il_buf *b, size_t extra)
+{
+	size_t need, cap;
+
+	if (extra > b->max - b->len)
+		return IL_ERR_NOMEM;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return IL_OK;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	b->data = il_xrealloc(b->data, cap);
+	b->cap = cap;
+	return IL_OK;
+}
+
+il_err
+il_buf_add(il_buf *b, const void *data, size_t len)
+{
+	if (il_buf_reserve(b, len) != IL_OK)
+		return IL_ERR_NOMEM;
+	if (len > 0)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return IL_OK;
+}
+
+il_err
+il_buf_adds(il_buf *b, const char *s)
+{
+	return il_buf_add(b, s, strlen(s));
+}
+
+il_err
+il_buf_vprintf(il_buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return IL_ERR_INVALID;
+	if (il_buf_reserve(b, (size_t)n) != IL_OK)
+		return IL_ERR_NOMEM;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return IL_OK;
+}
+
+il_err
+il_buf_printf(il_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	il_err err;
+
+	va_start(ap, fmt);
+	err = il_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+il_err
+il_buf_add_json_escaped(il_buf *b, const char *s)
+{
+	const unsigned char *p;
+	char esc[8];
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		const char *out = NULL;
+		il_err err;
+
+		switch (*p) {
+		case '"': out = "\\\""; break;
+		case '\\': out = "\\\\"; break;
+		case '\n': out = "\\n"; break;
+		case '\r': out = "\\r"; break;
+		case '\t': out = "\\t"; break;
+		default:
+			if (*p < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				out = esc;
+			}
+		}
+		if (out != NULL)
+			err = il_buf_adds(b, out);
+		else
+			err = il_buf_add(b, p, 1);
+		if (err != IL_OK)
+			return err;
+	}
+	return IL_OK;
+}
+
+char *
+il_buf_take(il_buf *b)
+{
+	char *data = b->data;
+
+	if (data == NULL)
+		data = il_xstrdup("");
+	il_buf_init(b, b->max);
+	return data;
+}

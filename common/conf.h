@@ -1,0 +1,70 @@
+/*
+ * conf.h - configuration: one table of keys, four sources, checked at start.
+ *
+ * Sources, later ones winning: the built-in defaults, a properties file
+ * (key=value lines, '#' comments), environment variables (each key has one,
+ * e.g. kafka.bootstrap.servers <- KAFKA_BOOTSTRAP_SERVERS; a secret key also
+ * reads <VAR>_FILE), and the command line (--set key=value, and -X key=value
+ * which goes to librdkafka untouched as in kcat).  Properties-file lines whose
+ * key starts with "rdkafka." also go to librdkafka, without the prefix.
+ *
+ * An unknown key or a malformed value is refused with a message that names the
+ * key, its source (file:line or variable) and the expected form.  Secret values
+ * are never printed: il_conf_dump() shows "(secret)".
+ */
+#ifndef IL_CONF_H
+#define IL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+
+typedef struct il_conf il_conf;
+
+/** Callback for il_conf_rdkafka_foreach(): one librdkafka property. */
+typedef il_err (il_conf_pair_cb)(const char *key, const char *value, void *ctx, char *errbuf, size_t errsz);
+
+/** @returns a configuration holding every key's default; destroy with il_conf_destroy(). */
+il_conf *il_conf_new(void);
+/** Frees @p conf; NULL is a no-op. */
+void il_conf_destroy(il_conf *conf);
+
+/**
+ * Reads a properties file.  @p required false makes a missing file silent
+ * (the default path).  On error nothing after the offending line is applied.
+ */
+il_err il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, size_t errsz);
+/** Reads every key's environment variable (and <VAR>_FILE for secrets). */
+il_err il_conf_load_env(il_conf *conf, char *errbuf, size_t errsz);
+/** Sets one imislink key from "key=value" (the --set option). */
+il_err il_conf_set_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz);
+/** Sets one imislink key; @p origin names where it came from in error messages. */
+il_err il_conf_set(il_conf *conf, const char *key, const char *value, const char *origin, char *errbuf, size_t errsz);
+/** Records a librdkafka property from "key=value" (the -X option); checked when a client is made. */
+il_err il_conf_set_rdkafka_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz);
+
+/**
+ * The standard start-up sequence of every program: the file named by
+ * @p path_opt, else $IMISLINK_CONFIG, else the default path (optional), then
+ * the environment.  Command-line values are applied by the caller afterwards.
+ */
+il_err il_conf_load_standard(il_conf *conf, const char *path_opt, char *errbuf, size_t errsz);
+
+/** @returns the value of @p key (never NULL for a known key, "" when unset); aborts on an unknown key: a programming error. */
+const char *il_conf_get(const il_conf *conf, const char *key);
+/** @returns the integer value of @p key (validated when it was set). */
+long long il_conf_get_int(const il_conf *conf, const char *key);
+/** @returns the boolean value of @p key. */
+bool il_conf_get_bool(const il_conf *conf, const char *key);
+
+/** Calls @p cb for each librdkafka property in the order given; stops at the first error. */
+il_err il_conf_rdkafka_foreach(const il_conf *conf, il_conf_pair_cb *cb, void *ctx, char *errbuf, size_t errsz);
+
+/** Prints every key with its value and source, secrets redacted (the -X dump / --dump-config output). */
+void il_conf_dump(const il_conf *conf, FILE *out);
+/** Prints the table of keys: name, variable, type, default, description (for --help). */
+void il_conf_usage(FILE *out);
+
+#endif

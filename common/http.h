@@ -1,0 +1,73 @@
+/*
+ * http.h - the HTTP endpoint of every daemon, on libmicrohttpd.
+ *
+ * Always serves GET /metrics (Prometheus text) and GET /healthz (JSON with a
+ * status and details from the health callback; 200 when ok or degraded, 503
+ * when down).  Programs that take requests (the DCI gateway, the emulators)
+ * add routes; a route's handler sees the whole body, already bounded by
+ * http.max.body.bytes (over it: 413 without calling the handler).  Unknown
+ * paths get 404 and wrong methods 405, each with a JSON reason.
+ *
+ * Handlers run on libmicrohttpd's threads: they must only touch thread-safe
+ * state (metrics are) or state they protect themselves.
+ */
+#ifndef IL_HTTP_H
+#define IL_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+#include "metrics.h"
+
+typedef struct il_http il_http;
+
+typedef enum il_health {
+	IL_HEALTH_OK = 0,        /* working normally */
+	IL_HEALTH_DEGRADED = 1,  /* working, with a problem an operator should see */
+	IL_HEALTH_DOWN = 2,      /* not doing its job */
+} il_health;
+
+/** A request as a handler sees it; everything is owned by the server. */
+typedef struct il_http_request {
+	const char *method;      /* "GET", "POST", ... */
+	const char *path;        /* URL path without the query */
+	const char *body;        /* NUL-terminated body, "" when none */
+	size_t body_len;         /* bytes in body */
+	void *conn;              /* opaque, for il_http_header() and il_http_query() */
+} il_http_request;
+
+/** A response a handler fills in. */
+typedef struct il_http_response {
+	int status;              /* HTTP status; 200 when left unset */
+	const char *content_type; /* static string; "application/json" when NULL */
+	il_buf body;             /* owned by the server, bounded */
+} il_http_response;
+
+/** Fills @p resp for @p req; runs on a server thread. */
+typedef void (il_http_handler)(const il_http_request *req, il_http_response *resp, void *ctx);
+/** Writes details for /healthz as JSON members into @p out ("\"kafka\":\"up\""); @returns the status. */
+typedef il_health (il_health_cb)(il_buf *out, void *ctx);
+
+/**
+ * @brief Prepares a server for @p address:@p port (port 0 picks a free one);
+ * nothing listens until il_http_listen().  @p metrics and @p health are
+ * borrowed and must outlive the server.  @returns a server; free with il_http_stop().
+ */
+il_http *il_http_new(const char *address, int port, size_t max_body,
+    il_metrics *metrics, il_health_cb *health, void *health_ctx);
+/** Adds a route (exact path match); only before il_http_listen(). */
+void il_http_route(il_http *h, const char *method, const char *path,
+    il_http_handler *handler, void *ctx);
+/** @returns IL_ERR_IO with the reason (e.g. "port 9464 is in use") in @p errbuf. */
+il_err il_http_listen(il_http *h, char *errbuf, size_t errsz);
+/** @returns the port actually bound. */
+int il_http_port(const il_http *h);
+/** @returns a request header's value or NULL; valid during the handler. */
+const char *il_http_header(const il_http_request *req, const char *name);
+/** @returns a query parameter's value or NULL; valid during the handler. */
+const char *il_http_query(const il_http_request *req, const char *name);
+/** Stops serving, waits for running handlers, frees @p h; NULL is a no-op. */
+void il_http_stop(il_http *h);
+
+#endif

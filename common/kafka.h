@@ -1,0 +1,124 @@
+/*
+ * kafka.h - the producer and consumer every imislink program uses.
+ *
+ * Thin on purpose: librdkafka's own types (rd_kafka_message_t, partition
+ * lists) pass through, so its documentation applies.  What this module adds is
+ * the configuration (il_conf plus -X pass-through), the durability rules of
+ * the design, and the error classes of librdkafka's examples:
+ *  - producer: idempotent (acks=all, ordered retries); a message counts as
+ *    published only when its delivery report says so; QUEUE_FULL is absorbed
+ *    by polling and retrying within a bound;
+ *  - consumer: manual offset commits only (enable.auto.commit=false and
+ *    enable.auto.offset.store=false), rd_kafka_consumer_poll() with
+ *    pause/resume (the batch API mishandles offsets around pause in 2.0.2),
+ *    rebalance callbacks that let the caller commit finished work before
+ *    partitions are taken away.
+ */
+#ifndef IL_KAFKA_H
+#define IL_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "conf.h"
+#include "err.h"
+
+typedef struct il_producer il_producer;
+typedef struct il_consumer il_consumer;
+
+/** One message header; the value is raw bytes (UTF-8 text for Connect's headers). */
+typedef struct il_kafka_header {
+	const char *name;       /* header name */
+	const void *value;      /* header value, may be NULL */
+	size_t len;             /* bytes in value */
+} il_kafka_header;
+
+/**
+ * Delivery report for one message: @p err is IL_OK once the broker has it
+ * durably (acks=all); else a reason in @p errstr.  @p msg_opaque is what the
+ * caller passed to il_producer_send().  Runs inside il_producer_poll() or
+ * il_producer_flush(), on the caller's thread.
+ */
+typedef void (il_delivery_cb)(void *msg_opaque, il_err err, const char *errstr,
+    const char *topic, int32_t partition, int64_t offset, void *cb_ctx);
+
+/**
+ * @brief Makes an idempotent producer from @p conf (bootstrap servers and -X
+ * properties).
+ * @returns NULL with a message naming the offending property in @p errbuf.
+ */
+il_producer *il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
+    char *errbuf, size_t errsz);
+/**
+ * Queues one message; key and value are copied.  Waits (polling) while the
+ * local queue is full, for at most @p block_ms.
+ * @returns IL_OK when queued (delivery is told later), IL_ERR_TIMEOUT when the
+ * queue stayed full, IL_ERR_FATAL when the producer can no longer produce,
+ * IL_ERR_INVALID for an unknown topic or an oversized message.
+ */
+il_err il_producer_send(il_producer *p, const char *topic, int32_t partition,
+    const void *key, size_t keylen, const void *value, size_t vallen,
+    const il_kafka_header *hdrs, size_t nhdrs, void *msg_opaque, int block_ms);
+/** Serves delivery reports and events for up to @p timeout_ms; @returns how many were served. */
+int il_producer_poll(il_producer *p, int timeout_ms);
+/** Waits for every queued message to be reported; @returns IL_ERR_TIMEOUT when some remain. */
+il_err il_producer_flush(il_producer *p, int timeout_ms);
+/** @returns the number of messages queued or in flight. */
+int il_producer_outq_len(il_producer *p);
+/** @returns IL_ERR_FATAL with the reason in @p errbuf once the producer hit a fatal error. */
+il_err il_producer_fatal(il_producer *p, char *errbuf, size_t errsz);
+/** @returns the underlying handle (for metadata queries); still owned by @p p. */
+rd_kafka_t *il_producer_handle(il_producer *p);
+/** Flushes for at most 10 s and frees @p p; NULL is a no-op. */
+void il_producer_destroy(il_producer *p);
+
+/**
+ * Called on a rebalance.  On revocation it runs before the partitions are
+ * given up, so the caller can finish or commit work for them; on assignment
+ * it runs after they were assigned.
+ */
+typedef void (il_rebalance_cb)(il_consumer *c, bool assigned,
+    const rd_kafka_topic_partition_list_t *parts, void *ctx);
+
+/**
+ * @brief Makes a consumer in group @p group_id (NULL: no group, manual
+ * assignment only) with manual commits.
+ * @returns NULL with the reason in @p errbuf.
+ */
+il_consumer *il_consumer_new(const il_conf *conf, const char *group_id,
+    il_rebalance_cb *cb, void *cb_ctx, char *errbuf, size_t errsz);
+/** Joins the group for @p topics. */
+il_err il_consumer_subscribe(il_consumer *c, const char *const *topics, size_t ntopics,
+    char *errbuf, size_t errsz);
+/**
+ * Reads without a group: every partition of @p topic from @p offset, or the
+ * first offset at or after @p ts_ms when @p ts_ms >= 0 (offset then ignored).
+ * @p offset may be RD_KAFKA_OFFSET_BEGINNING or RD_KAFKA_OFFSET_END.
+ */
+il_err il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
+    int64_t ts_ms, char *errbuf, size_t errsz);
+/**
+ * Waits up to @p timeout_ms for one message.
+ * @returns a message the caller destroys with rd_kafka_message_destroy(), or
+ * NULL on timeout.  Errors come back as messages with ->err set: EOF and
+ * transient errors are for the caller to log and go on; a fatal one is also
+ * reported by il_consumer_fatal().
+ */
+rd_kafka_message_t *il_consumer_poll(il_consumer *c, int timeout_ms);
+/** Commits @p next_offset (the offset after the last handled message) for one partition. */
+il_err il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
+    int64_t next_offset, bool async, char *errbuf, size_t errsz);
+/** Stops or restarts fetching of one partition; in-flight work is the caller's. */
+il_err il_consumer_pause(il_consumer *c, const char *topic, int32_t partition);
+il_err il_consumer_resume(il_consumer *c, const char *topic, int32_t partition);
+/** @returns IL_ERR_FATAL with the reason once the consumer hit a fatal error. */
+il_err il_consumer_fatal(il_consumer *c, char *errbuf, size_t errsz);
+/** @returns the underlying handle; still owned by @p c. */
+rd_kafka_t *il_consumer_handle(il_consumer *c);
+/** Leaves the group (revocation callback runs), closes and frees @p c; NULL is a no-op. */
+void il_consumer_destroy(il_consumer *c);
+
+#endif

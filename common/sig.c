@@ -1,0 +1,60 @@
+#include "sig.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t il_sig_stop;
+static volatile sig_atomic_t il_sig_reload;
+
+static void
+il_sig_on_stop(int signo)
+{
+	(void)signo;
+	/* A second request means the operator does not want to wait for the drain. */
+	if (il_sig_stop)
+		_exit(130);
+	il_sig_stop = 1;
+}
+
+static void
+il_sig_on_hup(int signo)
+{
+	(void)signo;
+	il_sig_reload = 1;
+}
+
+void
+il_sig_install(void)
+{
+	struct sigaction sa = { 0 };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = il_sig_on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = il_sig_on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+bool
+il_sig_stop_requested(void)
+{
+	return il_sig_stop != 0;
+}
+
+bool
+il_sig_take_reload(void)
+{
+	if (!il_sig_reload)
+		return false;
+	il_sig_reload = 0;
+	return true;
+}
+
+void
+il_sig_request_stop(void)
+{
+	il_sig_stop = 1;
+}
