@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark program and collects its figures.
+#
+# Each program prints its figures with the command that produced them and
+# appends them as JSON lines to $BUILD/bench.jsonl (see tests/bench/bench.h).
+# Benchmarks that need a broker get a real Kafka 3.9 from the test harness.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+BUILD=${BUILD:-build}
+export IL_BENCH_JSONL="$root/$BUILD/bench.jsonl"
+state=$(mktemp -d "${TMPDIR:-/tmp}/imislink-bench.XXXXXX")
+
+cleanup() {
+	"$root/tests/harness/kafka.sh" stop "$state" >/dev/null 2>&1 || true
+	rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+
+echo "== benchmarks ($(date -u +%FT%TZ), $(nproc) cores); figures appended to $IL_BENCH_JSONL"
+
+# Broker-free benchmarks first.
+for prog in "$BUILD"/bench/bench_avro; do
+	[ -x "$prog" ] || continue
+	"$prog"
+done
+
+echo "-- starting a real Kafka broker for the publishing benchmarks"
+"$root/tests/harness/kafka.sh" start "$state" >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "$state/kafka.env"
+set +a
+# shellcheck disable=SC1091
+. "$root/tests/integration/helpers.sh"
+topic=$(make_topic_name bench-produce)
+create_topic "$topic" 6
+"$BUILD/bench/bench_produce" -t "$topic" -n 200000
