@@ -43,7 +43,8 @@ il_buf_reserve(il_buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	if (cap > b->max + 1)
+	/* max may be SIZE_MAX: compare without adding to it. */
+	if (cap - 1 > b->max)
 		cap = b->max + 1;
 	b->data = il_xrealloc(b->data, cap);
 	b->cap = cap;
@@ -102,6 +103,7 @@ il_err
 il_buf_add_json_escaped(il_buf *b, const char *s)
 {
 	const unsigned char *p;
+	size_t start = b->len;
 	char esc[8];
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
@@ -124,8 +126,13 @@ il_buf_add_json_escaped(il_buf *b, const char *s)
 			err = il_buf_adds(b, out);
 		else
 			err = il_buf_add(b, p, 1);
-		if (err != IL_OK)
+		if (err != IL_OK) {
+			/* All or nothing: a half-escaped string would corrupt the JSON around it. */
+			b->len = start;
+			if (b->data != NULL)
+				b->data[start] = '\0';
 			return err;
+		}
 	}
 	return IL_OK;
 }

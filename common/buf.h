@@ -28,7 +28,8 @@ void il_buf_free(il_buf *b);
 /** Empties the buffer but keeps its memory for reuse. */
 void il_buf_reset(il_buf *b);
 
-/** @returns IL_ERR_NOMEM, leaving the buffer unaltered, when it would exceed its bound. */
+/** @returns IL_ERR_NOMEM, leaving the buffer unaltered, when it would exceed its bound
+ * (true of every append below, il_buf_add_json_escaped included). */
 __attribute__((warn_unused_result))
 il_err il_buf_add(il_buf *b, const void *data, size_t len);
 __attribute__((warn_unused_result))

@@ -21,6 +21,9 @@
 
 #include "err.h"
 
+/* The properties file read when neither -F nor $IMISLINK_CONFIG names one. */
+#define IL_CONF_DEFAULT_PATH "/etc/imislink/imislink.properties"
+
 typedef struct il_conf il_conf;
 
 /** Callback for il_conf_rdkafka_foreach(): one librdkafka property. */
@@ -40,15 +43,19 @@ il_err il_conf_load_file(il_conf *conf, const char *path, bool required, char *e
 il_err il_conf_load_env(il_conf *conf, char *errbuf, size_t errsz);
 /** Sets one imislink key from "key=value" (the --set option). */
 il_err il_conf_set_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz);
-/** Sets one imislink key; @p origin names where it came from in error messages. */
+/**
+ * Sets one imislink key; @p origin names where it came from in error messages
+ * and in il_conf_dump() (NULL: "command line").
+ */
 il_err il_conf_set(il_conf *conf, const char *key, const char *value, const char *origin, char *errbuf, size_t errsz);
 /** Records a librdkafka property from "key=value" (the -X option); checked when a client is made. */
 il_err il_conf_set_rdkafka_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz);
 
 /**
  * The standard start-up sequence of every program: the file named by
- * @p path_opt, else $IMISLINK_CONFIG, else the default path (optional), then
- * the environment.  Command-line values are applied by the caller afterwards.
+ * @p path_opt, else $IMISLINK_CONFIG (required when set and not empty), else
+ * IL_CONF_DEFAULT_PATH (optional), then the environment.  Command-line values
+ * are applied by the caller afterwards.
  */
 il_err il_conf_load_standard(il_conf *conf, const char *path_opt, char *errbuf, size_t errsz);
 
@@ -59,12 +66,30 @@ long long il_conf_get_int(const il_conf *conf, const char *key);
 /** @returns the boolean value of @p key. */
 bool il_conf_get_bool(const il_conf *conf, const char *key);
 
-/** Calls @p cb for each librdkafka property in the order given; stops at the first error. */
+/**
+ * Calls @p cb for each librdkafka property in the order given (file lines,
+ * then -X options); stops at the first error and returns it, with the
+ * property's origin put before the callback's message in @p errbuf.
+ */
 il_err il_conf_rdkafka_foreach(const il_conf *conf, il_conf_pair_cb *cb, void *ctx, char *errbuf, size_t errsz);
 
-/** Prints every key with its value and source, secrets redacted (the -X dump / --dump-config output). */
+/**
+ * Prints every key as "key = value  # source", then the librdkafka properties
+ * as "rdkafka.<property> = value  # source" (the -X dump / --dump-config
+ * output).  Secret keys, and librdkafka properties whose name says password,
+ * secret or private key, show "(secret)" when set.
+ */
 void il_conf_dump(const il_conf *conf, FILE *out);
 /** Prints the table of keys: name, variable, type, default, description (for --help). */
 void il_conf_usage(FILE *out);
+
+/**
+ * Decides whether @p next may replace @p cur on a reload (SIGHUP): only keys
+ * marked reloadable in the table may differ, and the librdkafka properties
+ * must be the same.
+ * @returns IL_OK, or IL_ERR_CONFIG naming the first key that needs a restart
+ * (the caller keeps @p cur).
+ */
+il_err il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size_t errsz);
 
 #endif

@@ -1,0 +1,1085 @@
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#ifndef IL_SCHEMAS_DIR
+#error "IL_SCHEMAS_DIR must name the schemas/ directory (the Makefile defines it)"
+#endif
+
+/* A secret file is a password or a token, never a document. */
+#define IL_CONF_SECRET_FILE_MAX (64 * 1024)
+/* Longest properties-file line; anything longer is a mistake, not a value. */
+#define IL_CONF_LINE_MAX (64 * 1024)
+/* How much of a refused value an error message quotes. */
+#define IL_CONF_QUOTE_MAX 80
+/* Edit distance within which an unknown key gets a suggestion. */
+#define IL_CONF_SUGGEST_MAX 2
+#define IL_CONF_RDKAFKA_PREFIX "rdkafka."
+
+typedef enum il_conf_type {
+	IL_CONF_STRING,         /* any text; not empty where the default is not */
+	IL_CONF_SECRET,         /* any text, never printed; also <VAR>_FILE */
+	IL_CONF_INT,            /* decimal integer within min..max */
+	IL_CONF_BOOL,           /* true/false/yes/no/on/off/1/0, kept as true/false */
+	IL_CONF_ENUM,           /* one of choices, case-insensitive, kept as listed */
+	IL_CONF_URL,            /* http:// or https://; empty where the default is */
+	IL_CONF_BROKERS,        /* host:port[,host:port...] */
+	IL_CONF_TOPIC,          /* a legal Kafka topic name */
+} il_conf_type;
+
+typedef struct il_conf_key {
+	const char *name;       /* properties-file key; the table is sorted by it */
+	const char *env;        /* environment variable */
+	il_conf_type type;      /* how values are checked */
+	const char *def;        /* default; must pass the check itself */
+	long long min;          /* IL_CONF_INT: smallest value */
+	long long max;          /* IL_CONF_INT: largest value */
+	const char *choices;    /* IL_CONF_ENUM: allowed values, comma-separated */
+	bool reload;            /* a reload may change it without a restart */
+	const char *desc;       /* one line for --help and the example file */
+} il_conf_key;
+
+/* Table helpers, so that a new key stays a one-line edit. */
+#define IL_RELOAD true
+#define IL_RESTART false
+#define IL_K_STR(n, e, d, r, s) { n, e, IL_CONF_STRING, d, 0, 0, NULL, r, s }
+#define IL_K_SECRET(n, e, r, s) { n, e, IL_CONF_SECRET, "", 0, 0, NULL, r, s }
+#define IL_K_INT(n, e, lo, hi, d, r, s) { n, e, IL_CONF_INT, d, lo, hi, NULL, r, s }
+#define IL_K_BOOL(n, e, d, r, s) { n, e, IL_CONF_BOOL, d, 0, 0, NULL, r, s }
+#define IL_K_ENUM(n, e, c, d, r, s) { n, e, IL_CONF_ENUM, d, 0, 0, c, r, s }
+#define IL_K_URL(n, e, d, r, s) { n, e, IL_CONF_URL, d, 0, 0, NULL, r, s }
+#define IL_K_BROKERS(n, e, d, r, s) { n, e, IL_CONF_BROKERS, d, 0, 0, NULL, r, s }
+#define IL_K_TOPIC(n, e, d, r, s) { n, e, IL_CONF_TOPIC, d, 0, 0, NULL, r, s }
+
+/*
+ * Every key imislink knows, in strict alphabetical order (lookups are binary
+ * searches and il_conf_new() refuses a table out of order).  Only what a
+ * program can change without rebuilding its clients is IL_RELOAD.
+ */
+static const il_conf_key il_conf_keys[] = {
+	IL_K_INT("avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest Avro message accepted or produced, in bytes"),
+	IL_K_STR("http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_RESTART, "address the HTTP endpoint (metrics, status, DCI push) listens on"),
+	IL_K_INT("http.max.body.bytes", "IMISLINK_HTTP_MAX_BODY_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest HTTP request body accepted, in bytes"),
+	IL_K_INT("http.port", "IMISLINK_HTTP_PORT", 0, 65535, "9464", IL_RESTART, "port of the HTTP endpoint; 0 takes any free port"),
+	IL_K_BROKERS("kafka.bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", IL_RESTART, "Kafka brokers to start from, host:port,host:port"),
+	IL_K_STR("kafka.client.id", "IMISLINK_CLIENT_ID", "imislink", IL_RESTART, "client.id given to Kafka, shown by the broker's tools"),
+	IL_K_STR("kafka.group.id", "IMISLINK_GROUP_ID", "imislink-enroll", IL_RESTART, "consumer group of the enrollment workers"),
+	IL_K_ENUM("log.level", "IMISLINK_LOG_LEVEL", "error,warn,info,debug", "info", IL_RELOAD, "least severe log level written"),
+	IL_K_URL("openimis.api.url", "OPENIMIS_API_URL", "http://127.0.0.1:8000", IL_RESTART, "base URL of the openIMIS server"),
+	IL_K_SECRET("openimis.password", "OPENIMIS_PASSWORD", IL_RESTART, "password of the openIMIS API user"),
+	IL_K_STR("openimis.username", "OPENIMIS_USERNAME", "Admin", IL_RESTART, "openIMIS API user"),
+	IL_K_STR("openspp.instance", "OPENSPP_INSTANCE", "openspp", IL_RESTART, "name of the openSPP instance, recorded as the events' source"),
+	IL_K_STR("openspp.key.id.type", "OPENSPP_KEY_ID_TYPE", "National ID", IL_RESTART, "openSPP ID type whose value keys a registrant's events"),
+	IL_K_SECRET("schema.registry.password", "SCHEMA_REGISTRY_PASSWORD", IL_RESTART, "password for the Schema Registry"),
+	IL_K_URL("schema.registry.url", "SCHEMA_REGISTRY_URL", "", IL_RESTART, "Schema Registry base URL; empty: offline, fixed schema ids"),
+	IL_K_STR("schema.registry.username", "SCHEMA_REGISTRY_USERNAME", "", IL_RESTART, "user for the Schema Registry; empty: no authentication"),
+	IL_K_STR("schemas.dir", "IMISLINK_SCHEMAS_DIR", IL_SCHEMAS_DIR, IL_RESTART, "directory holding the Avro schemas (*.avsc)"),
+	IL_K_TOPIC("topic.dlq", "IMISLINK_TOPIC_DLQ", "openspp.eligibility.v1.dlq", IL_RESTART, "dead-letter topic of events that cannot be enrolled"),
+	IL_K_TOPIC("topic.eligibility", "IMISLINK_TOPIC_ELIGIBILITY", "openspp.eligibility.v1", IL_RESTART, "topic of openSPP eligibility events"),
+	IL_K_TOPIC("topic.results", "IMISLINK_TOPIC_RESULTS", "openimis.enrollment.results.v1", IL_RESTART, "topic of enrollment outcomes"),
+};
+
+#define IL_CONF_NKEYS (sizeof(il_conf_keys) / sizeof(il_conf_keys[0]))
+
+typedef struct il_conf_value {
+	char *value;            /* owned; canonical form of the current value */
+	char *source;           /* owned; where it came from, NULL for the default */
+	long long num;          /* IL_CONF_INT: the number; IL_CONF_BOOL: 0 or 1 */
+} il_conf_value;
+
+typedef struct il_conf_pair {
+	char *key;              /* owned; librdkafka property name */
+	char *value;            /* owned; passed untouched */
+	char *origin;           /* owned; file:line or option, for messages */
+	char *source;           /* owned; the same for il_conf_dump() */
+} il_conf_pair;
+
+struct il_conf {
+	il_conf_value values[IL_CONF_NKEYS];    /* parallel to il_conf_keys */
+	il_conf_pair *pairs;                    /* librdkafka properties, in order */
+	size_t npairs;                          /* entries used in pairs */
+	size_t pairs_cap;                       /* entries allocated */
+};
+
+/* Outcome of checking one value against its key. */
+typedef struct il_conf_check {
+	const char *expected;   /* NULL when valid, else what was expected */
+	bool hide;              /* the refused value may hold a credential */
+	char *canon;            /* owned; the value to keep */
+	long long num;          /* see il_conf_value.num */
+} il_conf_check;
+
+static void
+il_conf_errf(char *errbuf, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+il_conf_errf(char *errbuf, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Frees a string that may hold a secret, wiping it first. */
+static void
+il_conf_free_wiped(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+static int
+il_conf_key_cmp(const void *name, const void *entry)
+{
+	return strcmp(name, ((const il_conf_key *)entry)->name);
+}
+
+static const il_conf_key *
+il_conf_find(const char *name)
+{
+	return bsearch(name, il_conf_keys, IL_CONF_NKEYS, sizeof(il_conf_keys[0]), il_conf_key_cmp);
+}
+
+static const il_conf_key *
+il_conf_find_or_die(const char *name, il_conf_type type, bool any_type)
+{
+	const il_conf_key *k = il_conf_find(name);
+
+	/* Callers name keys in code: a miss is a bug, not an input error. */
+	if (k == NULL) {
+		il_log_error("unknown configuration key", IL_STR("key", name));
+		abort();
+	}
+	if (!any_type && k->type != type) {
+		il_log_error("configuration key read as the wrong type", IL_STR("key", name));
+		abort();
+	}
+	return k;
+}
+
+static size_t
+il_conf_index(const il_conf_key *k)
+{
+	return (size_t)(k - il_conf_keys);
+}
+
+/* Levenshtein distance, giving up (returning limit + 1) beyond @p limit. */
+static size_t
+il_conf_distance(const char *a, const char *b, size_t limit)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row, i, j, prev, cur, best, d;
+
+	if ((la > lb ? la - lb : lb - la) > limit)
+		return limit + 1;
+	row = il_xmalloc((lb + 1) * sizeof(*row));
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		best = row[0];
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			d = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < d)
+				d = row[j] + 1;
+			if (row[j - 1] + 1 < d)
+				d = row[j - 1] + 1;
+			row[j] = d;
+			prev = cur;
+			if (d < best)
+				best = d;
+		}
+		if (best > limit)
+			break;
+	}
+	d = i <= la ? limit + 1 : row[lb];
+	free(row);
+	return d;
+}
+
+/*
+ * The key an unknown @p name most likely meant: one whose variable it is
+ * (a shell habit in a properties file), else the nearest within
+ * IL_CONF_SUGGEST_MAX edits.  NULL when nothing is close.
+ */
+static const char *
+il_conf_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t i, d, best_d = IL_CONF_SUGGEST_MAX + 1;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		if (strcmp(name, il_conf_keys[i].env) == 0)
+			return il_conf_keys[i].name;
+	}
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		d = il_conf_distance(name, il_conf_keys[i].name, IL_CONF_SUGGEST_MAX);
+		if (d < best_d) {
+			best_d = d;
+			best = il_conf_keys[i].name;
+		}
+	}
+	return best;
+}
+
+static il_err
+il_conf_unknown(const char *name, const char *origin, char *errbuf, size_t errsz)
+{
+	const char *hint = il_conf_suggest(name);
+
+	if (hint != NULL)
+		il_conf_errf(errbuf, errsz, "%s: unknown key \"%s\"; did you mean \"%s\"?", origin, name, hint);
+	else
+		il_conf_errf(errbuf, errsz, "%s: unknown key \"%s\"", origin, name);
+	return IL_ERR_CONFIG;
+}
+
+static bool
+il_conf_has_ctrl(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/* Parses a whole decimal integer; no strtol, whose errno dance is easy to get wrong. */
+static bool
+il_conf_parse_ll(const char *s, long long *out)
+{
+	bool neg = false;
+	unsigned long long v = 0, lim;
+	unsigned d;
+
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (*s == '\0')
+		return false;
+	lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		d = (unsigned)(*s - '0');
+		if (v > (lim - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (neg)
+		*out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+	else
+		*out = (long long)v;
+	return true;
+}
+
+static bool
+il_conf_check_bool(const char *s, long long *num)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*num = 1;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*num = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* @returns the allowed value @p s names, in its listed spelling, or NULL. */
+static char *
+il_conf_check_enum(const char *choices, const char *s)
+{
+	const char *p = choices, *end;
+	size_t n;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (strlen(s) == n && strncasecmp(s, p, n) == 0)
+			return il_xstrndup(p, n);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return NULL;
+}
+
+static bool
+il_conf_check_port(const char *s, size_t n)
+{
+	long long port = 0;
+	size_t i;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* One "host:port" or "[v6addr]:port" of @p n bytes. */
+static bool
+il_conf_check_broker(const char *s, size_t n)
+{
+	const char *colon, *close;
+	size_t i, hostlen;
+
+	if (n > 0 && s[0] == '[') {
+		close = memchr(s, ']', n);
+		if (close == NULL || close == s + 1 || (size_t)(close - s) + 1 >= n || close[1] != ':')
+			return false;
+		colon = close + 1;
+		for (i = 1; s + i < close; i++) {
+			if (!isxdigit((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+				return false;
+		}
+	} else {
+		colon = NULL;
+		for (i = 0; i < n; i++) {
+			if (s[i] == ':')
+				colon = s + i;
+			else if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
+				return false;
+		}
+		if (colon == NULL || colon == s || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return false;
+	}
+	hostlen = (size_t)(colon - s);
+	return il_conf_check_port(colon + 1, n - hostlen - 1);
+}
+
+static bool
+il_conf_check_brokers(const char *s)
+{
+	const char *end;
+	size_t n;
+
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		end = strchr(s, ',');
+		n = end != NULL ? (size_t)(end - s) : strlen(s);
+		while (n > 0 && s[n - 1] == ' ')
+			n--;
+		if (!il_conf_check_broker(s, n))
+			return false;
+		if (end == NULL)
+			return true;
+		s = end + 1;
+	}
+}
+
+static const char *
+il_conf_check_url(const char *s, bool empty_ok, bool *hide)
+{
+	const char *host, *end, *at;
+
+	if (*s == '\0')
+		return empty_ok ? NULL : "expected an http:// or https:// URL";
+	if (strncasecmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else
+		return empty_ok ? "expected an http:// or https:// URL, or nothing" : "expected an http:// or https:// URL";
+	end = host + strcspn(host, "/?#");
+	if (end == host || il_conf_has_ctrl(s) || strchr(s, ' ') != NULL)
+		return "expected an http:// or https:// URL with a host and no spaces";
+	at = memchr(host, '@', (size_t)(end - host));
+	/* Credentials in a URL would end up in logs and dumps: they have keys of their own. */
+	if (at != NULL) {
+		*hide = true;
+		return "expected a URL without user:password (use the username and password keys)";
+	}
+	return NULL;
+}
+
+static bool
+il_conf_check_topic(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	/* Kafka's own rule (Topic.validate): legal characters, 1..249, not "." or "..". */
+	if (n == 0 || n > 249 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Checks @p value against @p k.  On success res->canon holds the value to
+ * keep; on failure res->expected says what would have been accepted.
+ */
+static void
+il_conf_check_value(const il_conf_key *k, const char *value, il_conf_check *res, char *expbuf, size_t expsz)
+{
+	const char *p;
+	size_t n;
+
+	res->expected = NULL;
+	res->hide = false;
+	res->canon = NULL;
+	res->num = 0;
+	switch (k->type) {
+	case IL_CONF_SECRET:
+		break;
+	case IL_CONF_STRING:
+		if (*value == '\0' && *k->def != '\0')
+			res->expected = "expected a non-empty value";
+		else if (il_conf_has_ctrl(value))
+			res->expected = "expected text without control characters";
+		break;
+	case IL_CONF_INT:
+		if (!il_conf_parse_ll(value, &res->num) || res->num < k->min || res->num > k->max) {
+			snprintf(expbuf, expsz, "expected an integer from %lld to %lld", k->min, k->max);
+			res->expected = expbuf;
+		} else {
+			res->canon = il_xasprintf("%lld", res->num);
+		}
+		break;
+	case IL_CONF_BOOL:
+		if (!il_conf_check_bool(value, &res->num))
+			res->expected = "expected true or false (or yes/no, on/off, 1/0)";
+		else
+			res->canon = il_xstrdup(res->num ? "true" : "false");
+		break;
+	case IL_CONF_ENUM:
+		res->canon = il_conf_check_enum(k->choices, value);
+		if (res->canon == NULL) {
+			/* "one of a, b, c": the table's list with a space after each comma. */
+			n = (size_t)snprintf(expbuf, expsz, "expected one of ");
+			for (p = k->choices; *p != '\0' && n + 3 < expsz; p++) {
+				expbuf[n++] = *p;
+				if (*p == ',')
+					expbuf[n++] = ' ';
+			}
+			expbuf[n < expsz ? n : expsz - 1] = '\0';
+			res->expected = expbuf;
+		}
+		break;
+	case IL_CONF_URL:
+		res->expected = il_conf_check_url(value, *k->def == '\0', &res->hide);
+		break;
+	case IL_CONF_BROKERS:
+		if (!il_conf_check_brokers(value))
+			res->expected = "expected a comma-separated list of host:port";
+		break;
+	case IL_CONF_TOPIC:
+		if (!il_conf_check_topic(value))
+			res->expected = "expected a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -";
+		break;
+	}
+	if (res->expected == NULL && res->canon == NULL)
+		res->canon = il_xstrdup(value);
+}
+
+/*
+ * Sets key @p k.  @p origin prefixes error messages ("file":12, environment
+ * variable X, option --set); @p source is what il_conf_dump() shows.
+ */
+static il_err
+il_conf_apply(il_conf *conf, const il_conf_key *k, const char *value, const char *origin,
+    const char *source, char *errbuf, size_t errsz)
+{
+	il_conf_value *v = &conf->values[il_conf_index(k)];
+	il_conf_check res;
+	char expbuf[128];
+	size_t vlen;
+
+	il_conf_check_value(k, value, &res, expbuf, sizeof(expbuf));
+	if (res.expected != NULL && res.hide) {
+		il_conf_errf(errbuf, errsz, "%s: invalid value for \"%s\": %s", origin, k->name, res.expected);
+		return IL_ERR_CONFIG;
+	}
+	if (res.expected != NULL) {
+		/* Secrets never fail a check, so quoting the value is safe. */
+		vlen = strlen(value);
+		il_conf_errf(errbuf, errsz, "%s: invalid value for \"%s\": %s, got \"%.*s%s\"",
+		    origin, k->name, res.expected, IL_CONF_QUOTE_MAX, value,
+		    vlen > IL_CONF_QUOTE_MAX ? "..." : "");
+		return IL_ERR_CONFIG;
+	}
+	il_conf_free_wiped(v->value);
+	free(v->source);
+	v->value = res.canon;
+	v->source = il_xstrdup(source);
+	v->num = res.num;
+	return IL_OK;
+}
+
+static void
+il_conf_add_pair(il_conf *conf, const char *key, size_t keylen, const char *value,
+    const char *origin, const char *source)
+{
+	il_conf_pair *pair;
+
+	if (conf->npairs == conf->pairs_cap) {
+		conf->pairs_cap = conf->pairs_cap ? 2 * conf->pairs_cap : 8;
+		conf->pairs = il_xrealloc(conf->pairs, conf->pairs_cap * sizeof(*conf->pairs));
+	}
+	pair = &conf->pairs[conf->npairs++];
+	pair->key = il_xstrndup(key, keylen);
+	pair->value = il_xstrdup(value);
+	pair->origin = il_xstrdup(origin);
+	pair->source = il_xstrdup(source);
+}
+
+il_conf *
+il_conf_new(void)
+{
+	il_conf *conf = il_xcalloc(1, sizeof(*conf));
+	il_conf_check res;
+	char expbuf[128];
+	size_t i;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		/* A table edit that breaks the order or a default is caught at once. */
+		if (i > 0 && strcmp(il_conf_keys[i - 1].name, il_conf_keys[i].name) >= 0) {
+			il_log_error("configuration table out of order", IL_STR("key", il_conf_keys[i].name));
+			abort();
+		}
+		il_conf_check_value(&il_conf_keys[i], il_conf_keys[i].def, &res, expbuf, sizeof(expbuf));
+		if (res.expected != NULL) {
+			il_log_error("configuration default invalid", IL_STR("key", il_conf_keys[i].name),
+			    IL_STR("expected", res.expected));
+			abort();
+		}
+		conf->values[i].value = res.canon;
+		conf->values[i].num = res.num;
+	}
+	return conf;
+}
+
+void
+il_conf_destroy(il_conf *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		il_conf_free_wiped(conf->values[i].value);
+		free(conf->values[i].source);
+	}
+	for (i = 0; i < conf->npairs; i++) {
+		free(conf->pairs[i].key);
+		il_conf_free_wiped(conf->pairs[i].value);
+		free(conf->pairs[i].origin);
+		free(conf->pairs[i].source);
+	}
+	free(conf->pairs);
+	free(conf);
+}
+
+static bool
+il_conf_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\f' || c == '\r' || c == '\n';
+}
+
+/* Applies one properties-file line (already without its newline). */
+static il_err
+il_conf_file_line(il_conf *conf, char *line, const char *path, size_t lineno,
+    char *errbuf, size_t errsz)
+{
+	char *key, *value, *eq, *end;
+	char *origin = NULL, *source = NULL;
+	const il_conf_key *k;
+	il_err err = IL_OK;
+
+	key = line;
+	while (il_conf_is_space(*key))
+		key++;
+	if (*key == '\0' || *key == '#' || *key == '!')
+		return IL_OK;
+
+	origin = il_xasprintf("\"%s\":%zu", path, lineno);
+	source = il_xasprintf("%s:%zu", path, lineno);
+	eq = strchr(key, '=');
+	if (eq == NULL) {
+		il_conf_errf(errbuf, errsz, "%s: expected key=value, got a line without \"=\"", origin);
+		err = IL_ERR_CONFIG;
+		goto out;
+	}
+	end = eq;
+	while (end > key && il_conf_is_space(end[-1]))
+		end--;
+	*end = '\0';
+	value = eq + 1;
+	while (il_conf_is_space(*value))
+		value++;
+	end = value + strlen(value);
+	while (end > value && il_conf_is_space(end[-1]))
+		end--;
+	*end = '\0';
+
+	if (*key == '\0') {
+		il_conf_errf(errbuf, errsz, "%s: expected key=value, got no key before \"=\"", origin);
+		err = IL_ERR_CONFIG;
+	} else if (strncmp(key, IL_CONF_RDKAFKA_PREFIX, strlen(IL_CONF_RDKAFKA_PREFIX)) == 0) {
+		key += strlen(IL_CONF_RDKAFKA_PREFIX);
+		if (*key == '\0') {
+			il_conf_errf(errbuf, errsz, "%s: expected a librdkafka property after \"%s\"",
+			    origin, IL_CONF_RDKAFKA_PREFIX);
+			err = IL_ERR_CONFIG;
+			goto out;
+		}
+		il_conf_add_pair(conf, key, strlen(key), value, origin, source);
+	} else {
+		k = il_conf_find(key);
+		if (k == NULL)
+			err = il_conf_unknown(key, origin, errbuf, errsz);
+		else
+			err = il_conf_apply(conf, k, value, origin, source, errbuf, errsz);
+	}
+out:
+	free(origin);
+	free(source);
+	return err;
+}
+
+il_err
+il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, size_t errsz)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	il_err err = IL_OK;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		if (!required && (errno == ENOENT || errno == ENOTDIR))
+			return IL_OK;
+		il_conf_errf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
+		return IL_ERR_IO;
+	}
+	for (;;) {
+		errno = 0;
+		n = getline(&line, &cap, fp);
+		if (n < 0) {
+			if (ferror(fp)) {
+				il_conf_errf(errbuf, errsz, "could not read file \"%s\": %s", path,
+				    strerror(errno != 0 ? errno : EIO));
+				err = IL_ERR_IO;
+			}
+			break;
+		}
+		lineno++;
+		if ((size_t)n > IL_CONF_LINE_MAX) {
+			il_conf_errf(errbuf, errsz, "\"%s\":%zu: line longer than %d bytes", path, lineno,
+			    IL_CONF_LINE_MAX);
+			err = IL_ERR_CONFIG;
+			break;
+		}
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			il_conf_errf(errbuf, errsz, "\"%s\":%zu: line contains a NUL byte", path, lineno);
+			err = IL_ERR_CONFIG;
+			break;
+		}
+		/* Editors on some systems start a UTF-8 file with a byte order mark. */
+		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+			memmove(line, line + 3, (size_t)n - 2);
+		err = il_conf_file_line(conf, line, path, lineno, errbuf, errsz);
+		if (err != IL_OK)
+			break;
+	}
+	/* The buffer held the file's lines, secrets among them. */
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(fp);
+	return err;
+}
+
+/*
+ * Reads a secret from the file named by <VAR>_FILE, dropping one trailing
+ * newline (what `echo` and editors add).  @returns NULL with a message.
+ */
+static char *
+il_conf_read_secret_file(const char *var, const char *path, char *errbuf, size_t errsz)
+{
+	FILE *fp;
+	char *data;
+	size_t n;
+	int saved;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		il_conf_errf(errbuf, errsz, "environment variable %s: could not open file \"%s\": %s",
+		    var, path, strerror(errno));
+		return NULL;
+	}
+	data = il_xmalloc(IL_CONF_SECRET_FILE_MAX + 1);
+	n = fread(data, 1, IL_CONF_SECRET_FILE_MAX + 1, fp);
+	saved = errno;
+	if (ferror(fp)) {
+		il_conf_errf(errbuf, errsz, "environment variable %s: could not read file \"%s\": %s",
+		    var, path, strerror(saved != 0 ? saved : EIO));
+		goto fail;
+	}
+	if (n > IL_CONF_SECRET_FILE_MAX) {
+		il_conf_errf(errbuf, errsz, "environment variable %s: file \"%s\" is larger than %d bytes",
+		    var, path, IL_CONF_SECRET_FILE_MAX);
+		goto fail;
+	}
+	if (memchr(data, '\0', n) != NULL) {
+		il_conf_errf(errbuf, errsz, "environment variable %s: file \"%s\" contains a NUL byte",
+		    var, path);
+		goto fail;
+	}
+	if (n > 0 && data[n - 1] == '\n')
+		n--;
+	if (n > 0 && data[n - 1] == '\r')
+		n--;
+	data[n] = '\0';
+	fclose(fp);
+	return data;
+fail:
+	explicit_bzero(data, IL_CONF_SECRET_FILE_MAX + 1);
+	free(data);
+	fclose(fp);
+	return NULL;
+}
+
+/* Applies one key's environment variable, or for a secret its _FILE twin. */
+static il_err
+il_conf_env_key(il_conf *conf, const il_conf_key *k, char *errbuf, size_t errsz)
+{
+	const char *value = getenv(k->env), *path = NULL;
+	char *file_var = NULL, *origin = NULL, *source = NULL, *secret = NULL;
+	il_err err = IL_OK;
+
+	if (k->type == IL_CONF_SECRET) {
+		file_var = il_xasprintf("%s_FILE", k->env);
+		path = getenv(file_var);
+	}
+	if (value == NULL && path == NULL)
+		goto out;
+	if (value != NULL && path != NULL) {
+		il_conf_errf(errbuf, errsz, "environment variables %s and %s are both set: use one",
+		    k->env, file_var);
+		err = IL_ERR_CONFIG;
+		goto out;
+	}
+	if (path != NULL) {
+		secret = il_conf_read_secret_file(file_var, path, errbuf, errsz);
+		if (secret == NULL) {
+			err = IL_ERR_CONFIG;
+			goto out;
+		}
+		value = secret;
+	}
+	origin = il_xasprintf("environment variable %s", path != NULL ? file_var : k->env);
+	source = il_xasprintf("env %s", path != NULL ? file_var : k->env);
+	err = il_conf_apply(conf, k, value, origin, source, errbuf, errsz);
+out:
+	il_conf_free_wiped(secret);
+	free(file_var);
+	free(origin);
+	free(source);
+	return err;
+}
+
+il_err
+il_conf_load_env(il_conf *conf, char *errbuf, size_t errsz)
+{
+	size_t i;
+	il_err err;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		err = il_conf_env_key(conf, &il_conf_keys[i], errbuf, errsz);
+		if (err != IL_OK)
+			return err;
+	}
+	return IL_OK;
+}
+
+il_err
+il_conf_set(il_conf *conf, const char *key, const char *value, const char *origin, char *errbuf, size_t errsz)
+{
+	const il_conf_key *k;
+
+	if (origin == NULL)
+		origin = "command line";
+	k = il_conf_find(key);
+	if (k == NULL)
+		return il_conf_unknown(key, origin, errbuf, errsz);
+	return il_conf_apply(conf, k, value, origin, origin, errbuf, errsz);
+}
+
+il_err
+il_conf_set_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz)
+{
+	const char *eq = strchr(arg, '=');
+	const il_conf_key *k;
+	char *key;
+	il_err err;
+
+	if (eq == NULL || eq == arg) {
+		il_conf_errf(errbuf, errsz, "option --set \"%s\": expected key=value", arg);
+		return IL_ERR_CONFIG;
+	}
+	key = il_xstrndup(arg, (size_t)(eq - arg));
+	k = il_conf_find(key);
+	if (k == NULL)
+		err = il_conf_unknown(key, "option --set", errbuf, errsz);
+	else
+		err = il_conf_apply(conf, k, eq + 1, "option --set", "command line", errbuf, errsz);
+	free(key);
+	return err;
+}
+
+il_err
+il_conf_set_rdkafka_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg) {
+		il_conf_errf(errbuf, errsz, "option -X \"%s\": expected key=value", arg);
+		return IL_ERR_CONFIG;
+	}
+	il_conf_add_pair(conf, arg, (size_t)(eq - arg), eq + 1, "option -X", "command line");
+	return IL_OK;
+}
+
+il_err
+il_conf_load_standard(il_conf *conf, const char *path_opt, char *errbuf, size_t errsz)
+{
+	const char *env_path = getenv("IMISLINK_CONFIG");
+	il_err err;
+
+	if (path_opt != NULL) {
+		err = il_conf_load_file(conf, path_opt, true, errbuf, errsz);
+	} else if (env_path != NULL && *env_path != '\0') {
+		err = il_conf_load_file(conf, env_path, true, errbuf, errsz);
+		/* Say where a path nobody typed on the command line came from. */
+		if (err == IL_ERR_IO && errbuf != NULL && errsz > 0) {
+			char *msg = il_xstrdup(errbuf);
+
+			il_conf_errf(errbuf, errsz, "environment variable IMISLINK_CONFIG: %s", msg);
+			free(msg);
+		}
+	} else {
+		err = il_conf_load_file(conf, IL_CONF_DEFAULT_PATH, false, errbuf, errsz);
+	}
+	if (err != IL_OK)
+		return err;
+	return il_conf_load_env(conf, errbuf, errsz);
+}
+
+const char *
+il_conf_get(const il_conf *conf, const char *key)
+{
+	const il_conf_key *k = il_conf_find_or_die(key, IL_CONF_STRING, true);
+
+	return conf->values[il_conf_index(k)].value;
+}
+
+long long
+il_conf_get_int(const il_conf *conf, const char *key)
+{
+	const il_conf_key *k = il_conf_find_or_die(key, IL_CONF_INT, false);
+
+	return conf->values[il_conf_index(k)].num;
+}
+
+bool
+il_conf_get_bool(const il_conf *conf, const char *key)
+{
+	const il_conf_key *k = il_conf_find_or_die(key, IL_CONF_BOOL, false);
+
+	return conf->values[il_conf_index(k)].num != 0;
+}
+
+il_err
+il_conf_rdkafka_foreach(const il_conf *conf, il_conf_pair_cb *cb, void *ctx, char *errbuf, size_t errsz)
+{
+	const il_conf_pair *pair;
+	char *msg;
+	size_t i;
+	il_err err;
+
+	for (i = 0; i < conf->npairs; i++) {
+		pair = &conf->pairs[i];
+		if (errbuf != NULL && errsz > 0)
+			errbuf[0] = '\0';
+		err = cb(pair->key, pair->value, ctx, errbuf, errsz);
+		if (err == IL_OK)
+			continue;
+		if (errbuf != NULL && errsz > 0) {
+			msg = il_xstrdup(errbuf);
+			if (*msg != '\0')
+				il_conf_errf(errbuf, errsz, "%s: %s", pair->origin, msg);
+			else
+				il_conf_errf(errbuf, errsz, "%s: librdkafka property \"%s\": %s",
+				    pair->origin, pair->key, il_err_str(err));
+			free(msg);
+		}
+		return err;
+	}
+	return IL_OK;
+}
+
+/*
+ * librdkafka's own sensitive properties (sasl.password, ssl.key.password,
+ * ssl.key.pem, ssl_key, ssl.keystore.password, sasl.oauthbearer.config,
+ * sasl.oauthbearer.client.secret, ...), matched by what their names say so
+ * that a later one is covered too.
+ */
+static bool
+il_conf_rdkafka_sensitive(const char *key)
+{
+	return strstr(key, "password") != NULL || strstr(key, "secret") != NULL ||
+	    strncmp(key, "ssl.key", 7) == 0 || strncmp(key, "ssl_key", 7) == 0 ||
+	    strstr(key, "oauthbearer.config") != NULL;
+}
+
+void
+il_conf_dump(const il_conf *conf, FILE *out)
+{
+	const il_conf_value *v;
+	const il_conf_pair *pair;
+	const char *shown;
+	int width = 0, n;
+	size_t i;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		n = (int)strlen(il_conf_keys[i].name);
+		if (n > width)
+			width = n;
+	}
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		v = &conf->values[i];
+		shown = v->value;
+		if (il_conf_keys[i].type == IL_CONF_SECRET && *v->value != '\0')
+			shown = "(secret)";
+		fprintf(out, "%-*s = %s  # %s\n", width, il_conf_keys[i].name, shown,
+		    v->source != NULL ? v->source : "default");
+	}
+	for (i = 0; i < conf->npairs; i++) {
+		pair = &conf->pairs[i];
+		shown = pair->value;
+		if (il_conf_rdkafka_sensitive(pair->key) && *pair->value != '\0')
+			shown = "(secret)";
+		fprintf(out, "%s%s = %s  # %s\n", IL_CONF_RDKAFKA_PREFIX, pair->key, shown, pair->source);
+	}
+}
+
+/* The accepted form of a key's values, for --help. */
+static void
+il_conf_usage_form(const il_conf_key *k, FILE *out)
+{
+	switch (k->type) {
+	case IL_CONF_STRING:
+		fputs("text", out);
+		break;
+	case IL_CONF_SECRET:
+		fprintf(out, "secret, never shown; or read from the file named by %s_FILE", k->env);
+		break;
+	case IL_CONF_INT:
+		fprintf(out, "integer %lld to %lld", k->min, k->max);
+		break;
+	case IL_CONF_BOOL:
+		fputs("true or false", out);
+		break;
+	case IL_CONF_ENUM:
+		fprintf(out, "one of %s", k->choices);
+		break;
+	case IL_CONF_URL:
+		fputs(*k->def == '\0' ? "http(s) URL or empty" : "http(s) URL", out);
+		break;
+	case IL_CONF_BROKERS:
+		fputs("host:port list", out);
+		break;
+	case IL_CONF_TOPIC:
+		fputs("Kafka topic name", out);
+		break;
+	}
+	if (k->reload)
+		fputs("; applied on reload", out);
+}
+
+void
+il_conf_usage(FILE *out)
+{
+	const il_conf_key *k;
+	size_t i;
+
+	fputs("Configuration keys (properties file key, environment variable, default):\n", out);
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		k = &il_conf_keys[i];
+		fprintf(out, "  %s  %s  [%s]\n      %s (", k->name, k->env,
+		    *k->def != '\0' ? k->def : "none", k->desc);
+		il_conf_usage_form(k, out);
+		fputs(")\n", out);
+	}
+	fputs("  rdkafka.<property>\n"
+	    "      librdkafka property, passed through (as -X <property>=value)\n", out);
+	fprintf(out, "Sources, later ones winning: defaults, the file of -F, else $IMISLINK_CONFIG,\n"
+	    "else %s; the environment; the command line.\n", IL_CONF_DEFAULT_PATH);
+}
+
+il_err
+il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size_t errsz)
+{
+	const il_conf_key *k;
+	const char *a, *b;
+	size_t i;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++) {
+		k = &il_conf_keys[i];
+		a = cur->values[i].value;
+		b = next->values[i].value;
+		if (k->reload || strcmp(a, b) == 0)
+			continue;
+		if (k->type == IL_CONF_SECRET)
+			il_conf_errf(errbuf, errsz, "\"%s\" changed: it takes effect only after a restart", k->name);
+		else
+			il_conf_errf(errbuf, errsz, "\"%s\" changed from \"%s\" to \"%s\": it takes effect only after a restart",
+			    k->name, a, b);
+		return IL_ERR_CONFIG;
+	}
+	for (i = 0; i < cur->npairs || i < next->npairs; i++) {
+		if (i < cur->npairs && i < next->npairs &&
+		    strcmp(cur->pairs[i].key, next->pairs[i].key) == 0 &&
+		    strcmp(cur->pairs[i].value, next->pairs[i].value) == 0)
+			continue;
+		il_conf_errf(errbuf, errsz, "librdkafka property \"%s\" changed: it takes effect only after a restart",
+		    i < cur->npairs ? cur->pairs[i].key : next->pairs[i].key);
+		return IL_ERR_CONFIG;
+	}
+	return IL_OK;
+}
