@@ -6,13 +6,25 @@
  *    union is either null or the bare value, an enum is its symbol, a
  *    timestamp-millis is an ISO-8601 UTC string ("2026-11-21T10:00:00.000Z";
  *    an integer of milliseconds is accepted on input), a date is "YYYY-MM-DD";
+ *    Other unions take Avro's JSON encoding ({"<type name>": value}, null
+ *    bare), bytes and fixed are strings of code points U+0000..U+00FF, and a
+ *    long beyond +-2^53 decodes to a raw JSON number (cJSON_IsRaw) so that no
+ *    digit is lost; a missing field takes its schema default and an unknown
+ *    member is refused.  Error messages name the field path
+ *    ("household.members[0].registrant.birthdate") and may quote the
+ *    offending value: log them as personal data;
  *  - the Avro binary body, read and written with avro-c's generic values.
  * The Confluent wire header (magic 0x00 + big-endian schema id) is added and
  * checked by il_wire_*; schema ids themselves come from serde.h.
  *
  * Bytes from outside are untrusted: decoding checks every length prefix
  * against the bytes that remain before avro-c allocates anything, so a
- * hostile prefix cannot make the process allocate gigabytes.
+ * hostile prefix cannot make the process allocate gigabytes.  Byte offsets in
+ * decode errors count from the start of the Avro body (the wire message's
+ * offset is IL_WIRE_HEADER_LEN more).
+ *
+ * A schema may be used by several threads at once: each keeps one set of
+ * reusable avro-c values, taken by whichever thread finds it free.
  */
 #ifndef IL_AVRO_H
 #define IL_AVRO_H

@@ -59,7 +59,12 @@ il_http *il_http_new(const char *address, int port, size_t max_body,
 /** Adds a route (exact path match); only before il_http_listen(). */
 void il_http_route(il_http *h, const char *method, const char *path,
     il_http_handler *handler, void *ctx);
-/** @returns IL_ERR_IO with the reason (e.g. "port 9464 is in use") in @p errbuf. */
+/**
+ * @brief Binds and starts serving.
+ * @returns IL_ERR_IO with the reason in @p errbuf ("could not listen on
+ * 127.0.0.1:9464: Address already in use"), IL_ERR_INVALID when the address
+ * is not an IPv4 address or the port is out of range.
+ */
 il_err il_http_listen(il_http *h, char *errbuf, size_t errsz);
 /** @returns the port actually bound. */
 int il_http_port(const il_http *h);

@@ -38,9 +38,12 @@ typedef struct il_kafka_header {
 
 /**
  * Delivery report for one message: @p err is IL_OK once the broker has it
- * durably (acks=all); else a reason in @p errstr.  @p msg_opaque is what the
- * caller passed to il_producer_send().  Runs inside il_producer_poll() or
- * il_producer_flush(), on the caller's thread.
+ * durably (acks=all); else a reason in @p errstr (IL_ERR_FATAL after a fatal
+ * error, IL_ERR_INVALID for an unknown topic or an oversized message,
+ * IL_ERR_TRANSIENT otherwise, e.g. message.timeout.ms ran out).
+ * @p msg_opaque is what the caller passed to il_producer_send().  Runs inside
+ * il_producer_poll(), il_producer_flush(), il_producer_destroy() or an
+ * il_producer_send() that waits on a full queue, on the caller's thread.
  */
 typedef void (il_delivery_cb)(void *msg_opaque, il_err err, const char *errstr,
     const char *topic, int32_t partition, int64_t offset, void *cb_ctx);
@@ -72,7 +75,11 @@ int il_producer_outq_len(il_producer *p);
 il_err il_producer_fatal(il_producer *p, char *errbuf, size_t errsz);
 /** @returns the underlying handle (for metadata queries); still owned by @p p. */
 rd_kafka_t *il_producer_handle(il_producer *p);
-/** Flushes for at most 10 s and frees @p p; NULL is a no-op. */
+/**
+ * Flushes for at most 10 s and frees @p p; NULL is a no-op.  Delivery
+ * reports still arrive during the call (so the callback's context must be
+ * alive); messages left after the flush are purged and reported as failed.
+ */
 void il_producer_destroy(il_producer *p);
 
 /**
@@ -111,7 +118,15 @@ rd_kafka_message_t *il_consumer_poll(il_consumer *c, int timeout_ms);
 /** Commits @p next_offset (the offset after the last handled message) for one partition. */
 il_err il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
     int64_t next_offset, bool async, char *errbuf, size_t errsz);
-/** Stops or restarts fetching of one partition; in-flight work is the caller's. */
+/**
+ * Stops or restarts fetching of one partition; in-flight work is the caller's.
+ * Pausing a paused partition or resuming a running one does nothing (librdkafka
+ * 2.0.2 would fetch again from an old offset).  A partition that leaves the
+ * assignment (revocation, il_consumer_assign_all()) is no longer paused: when
+ * it comes back it starts from its committed offset, running; pause it again
+ * from the assignment callback if needed.  Call from the polling thread.
+ * @returns IL_ERR_NOTFOUND when the partition is not assigned.
+ */
 il_err il_consumer_pause(il_consumer *c, const char *topic, int32_t partition);
 il_err il_consumer_resume(il_consumer *c, const char *topic, int32_t partition);
 /** @returns IL_ERR_FATAL with the reason once the consumer hit a fatal error. */

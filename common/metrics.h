@@ -46,6 +46,13 @@ double il_metric_value(il_metric *x);
  */
 char *il_metrics_label(char *out, size_t outsz, const char *name, const char *value);
 
+/**
+ * @brief Also renders process_cpu_seconds_total, process_open_fds,
+ * process_resident_memory_bytes, process_start_time_seconds and
+ * process_virtual_memory_bytes, read from /proc at each render (Linux).
+ */
+void il_metrics_add_process(il_metrics *m);
+
 /** @brief Appends the whole registry in the Prometheus text format 0.0.4 to @p out. */
 il_err il_metrics_render(il_metrics *m, il_buf *out);
 

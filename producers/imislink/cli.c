@@ -1,0 +1,144 @@
+/*
+ * cli.c - small helpers the commands of the operator tool share.
+ */
+#include "imislink.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "event.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* How long the topic's metadata may take at start. */
+#define IL_CLI_METADATA_MS 10000
+
+void
+il_cli_fatal(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	il_log_error(msg);
+	exit(1);
+}
+
+void
+il_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[1024], hint[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cmd != NULL)
+		snprintf(hint, sizeof(hint), "Try \"%s %s --help\" for more information", IL_CLI_NAME, cmd);
+	else
+		snprintf(hint, sizeof(hint), "Try \"%s --help\" for more information", IL_CLI_NAME);
+	il_log_error(msg, IL_STR("hint", hint));
+	exit(1);
+}
+
+void
+il_cli_cmd_usage(const il_cmd_entry *e)
+{
+	printf("Usage:\n  %s %s\n\n%s", IL_CLI_NAME, e->usage, e->help);
+	exit(0);
+}
+
+bool
+il_cli_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+il_cli_topic_partitions(rd_kafka_t *rk, const char *topic, const char *brokers)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_resp_err_t err;
+	int partitions = 0;
+
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rkt == NULL)
+		il_cli_fatal("invalid topic \"%s\": %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	err = rd_kafka_metadata(rk, 0, rkt, &md, IL_CLI_METADATA_MS);
+	rd_kafka_topic_destroy(rkt);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		il_cli_fatal("could not get metadata for topic \"%s\" from \"%s\": %s", topic, brokers,
+		    rd_kafka_err2str(err));
+	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		partitions = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+		il_cli_fatal("topic \"%s\" does not exist", topic);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		il_cli_fatal("topic \"%s\" is not usable: %s", topic, rd_kafka_err2str(err));
+	if (partitions <= 0)
+		il_cli_fatal("topic \"%s\" has no partitions", topic);
+	return partitions;
+}
+
+bool
+il_cli_print_json(const cJSON *json)
+{
+	char *text = cJSON_PrintUnformatted(json);
+
+	if (text == NULL)
+		return false;
+	fputs(text, stdout);
+	putchar('\n');
+	cJSON_free(text);
+	return true;
+}
+
+cJSON *
+il_cli_json_text(const void *data, size_t len)
+{
+	char *s;
+	cJSON *j;
+
+	if (memchr(data, '\0', len) != NULL || !il_event_utf8_valid(data, len))
+		return NULL;
+	s = il_xstrndup(data, len);
+	j = cJSON_CreateString(s);
+	free(s);
+	return j;
+}
+
+cJSON *
+il_cli_json_base64(const void *data, size_t len)
+{
+	unsigned char *out;
+	cJSON *j;
+
+	/* EVP_EncodeBlock takes an int: messages are capped far below that. */
+	if (len > (size_t)0x3fffffff)
+		return NULL;
+	out = il_xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock(out, data, (int)len);
+	j = cJSON_CreateString((const char *)out);
+	free(out);
+	return j;
+}

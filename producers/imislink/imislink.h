@@ -1,0 +1,94 @@
+/*
+ * imislink.h - what the commands of the `imislink` operator tool share.
+ *
+ * main.c parses the global options, loads the configuration and runs one
+ * command from the table; each command lives in its own cmd_<name>.c and
+ * parses its own options, as tmux's cmd_entry table does.
+ */
+#ifndef IL_CLI_H
+#define IL_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+
+#include "conf.h"
+
+#define IL_CLI_NAME "imislink"
+#define IL_CLI_VERSION "0.1.0"
+
+/* What main hands to a command. */
+typedef struct il_cli {
+	il_conf *conf;          /* loaded configuration; the command may add -X pairs */
+	int verbose;            /* -v count minus -q */
+} il_cli;
+
+/**
+ * Runs a command with its own arguments (argv[0] is the command name).
+ * @returns the process exit code.
+ */
+typedef int (il_cmd_exec)(il_cli *cli, int argc, char **argv);
+
+/* One entry of the command table. */
+typedef struct il_cmd_entry {
+	const char *name;       /* what the operator types */
+	const char *usage;      /* the synopsis line, options included */
+	const char *help;       /* option lines and examples for --help */
+	il_cmd_exec *exec;      /* runs it */
+} il_cmd_entry;
+
+extern const il_cmd_entry il_cmd_produce_entry;
+extern const il_cmd_entry il_cmd_consume_entry;
+
+/**
+ * @brief Logs @p fmt as an error and exits 1: only at start-up, before any
+ * work was done (the pg_fatal of the tool).
+ */
+__attribute__((noreturn, format(printf, 1, 2)))
+void il_cli_fatal(const char *fmt, ...);
+
+/**
+ * @brief Like il_cli_fatal(), with the hint to read --help (for @p cmd, or
+ * the tool when NULL): for a mistake on the command line.
+ */
+__attribute__((noreturn, format(printf, 2, 3)))
+void il_cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/** @brief Prints @p e's synopsis and option help on stdout and exits 0. */
+__attribute__((noreturn))
+void il_cli_cmd_usage(const il_cmd_entry *e);
+
+/**
+ * @brief Parses a decimal integer within [@p min, @p max], the whole string.
+ * @returns false, leaving @p out alone, when @p s is not one.
+ */
+bool il_cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/**
+ * @brief Fetches the metadata of @p topic through @p rk.  Refuses to start
+ * (exit 1) when the topic does not exist or @p brokers cannot be reached:
+ * with automatic topic creation off, a producer would otherwise wait
+ * message.timeout.ms for every message before failing it.
+ * @returns the topic's partition count.
+ */
+int il_cli_topic_partitions(rd_kafka_t *rk, const char *topic, const char *brokers);
+
+/**
+ * @brief Writes @p json as one line on stdout (compact, then a newline).
+ * @returns false when it could not be printed (out of memory).
+ */
+bool il_cli_print_json(const cJSON *json);
+
+/**
+ * @brief Makes a JSON string of @p len bytes when they are UTF-8 without
+ * NUL, else NULL (the caller then shows them as base64).
+ */
+cJSON *il_cli_json_text(const void *data, size_t len);
+
+/** @brief Makes a JSON string holding the base64 form of @p len bytes. */
+cJSON *il_cli_json_base64(const void *data, size_t len);
+
+#endif
