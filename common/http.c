@@ -113,7 +113,8 @@ il_http_send(struct MHD_Connection *conn, int status, const char *ctype,
 		return MHD_NO;
 	}
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
-	    (allow != NULL && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
+	    (allow != NULL &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -269,7 +270,8 @@ il_http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (*upload_data_size > 0) {
 		/* A chunked body has no length up front: keep reading, keep nothing. */
-		if (!st->too_big && il_buf_add(&st->body, upload_data, *upload_data_size) != IL_OK) {
+		if (!st->too_big &&
+		    il_buf_add(&st->body, upload_data, *upload_data_size) != IL_OK) {
 			st->too_big = true;
 			il_buf_free(&st->body);
 		}
@@ -312,7 +314,8 @@ il_http_metrics(const il_http_request *req, il_http_response *resp, void *ctx)
 		il_buf_reset(&resp->body);
 		resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		resp->content_type = "application/json";
-		if (il_buf_adds(&resp->body, "{\"error\":\"metrics larger than the response limit\"}") != IL_OK)
+		if (il_buf_adds(&resp->body,
+		    "{\"error\":\"metrics larger than the response limit\"}") != IL_OK)
 			il_buf_reset(&resp->body);
 	}
 }
@@ -345,7 +348,8 @@ il_http_healthz(const il_http_request *req, il_http_response *resp, void *ctx)
 		/* Only a health callback writing megabytes gets here. */
 		il_buf_reset(&resp->body);
 		resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		if (il_buf_adds(&resp->body, "{\"status\":\"down\",\"error\":\"health details too large\"}") != IL_OK)
+		if (il_buf_adds(&resp->body,
+		    "{\"status\":\"down\",\"error\":\"health details too large\"}") != IL_OK)
 			il_buf_reset(&resp->body);
 	}
 	il_buf_free(&details);
@@ -361,7 +365,8 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	il_err err = IL_ERR_IO;
 
 	if (h->daemon != NULL) {
-		snprintf(errbuf, errsz, "HTTP server on %s:%d is already listening", h->address, h->bound_port);
+		snprintf(errbuf, errsz, "HTTP server on %s:%d is already listening", h->address,
+		    h->bound_port);
 		return IL_ERR_INVALID;
 	}
 	if (h->port < 0 || h->port > 65535) {
@@ -372,7 +377,8 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)h->port);
 	if (inet_pton(AF_INET, h->address, &sin.sin_addr) != 1) {
-		snprintf(errbuf, errsz, "invalid HTTP address \"%s\": expected an IPv4 address", h->address);
+		snprintf(errbuf, errsz, "invalid HTTP address \"%s\": expected an IPv4 address",
+		    h->address);
 		return IL_ERR_INVALID;
 	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -383,15 +389,16 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 		goto sockerr;
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 128) != 0)
 		goto sockerr;
-	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL, 0, NULL, NULL, il_http_access, h,
+	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, il_http_access, h,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, il_http_completed, h,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)IL_HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IL_HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_END);
 	if (h->daemon == NULL) {
-		snprintf(errbuf, errsz, "could not start HTTP server on %s:%d", h->address, h->port);
+		snprintf(errbuf, errsz, "could not start HTTP server on %s:%d", h->address,
+		    h->port);
 		goto out;
 	}
 	/* The daemon owns the socket now and closes it on stop. */

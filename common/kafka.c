@@ -171,7 +171,8 @@ il_kafka_note_fatal(il_kafka_base *b, rd_kafka_t *rk)
 	pthread_mutex_lock(&b->lock);
 	if (!b->fatal) {
 		b->fatal = true;
-		snprintf(b->fatal_reason, sizeof(b->fatal_reason), "%s: %s", rd_kafka_err2name(orig), reason);
+		snprintf(b->fatal_reason, sizeof(b->fatal_reason), "%s: %s",
+		    rd_kafka_err2name(orig), reason);
 		first = true;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -234,17 +235,17 @@ il_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *bu
 	if (level <= 4 && b != NULL && !il_kafka_may_log(b, fac, buf, &dropped))
 		return;
 	if (level <= 3)
-		il_log_error("librdkafka", IL_STR("client", rd_kafka_name(rk)), IL_STR("facility", fac),
-		    IL_STR("detail", buf), IL_INT("suppressed", dropped));
+		il_log_error("librdkafka", IL_STR("client", rd_kafka_name(rk)),
+		    IL_STR("facility", fac), IL_STR("detail", buf), IL_INT("suppressed", dropped));
 	else if (level == 4)
-		il_log_warn("librdkafka", IL_STR("client", rd_kafka_name(rk)), IL_STR("facility", fac),
-		    IL_STR("detail", buf), IL_INT("suppressed", dropped));
+		il_log_warn("librdkafka", IL_STR("client", rd_kafka_name(rk)),
+		    IL_STR("facility", fac), IL_STR("detail", buf), IL_INT("suppressed", dropped));
 	else if (level <= 6)
-		il_log_info("librdkafka", IL_STR("client", rd_kafka_name(rk)), IL_STR("facility", fac),
-		    IL_STR("detail", buf));
+		il_log_info("librdkafka", IL_STR("client", rd_kafka_name(rk)),
+		    IL_STR("facility", fac), IL_STR("detail", buf));
 	else
-		il_log_debug("librdkafka", IL_STR("client", rd_kafka_name(rk)), IL_STR("facility", fac),
-		    IL_STR("detail", buf));
+		il_log_debug("librdkafka", IL_STR("client", rd_kafka_name(rk)),
+		    IL_STR("facility", fac), IL_STR("detail", buf));
 }
 
 static il_err
@@ -275,7 +276,8 @@ il_kafka_conf_new(const il_conf *conf, const char *const *defaults, il_kafka_bas
 	if (il_kafka_conf_set("bootstrap.servers", il_conf_get(conf, "kafka.bootstrap.servers"),
 	    rkconf, errbuf, errsz) != IL_OK)
 		goto fail;
-	if (client_id[0] != '\0' && il_kafka_conf_set("client.id", client_id, rkconf, errbuf, errsz) != IL_OK)
+	if (client_id[0] != '\0' &&
+	    il_kafka_conf_set("client.id", client_id, rkconf, errbuf, errsz) != IL_OK)
 		goto fail;
 	for (; defaults[0] != NULL; defaults += 2)
 		if (il_kafka_conf_set(defaults[0], defaults[1], rkconf, errbuf, errsz) != IL_OK)
@@ -408,7 +410,9 @@ il_producer_send(il_producer *p, const char *topic, int32_t partition,
 		if (left <= 0)
 			break;
 		/* Serving delivery reports is what empties the queue. */
-		rd_kafka_poll(p->base.rk, left < IL_KAFKA_QUEUE_FULL_POLL_MS ? (int)left : IL_KAFKA_QUEUE_FULL_POLL_MS);
+		if (left > IL_KAFKA_QUEUE_FULL_POLL_MS)
+			left = IL_KAFKA_QUEUE_FULL_POLL_MS;
+		rd_kafka_poll(p->base.rk, (int)left);
 	}
 	if (rkhdrs != NULL)
 		rd_kafka_headers_destroy(rkhdrs);
@@ -419,8 +423,9 @@ il_producer_send(il_producer *p, const char *topic, int32_t partition,
 		il_kafka_note_fatal(&p->base, p->base.rk);
 		return IL_ERR_FATAL;
 	}
-	il_log_warn("could not queue message", IL_STR("topic", topic), IL_INT("partition", partition),
-	    IL_STR("error", rd_kafka_err2name(rerr)), IL_STR("reason", rd_kafka_err2str(rerr)));
+	il_log_warn("could not queue message", IL_STR("topic", topic),
+	    IL_INT("partition", partition), IL_STR("error", rd_kafka_err2name(rerr)),
+	    IL_STR("reason", rd_kafka_err2str(rerr)));
 	return err;
 }
 
@@ -535,7 +540,8 @@ il_consumer_unpause_leaving(il_consumer *c, const rd_kafka_topic_partition_list_
 			i++;
 			continue;
 		}
-		rd_kafka_topic_partition_list_add(resume, c->paused[i].topic, c->paused[i].partition);
+		rd_kafka_topic_partition_list_add(resume, c->paused[i].topic,
+		    c->paused[i].partition);
 		il_consumer_paused_del(c, i);
 	}
 	if (resume->cnt > 0)
@@ -559,7 +565,8 @@ il_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 		else
 			aerr = rd_kafka_assign(rk, parts);
 		il_log_info("kafka partitions assigned", IL_STR("client", rd_kafka_name(rk)),
-		    IL_INT("partitions", parts->cnt), IL_STR("protocol", rd_kafka_rebalance_protocol(rk)));
+		    IL_INT("partitions", parts->cnt),
+		    IL_STR("protocol", rd_kafka_rebalance_protocol(rk)));
 		if (c->cb != NULL && error == NULL && aerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 			c->cb(c, true, parts, c->cb_ctx);
 		break;
@@ -587,12 +594,13 @@ il_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 		break;
 	}
 	if (error != NULL) {
-		il_log_error("could not change kafka assignment", IL_STR("client", rd_kafka_name(rk)),
+		il_log_error("could not change kafka assignment",
+		    IL_STR("client", rd_kafka_name(rk)),
 		    IL_STR("reason", rd_kafka_error_string(error)));
 		rd_kafka_error_destroy(error);
 	} else if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		il_log_error("could not change kafka assignment", IL_STR("client", rd_kafka_name(rk)),
-		    IL_STR("reason", rd_kafka_err2str(aerr)));
+		il_log_error("could not change kafka assignment",
+		    IL_STR("client", rd_kafka_name(rk)), IL_STR("reason", rd_kafka_err2str(aerr)));
 	}
 }
 
@@ -664,7 +672,8 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 	/* One queue for messages, errors and rebalances: il_consumer_poll() serves all. */
 	rerr = rd_kafka_poll_set_consumer(c->base.rk);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not create Kafka consumer: %s", rd_kafka_err2str(rerr));
+		snprintf(errbuf, errsz, "could not create Kafka consumer: %s",
+		    rd_kafka_err2str(rerr));
 		rd_kafka_destroy(c->base.rk);
 		goto fail;
 	}
@@ -724,24 +733,28 @@ il_consumer_partitions(il_consumer *c, const char *topic, int64_t offset,
 	}
 	rerr = rd_kafka_metadata(c->base.rk, 0, rkt, &md, IL_KAFKA_QUERY_TIMEOUT_MS);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic, rd_kafka_err2str(rerr));
+		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
+		    rd_kafka_err2str(rerr));
 		if (rerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
 			err = IL_ERR_TIMEOUT;
 		goto out;
 	}
 	mt = md->topic_cnt == 1 ? &md->topics[0] : NULL;
-	if (mt == NULL || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || (mt->err == 0 && mt->partition_cnt == 0)) {
+	if (mt == NULL || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	    (mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt == 0)) {
 		snprintf(errbuf, errsz, "topic \"%s\" does not exist", topic);
 		err = IL_ERR_NOTFOUND;
 		goto out;
 	}
 	if (mt->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic, rd_kafka_err2str(mt->err));
+		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
+		    rd_kafka_err2str(mt->err));
 		goto out;
 	}
 	*parts = rd_kafka_topic_partition_list_new(mt->partition_cnt);
 	for (i = 0; i < mt->partition_cnt; i++)
-		rd_kafka_topic_partition_list_add(*parts, topic, mt->partitions[i].id)->offset = offset;
+		rd_kafka_topic_partition_list_add(*parts, topic,
+		    mt->partitions[i].id)->offset = offset;
 	err = IL_OK;
 out:
 	if (md != NULL)
@@ -769,8 +782,8 @@ il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
 		for (i = 0; rerr == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++)
 			rerr = parts->elems[i].err;
 		if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(errbuf, errsz, "could not look up offsets of topic \"%s\" at %" PRId64 " ms: %s",
-			    topic, ts_ms, rd_kafka_err2str(rerr));
+			snprintf(errbuf, errsz, "could not look up offsets of topic \"%s\" "
+			    "at %" PRId64 " ms: %s", topic, ts_ms, rd_kafka_err2str(rerr));
 			if (rerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
 				err = IL_ERR_TIMEOUT;
 			goto out;
@@ -784,8 +797,8 @@ il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
 	il_consumer_unpause_leaving(c, NULL);
 	rerr = rd_kafka_assign(c->base.rk, parts);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not assign the partitions of topic \"%s\": %s", topic,
-		    rd_kafka_err2str(rerr));
+		snprintf(errbuf, errsz, "could not assign the partitions of topic \"%s\": %s",
+		    topic, rd_kafka_err2str(rerr));
 		goto out;
 	}
 	il_log_info("kafka partitions assigned", IL_STR("client", rd_kafka_name(c->base.rk)),
@@ -833,8 +846,8 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 	il_commit_result res = { RD_KAFKA_RESP_ERR_NO_ERROR };
 
 	if (!c->grouped) {
-		snprintf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" [%" PRId32 "]: "
-		    "the consumer has no group", next_offset, topic, partition);
+		snprintf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" "
+		    "[%" PRId32 "]: the consumer has no group", next_offset, topic, partition);
 		return IL_ERR_INVALID;
 	}
 	parts = rd_kafka_topic_partition_list_new(1);
@@ -845,7 +858,8 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 	} else {
 		/* With no queue, commit_queue waits and hands us the per-partition
 		 * result, which rd_kafka_commit() would not show. */
-		rerr = rd_kafka_commit_queue(c->base.rk, parts, NULL, il_consumer_commit_done, &res);
+		rerr = rd_kafka_commit_queue(c->base.rk, parts, NULL, il_consumer_commit_done,
+		    &res);
 		if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 			rerr = res.err;
 	}
@@ -937,7 +951,8 @@ il_consumer_destroy(il_consumer *c)
 	/* Leaves the group cleanly: the revocation callback runs in here. */
 	rerr = rd_kafka_consumer_close(c->base.rk);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR)
-		il_log_warn("could not close kafka consumer cleanly", IL_STR("client", rd_kafka_name(c->base.rk)),
+		il_log_warn("could not close kafka consumer cleanly",
+		    IL_STR("client", rd_kafka_name(c->base.rk)),
 		    IL_STR("reason", rd_kafka_err2str(rerr)));
 	rd_kafka_destroy(c->base.rk);
 	while (c->npaused > 0)

@@ -56,11 +56,13 @@ typedef void (il_delivery_cb)(void *msg_opaque, il_err err, const char *errstr,
 il_producer *il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
     char *errbuf, size_t errsz);
 /**
- * Queues one message; key and value are copied.  Waits (polling) while the
- * local queue is full, for at most @p block_ms.
+ * Queues one message; key, value and headers are copied.  @p partition
+ * RD_KAFKA_PARTITION_UA lets the partitioner choose by key.  Waits (polling)
+ * while the local queue is full, for at most @p block_ms.
  * @returns IL_OK when queued (delivery is told later), IL_ERR_TIMEOUT when the
  * queue stayed full, IL_ERR_FATAL when the producer can no longer produce,
- * IL_ERR_INVALID for an unknown topic or an oversized message.
+ * IL_ERR_INVALID for an unknown topic or an oversized message,
+ * IL_ERR_TRANSIENT for any other refusal (logged with librdkafka's reason).
  */
 il_err il_producer_send(il_producer *p, const char *topic, int32_t partition,
     const void *key, size_t keylen, const void *value, size_t vallen,
@@ -115,7 +117,13 @@ il_err il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
  * reported by il_consumer_fatal().
  */
 rd_kafka_message_t *il_consumer_poll(il_consumer *c, int timeout_ms);
-/** Commits @p next_offset (the offset after the last handled message) for one partition. */
+/**
+ * Commits @p next_offset (the offset after the last handled message) for one
+ * partition; @p async returns at once and a failure is only logged.
+ * @returns IL_ERR_INVALID for a consumer without a group, IL_ERR_TRANSIENT
+ * when the group refused or could not be reached (e.g. a rebalance took the
+ * partition), IL_ERR_FATAL after a fatal error; the reason in @p errbuf.
+ */
 il_err il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
     int64_t next_offset, bool async, char *errbuf, size_t errsz);
 /**

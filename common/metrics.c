@@ -397,12 +397,14 @@ il_metrics_render_histogram(il_buf *out, const il_family *fam, const il_metric *
 		else
 			snprintf(num, sizeof(num), "+Inf");
 		snprintf(le, sizeof(le), "le=\"%s\"", num);
-		err = il_metrics_render_sample(out, fam->name, "_bucket", x->labels, le, (double)cum);
+		err = il_metrics_render_sample(out, fam->name, "_bucket", x->labels, le,
+		    (double)cum);
 	}
 	if (err == IL_OK)
 		err = il_metrics_render_sample(out, fam->name, "_sum", x->labels, NULL, x->value);
 	if (err == IL_OK)
-		err = il_metrics_render_sample(out, fam->name, "_count", x->labels, NULL, (double)x->count);
+		err = il_metrics_render_sample(out, fam->name, "_count", x->labels, NULL,
+		    (double)x->count);
 	return err;
 }
 
@@ -508,7 +510,8 @@ il_metrics_render_process(il_buf *out)
 		err = il_metrics_render_header(out, "process_open_fds",
 		    "Number of open file descriptors.", "gauge");
 	if (err == IL_OK)
-		err = il_metrics_render_sample(out, "process_open_fds", "", "", NULL, il_metrics_open_fds());
+		err = il_metrics_render_sample(out, "process_open_fds", "", "", NULL,
+		    il_metrics_open_fds());
 	if (err == IL_OK)
 		err = il_metrics_render_header(out, "process_resident_memory_bytes",
 		    "Resident memory size in bytes.", "gauge");
@@ -548,12 +551,14 @@ il_metrics_render(il_metrics *m, il_buf *out)
 
 	pthread_mutex_lock(&m->lock);
 	for (fam = m->first; fam != NULL && err == IL_OK; fam = fam->next) {
-		err = il_metrics_render_header(out, fam->name, fam->help, il_metric_type_name(fam->type));
+		err = il_metrics_render_header(out, fam->name, fam->help,
+		    il_metric_type_name(fam->type));
 		for (x = fam->first; x != NULL && err == IL_OK; x = x->next) {
 			if (fam->type == IL_METRIC_HISTOGRAM)
 				err = il_metrics_render_histogram(out, fam, x);
 			else
-				err = il_metrics_render_sample(out, fam->name, "", x->labels, NULL, x->value);
+				err = il_metrics_render_sample(out, fam->name, "", x->labels,
+				    NULL, x->value);
 		}
 	}
 	process = m->process;

@@ -42,7 +42,9 @@ double il_metric_value(il_metric *x);
 
 /**
  * Writes name="value" for a label into @p out, escaping backslash, quote and
- * newline as the text format requires.  @returns @p out.
+ * newline as the text format requires.  A value too long for @p outsz is cut
+ * (never inside an escape) and the label stays well formed; "" when not even
+ * the name fits.  @returns @p out.
  */
 char *il_metrics_label(char *out, size_t outsz, const char *name, const char *value);
 

@@ -83,6 +83,8 @@ struct member {
 
 static int failures;
 
+static il_conf *make_conf(const char *strategy);
+
 static void
 check(bool ok, const char *name, const char *fmt, ...)
 {
@@ -782,6 +784,72 @@ out:
 	il_conf_destroy(conf);
 }
 
+/* Delivery reports of check_queue_full(). */
+struct queue_full_state {
+	int reports;            /* delivery reports seen */
+	il_err err[4];          /* by message number (the opaque) */
+};
+
+static void
+on_queue_full_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic,
+    int32_t partition, int64_t offset, void *cb_ctx)
+{
+	struct queue_full_state *st = cb_ctx;
+	intptr_t n = (intptr_t)msg_opaque;
+
+	(void)errstr;
+	(void)topic;
+	(void)partition;
+	(void)offset;
+	st->reports++;
+	if (n >= 0 && n < 4)
+		st->err[n] = err;
+}
+
+/*
+ * A local queue of one message, held by a topic that does not exist (it
+ * fails after topic.metadata.propagation.max.ms): a send that may not wait
+ * times out; one that may wait polls, which reports the first message as
+ * failed, and is then refused since the topic is now known not to exist.
+ */
+static void
+check_queue_full(il_log_level level)
+{
+	static const char *const props[] = {
+		"queue.buffering.max.messages=1", "topic.metadata.propagation.max.ms=1000",
+	};
+	struct queue_full_state st = { 0, { IL_OK, IL_OK, IL_OK, IL_OK } };
+	il_conf *conf;
+	il_producer *p;
+	il_err first, nowait, wait;
+	char errbuf[512] = "";
+	size_t i;
+
+	conf = make_conf(NULL);
+	for (i = 0; conf != NULL && i < sizeof(props) / sizeof(props[0]); i++)
+		if (il_conf_set_rdkafka_arg(conf, props[i], errbuf, sizeof(errbuf)) != IL_OK)
+			break;
+	p = conf != NULL && errbuf[0] == '\0' ?
+	    il_producer_new(conf, on_queue_full_delivery, &st, errbuf, sizeof(errbuf)) : NULL;
+	if (p == NULL) {
+		check(false, "kafka-group-queue-full", "could not make the producer: %s", errbuf);
+		il_conf_destroy(conf);
+		return;
+	}
+	/* The unknown topic is expected: keep its warnings out of the output. */
+	il_log_set_level(IL_LOG_ERROR);
+	first = il_producer_send(p, "it-no-such-topic", 0, "k", 1, "1", 1, NULL, 0, (void *)1, 0);
+	nowait = il_producer_send(p, "it-no-such-topic", 0, "k", 1, "2", 1, NULL, 0, (void *)2, 0);
+	wait = il_producer_send(p, "it-no-such-topic", 0, "k", 1, "3", 1, NULL, 0, (void *)3, 10000);
+	il_producer_destroy(p);
+	il_log_set_level(level);
+	check(first == IL_OK && nowait == IL_ERR_TIMEOUT && wait == IL_ERR_INVALID &&
+	    st.reports == 1 && st.err[1] == IL_ERR_INVALID, "kafka-group-queue-full",
+	    "sends: %s, %s, %s; %d reports, the first: %s", il_err_str(first),
+	    il_err_str(nowait), il_err_str(wait), st.reports, il_err_str(st.err[1]));
+	il_conf_destroy(conf);
+}
+
 /* Makes the configuration from the environment, plus a strategy for consumers. */
 static il_conf *
 make_conf(const char *strategy)
@@ -865,6 +933,7 @@ main(int argc, char **argv)
 	check_assign_all(pconf, topic, sh.deadline);
 	check_config_errors();
 	check_fatal(pconf);
+	check_queue_full(level);
 	check_log_limit(level);
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.lock);
