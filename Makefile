@@ -7,6 +7,7 @@
 
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 BUILD    ?= build
 CC       ?= cc

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 /* Values nest at most this deep; deeper input (recursive schemas) is refused. */
@@ -43,7 +45,6 @@
 #define IL_AVRO_MAX_SCHEMA_FILE (1024 * 1024)
 /* Integers beyond +-2^53 do not survive a JSON number (a double). */
 #define IL_JSON_EXACT_MAX 9007199254740992LL
-#define IL_MS_PER_DAY 86400000LL
 /* Characters of a JSON string value quoted in an error message. */
 #define IL_QUOTE_MAX 48
 
@@ -321,18 +322,6 @@ path_vfail(const il_path *path, char *errbuf, size_t errsz, const char *fmt, va_
 
 /* ------------------------------------------------------ small utilities */
 
-static void
-seterr(char *errbuf, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errsz, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * avro_strerror() is one process-wide buffer in Debian's build, so it is
  * copied at once, before any other avro-c call can overwrite it.
@@ -343,69 +332,6 @@ copy_avro_error(char *out, size_t outsz)
 	const char *msg = avro_strerror();
 
 	snprintf(out, outsz, "%s", msg != NULL && msg[0] != '\0' ? msg : "unknown avro-c error");
-}
-
-/* @returns the offset of the first byte that is not well-formed UTF-8, or @p len. */
-static size_t
-utf8_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp, min;
-		size_t n, k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return i;
-		}
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates and code points past Unicode */
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
-}
-
-static const char *
-json_kind(const cJSON *j)
-{
-	if (cJSON_IsNull(j))
-		return "null";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	if (cJSON_IsNumber(j) || cJSON_IsRaw(j))
-		return "a number";
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsArray(j))
-		return "an array";
-	if (cJSON_IsObject(j))
-		return "an object";
-	return "an invalid value";
 }
 
 /*
@@ -427,198 +353,9 @@ json_show(const cJSON *j, char *out, size_t outsz)
 		msg_add_escaped(&m, j->valuestring, IL_QUOTE_MAX);
 		msg_add(&m, "\"");
 	} else {
-		msg_add(&m, "%s", json_kind(j));
+		msg_add(&m, "%s", il_text_json_kind(j, false));
 	}
 	return out;
-}
-
-/* ------------------------------------------------------ calendar arithmetic */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : mdays[m - 1];
-}
-
-/* Reads exactly @p n digits at @p s. @returns -1 when one is not a digit. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * Parses "YYYY-MM-DD" at @p s into days since the epoch.
- * @returns NULL, or the reason the text is not a real date.
- */
-static const char *
-parse_ymd(const char *s, int64_t *days)
-{
-	int y, m, d;
-
-	y = digits(s, 4);
-	if (y < 0 || s[4] != '-' || (m = digits(s + 5, 2)) < 0 || s[7] != '-' ||
-	    (d = digits(s + 8, 2)) < 0)
-		return "";
-	if (y < 1)
-		return " (no year 0000)";
-	if (m < 1 || m > 12)
-		return " (no such month)";
-	if (d < 1 || d > days_in_month(y, m))
-		return " (no such day)";
-	*days = days_from_civil(y, m, d);
-	return NULL;
-}
-
-/* Writes @p v as exactly @p n digits (decoding formats many dates: no printf). */
-static char *
-put_digits(char *p, int v, int n)
-{
-	int i;
-
-	for (i = n - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-	return p + n;
-}
-
-/* @returns false when the date is outside 0001..9999 and has no such form. */
-static bool
-format_date(int64_t days, char out[32])
-{
-	int64_t y;
-	int m, d;
-	char *p = out;
-
-	civil_from_days(days, &y, &m, &d);
-	if (y < 1 || y > 9999)
-		return false;
-	p = put_digits(p, (int)y, 4);
-	*p++ = '-';
-	p = put_digits(p, m, 2);
-	*p++ = '-';
-	p = put_digits(p, d, 2);
-	*p = '\0';
-	return true;
-}
-
-static bool
-format_timestamp(int64_t ms, char out[32])
-{
-	int64_t days, rem;
-	char *p;
-
-	days = ms / IL_MS_PER_DAY;
-	rem = ms % IL_MS_PER_DAY;
-	if (rem < 0) {
-		rem += IL_MS_PER_DAY;
-		days--;
-	}
-	if (!format_date(days, out))
-		return false;
-	p = out + 10;
-	*p++ = 'T';
-	p = put_digits(p, (int)(rem / 3600000), 2);
-	*p++ = ':';
-	p = put_digits(p, (int)(rem / 60000 % 60), 2);
-	*p++ = ':';
-	p = put_digits(p, (int)(rem / 1000 % 60), 2);
-	*p++ = '.';
-	p = put_digits(p, (int)(rem % 1000), 3);
-	*p++ = 'Z';
-	*p = '\0';
-	return true;
-}
-
-/*
- * Parses ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)"; digits
- * of the fraction past milliseconds are dropped.
- * @returns NULL, or the reason it is refused.
- */
-static const char *
-parse_timestamp(const char *s, int64_t *ms)
-{
-	const char *why, *p;
-	int64_t days, frac = 0;
-	int h, mi, sec, n, oh, om, sign;
-
-	why = parse_ymd(s, &days);
-	if (why != NULL)
-		return why;
-	if (s[10] != 'T' || (h = digits(s + 11, 2)) < 0 || s[13] != ':' ||
-	    (mi = digits(s + 14, 2)) < 0 || s[16] != ':' || (sec = digits(s + 17, 2)) < 0)
-		return "";
-	if (h > 23 || mi > 59 || sec > 59)
-		return " (no such time of day)";
-	p = s + 19;
-	if (*p == '.') {
-		p++;
-		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++) {
-			if (n < 3)
-				frac = frac * 10 + (p[n] - '0');
-		}
-		if (n == 0 || n > 9)
-			return "";
-		for (; n < 3; n++)
-			frac *= 10;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p[0] == 'Z' && p[1] == '\0') {
-		oh = om = 0;
-		sign = 1;
-	} else if ((p[0] == '+' || p[0] == '-') && (oh = digits(p + 1, 2)) >= 0 &&
-	    p[3] == ':' && (om = digits(p + 4, 2)) >= 0 && p[6] == '\0') {
-		if (oh > 23 || om > 59)
-			return " (no such offset)";
-		sign = p[0] == '+' ? 1 : -1;
-	} else {
-		return "";
-	}
-	*ms = days * IL_MS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + frac -
-	    sign * ((int64_t)oh * 60 + om) * 60000;
-	return NULL;
 }
 
 /* ------------------------------------------------------------- compiling */
@@ -723,7 +460,7 @@ compile_named(il_comp *c, il_kind kind, const cJSON *def, const char *ns, char *
 	const char *dot;
 
 	if (!cJSON_IsString(name) || name->valuestring[0] == '\0') {
-		seterr(c->errbuf, c->errsz, "a named type has no \"name\"");
+		il_err_setf(c->errbuf, c->errsz, "a named type has no \"name\"");
 		return NULL;
 	}
 	if (strchr(name->valuestring, '.') != NULL)
@@ -735,7 +472,7 @@ compile_named(il_comp *c, il_kind kind, const cJSON *def, const char *ns, char *
 	else
 		full = il_xstrdup(name->valuestring);
 	if (named_find(s, full) != NULL) {
-		seterr(c->errbuf, c->errsz, "type \"%s\" is defined twice", full);
+		il_err_setf(c->errbuf, c->errsz, "type \"%s\" is defined twice", full);
 		free(full);
 		return NULL;
 	}
@@ -764,7 +501,7 @@ compile_fields(il_comp *c, il_node *n, const cJSON *fields, const char *ns)
 	il_enc e;
 
 	if (!cJSON_IsArray(fields)) {
-		seterr(c->errbuf, c->errsz, "record \"%s\" has no \"fields\" array", n->fullname);
+		il_err_setf(c->errbuf, c->errsz, "record \"%s\" has no \"fields\" array", n->fullname);
 		return false;
 	}
 	n->nfields = (size_t)cJSON_GetArraySize(fields);
@@ -774,14 +511,14 @@ compile_fields(il_comp *c, il_node *n, const cJSON *fields, const char *ns)
 		il_field *fld = &n->fields[i];
 
 		if (!cJSON_IsString(name)) {
-			seterr(c->errbuf, c->errsz, "record \"%s\": field %zu has no \"name\"",
+			il_err_setf(c->errbuf, c->errsz, "record \"%s\": field %zu has no \"name\"",
 			    n->fullname, i);
 			return false;
 		}
 		fld->name = name->valuestring;
 		for (k = 0; k < i; k++) {
 			if (strcmp(n->fields[k].name, fld->name) == 0) {
-				seterr(c->errbuf, c->errsz, "record \"%s\": field \"%s\" is defined twice",
+				il_err_setf(c->errbuf, c->errsz, "record \"%s\": field \"%s\" is defined twice",
 				    n->fullname, fld->name);
 				return false;
 			}
@@ -805,7 +542,7 @@ compile_fields(il_comp *c, il_node *n, const cJSON *fields, const char *ns)
 		e.errbuf = why;
 		e.errsz = sizeof(why);
 		if (set_default(&e, n->fields[i].type, n->fields[i].def, NULL) != IL_OK) {
-			seterr(c->errbuf, c->errsz, "record \"%s\": field \"%s\": invalid %s",
+			il_err_setf(c->errbuf, c->errsz, "record \"%s\": field \"%s\": invalid %s",
 			    n->fullname, n->fields[i].name, why);
 			return false;
 		}
@@ -822,20 +559,20 @@ compile_enum(il_comp *c, il_node *n, const cJSON *def)
 	size_t i = 0, k;
 
 	if (!cJSON_IsArray(symbols) || cJSON_GetArraySize(symbols) == 0) {
-		seterr(c->errbuf, c->errsz, "enum \"%s\" has no \"symbols\"", n->fullname);
+		il_err_setf(c->errbuf, c->errsz, "enum \"%s\" has no \"symbols\"", n->fullname);
 		return false;
 	}
 	n->nsymbols = (size_t)cJSON_GetArraySize(symbols);
 	n->symbols = il_xcalloc(n->nsymbols, sizeof(*n->symbols));
 	cJSON_ArrayForEach(sym, symbols) {
 		if (!cJSON_IsString(sym)) {
-			seterr(c->errbuf, c->errsz, "enum \"%s\": symbol %zu is not a string",
+			il_err_setf(c->errbuf, c->errsz, "enum \"%s\": symbol %zu is not a string",
 			    n->fullname, i);
 			return false;
 		}
 		for (k = 0; k < i; k++) {
 			if (strcmp(n->symbols[k], sym->valuestring) == 0) {
-				seterr(c->errbuf, c->errsz, "enum \"%s\": symbol \"%s\" is listed twice",
+				il_err_setf(c->errbuf, c->errsz, "enum \"%s\": symbol \"%s\" is listed twice",
 				    n->fullname, sym->valuestring);
 				return false;
 			}
@@ -848,7 +585,7 @@ compile_enum(il_comp *c, il_node *n, const cJSON *def)
 				n->enum_default = n->symbols[k];
 		}
 		if (n->enum_default == NULL) {
-			seterr(c->errbuf, c->errsz, "enum \"%s\": the default is not one of its symbols",
+			il_err_setf(c->errbuf, c->errsz, "enum \"%s\": the default is not one of its symbols",
 			    n->fullname);
 			return false;
 		}
@@ -865,7 +602,7 @@ compile_union(il_comp *c, const cJSON *def, const char *ns)
 
 	n->nbranches = (size_t)cJSON_GetArraySize(def);
 	if (n->nbranches == 0) {
-		seterr(c->errbuf, c->errsz, "a union has no branches");
+		il_err_setf(c->errbuf, c->errsz, "a union has no branches");
 		return NULL;
 	}
 	n->branches = il_xcalloc(n->nbranches, sizeof(*n->branches));
@@ -875,12 +612,12 @@ compile_union(il_comp *c, const cJSON *def, const char *ns)
 		if (br == NULL)
 			return NULL;
 		if (br->kind == IL_K_UNION) {
-			seterr(c->errbuf, c->errsz, "a union holds a union");
+			il_err_setf(c->errbuf, c->errsz, "a union holds a union");
 			return NULL;
 		}
 		for (k = 0; k < i; k++) {
 			if (strcmp(type_name(n->branches[k]), type_name(br)) == 0) {
-				seterr(c->errbuf, c->errsz, "a union holds \"%s\" twice", type_name(br));
+				il_err_setf(c->errbuf, c->errsz, "a union holds \"%s\" twice", type_name(br));
 				return NULL;
 			}
 		}
@@ -907,14 +644,14 @@ compile_logical(il_comp *c, il_node *n, const cJSON *def)
 	 */
 	if (strcmp(lt->valuestring, "date") == 0) {
 		if (n->kind != IL_K_INT) {
-			seterr(c->errbuf, c->errsz, "logical type \"date\" needs an int, not %s",
+			il_err_setf(c->errbuf, c->errsz, "logical type \"date\" needs an int, not %s",
 			    kind_name(n));
 			return NULL;
 		}
 		n->logical = IL_L_DATE;
 	} else if (strcmp(lt->valuestring, "timestamp-millis") == 0) {
 		if (n->kind != IL_K_LONG) {
-			seterr(c->errbuf, c->errsz,
+			il_err_setf(c->errbuf, c->errsz,
 			    "logical type \"timestamp-millis\" needs a long, not %s", kind_name(n));
 			return NULL;
 		}
@@ -935,7 +672,7 @@ compile_object(il_comp *c, const cJSON *def, const char *ns)
 	if (cJSON_IsObject(type) || cJSON_IsArray(type))
 		return compile(c, type, ns);
 	if (!cJSON_IsString(type)) {
-		seterr(c->errbuf, c->errsz, "a type definition has no \"type\"");
+		il_err_setf(c->errbuf, c->errsz, "a type definition has no \"type\"");
 		return NULL;
 	}
 	t = type->valuestring;
@@ -956,7 +693,7 @@ compile_object(il_comp *c, const cJSON *def, const char *ns)
 		n = compile_named(c, IL_K_FIXED, def, ns, &newns);
 		if (n != NULL && (!cJSON_IsNumber(size) || size->valuedouble < 0 ||
 		    size->valuedouble > (double)IL_AVRO_MAX_SCHEMA_FILE)) {
-			seterr(c->errbuf, c->errsz, "fixed \"%s\" has no valid \"size\"", n->fullname);
+			il_err_setf(c->errbuf, c->errsz, "fixed \"%s\" has no valid \"size\"", n->fullname);
 			n = NULL;
 		} else if (n != NULL) {
 			n->fixed_size = (size_t)size->valuedouble;
@@ -972,7 +709,7 @@ compile_object(il_comp *c, const cJSON *def, const char *ns)
 	} else {
 		n = named_lookup(c->s, t, ns);
 		if (n == NULL)
-			seterr(c->errbuf, c->errsz, "unknown type \"%s\"", t);
+			il_err_setf(c->errbuf, c->errsz, "unknown type \"%s\"", t);
 	}
 	free(newns);
 	return n;
@@ -989,15 +726,15 @@ compile(il_comp *c, const cJSON *def, const char *ns)
 			return node_new(c, kind, def);
 		n = named_lookup(c->s, def->valuestring, ns);
 		if (n == NULL)
-			seterr(c->errbuf, c->errsz, "unknown type \"%s\"", def->valuestring);
+			il_err_setf(c->errbuf, c->errsz, "unknown type \"%s\"", def->valuestring);
 		return n;
 	}
 	if (cJSON_IsArray(def))
 		return compile_union(c, def, ns);
 	if (cJSON_IsObject(def))
 		return compile_object(c, def, ns);
-	seterr(c->errbuf, c->errsz, "a type is %s, not a name, an object or a union",
-	    def != NULL ? json_kind(def) : "missing");
+	il_err_setf(c->errbuf, c->errsz, "a type is %s, not a name, an object or a union",
+	    def != NULL ? il_text_json_kind(def, false) : "missing");
 	return NULL;
 }
 
@@ -1090,7 +827,7 @@ cache_fill(const il_schema *s, il_cache *cache, char *errbuf, size_t errsz)
 		avro_value_decref(&cache->value);
 		free(cache->scratch);
 		memset(cache, 0, sizeof(*cache));
-		seterr(errbuf, errsz, "could not make an avro-c memory reader or writer");
+		il_err_setf(errbuf, errsz, "could not make an avro-c memory reader or writer");
 		return false;
 	}
 	cache->ready = true;
@@ -1165,19 +902,19 @@ il_schema_from_json(const char *json, size_t len, char *errbuf, size_t errsz)
 	atomic_flag_clear(&s->busy);
 	s->text = il_xstrndup(json, len);
 	if (strlen(s->text) != len) {
-		seterr(errbuf, errsz, "schema text contains a NUL byte");
+		il_err_setf(errbuf, errsz, "schema text contains a NUL byte");
 		goto fail;
 	}
 	s->json = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (s->json == NULL) {
-		seterr(errbuf, errsz, "schema is not valid JSON (at byte %zu)",
+		il_err_setf(errbuf, errsz, "schema is not valid JSON (at byte %zu)",
 		    end != NULL && end >= json ? (size_t)(end - json) : (size_t)0);
 		goto fail;
 	}
 	if (avro_schema_from_json_length(json, len, &s->avro) != 0) {
 		copy_avro_error(why, sizeof(why));
 		s->avro = NULL;
-		seterr(errbuf, errsz, "avro-c refuses the schema: %s", why);
+		il_err_setf(errbuf, errsz, "avro-c refuses the schema: %s", why);
 		goto fail;
 	}
 	c.s = s;
@@ -1190,7 +927,7 @@ il_schema_from_json(const char *json, size_t len, char *errbuf, size_t errsz)
 	s->iface = avro_generic_class_from_schema(s->avro);
 	if (s->iface == NULL) {
 		copy_avro_error(why, sizeof(why));
-		seterr(errbuf, errsz, "avro-c cannot make values of the schema: %s", why);
+		il_err_setf(errbuf, errsz, "avro-c cannot make values of the schema: %s", why);
 		goto fail;
 	}
 	s->fullname = il_xstrdup(type_name(s->root));
@@ -1265,20 +1002,20 @@ read_file(const char *path, char **text, size_t *len, char *errbuf, size_t errsz
 	bool ok = true;
 
 	if (f == NULL) {
-		seterr(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
 		return false;
 	}
 	il_buf_init(&b, IL_AVRO_MAX_SCHEMA_FILE);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (il_buf_add(&b, chunk, n) != IL_OK) {
-			seterr(errbuf, errsz, "could not read file \"%s\": larger than %d bytes",
+			il_err_setf(errbuf, errsz, "could not read file \"%s\": larger than %d bytes",
 			    path, IL_AVRO_MAX_SCHEMA_FILE);
 			ok = false;
 			break;
 		}
 	}
 	if (ok && ferror(f)) {
-		seterr(errbuf, errsz, "could not read file \"%s\": %s", path, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", path, strerror(errno));
 		ok = false;
 	}
 	fclose(f);
@@ -1317,12 +1054,12 @@ schema_load_file(const char *dir, const char *file, size_t namelen, int version,
 		goto done;
 	s = il_schema_from_json(text, len, why, sizeof(why));
 	if (s == NULL) {
-		seterr(errbuf, errsz, "could not load schema \"%s\": %s", path, why);
+		il_err_setf(errbuf, errsz, "could not load schema \"%s\": %s", path, why);
 		goto done;
 	}
 	s->version = version;
 	if (strlen(s->name) != namelen || strncmp(s->name, file, namelen) != 0) {
-		seterr(errbuf, errsz, "could not load schema \"%s\": it defines \"%s\", not \"%.*s\"",
+		il_err_setf(errbuf, errsz, "could not load schema \"%s\": it defines \"%s\", not \"%.*s\"",
 		    path, s->name, (int)namelen, file);
 		il_schema_destroy(s);
 		s = NULL;
@@ -1344,7 +1081,7 @@ il_schema_set_load(const char *dir, char *errbuf, size_t errsz)
 
 	d = opendir(dir);
 	if (d == NULL) {
-		seterr(errbuf, errsz, "could not open directory \"%s\": %s", dir, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not open directory \"%s\": %s", dir, strerror(errno));
 		goto fail;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -1504,7 +1241,7 @@ json_latin1(il_enc *e, const cJSON *j, il_buf *out)
 	unsigned char byte;
 
 	if (!cJSON_IsString(j))
-		return enc_fail(e, "expected bytes as a string, got %s", json_kind(j));
+		return enc_fail(e, "expected bytes as a string, got %s", il_text_json_kind(j, false));
 	for (p = (const unsigned char *)j->valuestring; *p != '\0'; p++) {
 		if (*p < 0x80) {
 			byte = *p;
@@ -1523,10 +1260,9 @@ json_latin1(il_enc *e, const cJSON *j, il_buf *out)
 static il_err
 check_utf8(il_enc *e, const char *s)
 {
-	size_t len = strlen(s);
-	size_t bad = utf8_check((const unsigned char *)s, len);
+	size_t bad;
 
-	if (bad != len)
+	if (!il_text_utf8_valid(s, strlen(s), &bad))
 		return enc_fail(e, "string is not valid UTF-8 (byte 0x%02x at position %zu)",
 		    (unsigned char)s[bad], bad);
 	return IL_OK;
@@ -1603,25 +1339,42 @@ enc_enum(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 	    json_show(j, shown, sizeof(shown)));
 }
 
+/*
+ * Reads the text form of a date (days) or of a timestamp-millis (ms); a
+ * refusal names the form and, for text of the right shape, why it is no
+ * real date or time ("got \"1990-02-30\" (no such day)").
+ */
 static il_err
-enc_int(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_time_text(il_enc *e, il_logical logical, const cJSON *j, int64_t *x)
 {
 	char shown[IL_QUOTE_MAX + 16];
 	const char *why;
+
+	if (logical == IL_L_DATE)
+		why = il_time_parse_date(j->valuestring, x);
+	else
+		why = il_time_parse_ms(j->valuestring, 0, x);
+	if (why == NULL)
+		return IL_OK;
+	return enc_fail(e, "expected %s, got %s%s%s%s",
+	    logical == IL_L_DATE ? "a date YYYY-MM-DD" : "a timestamp like 2026-11-21T10:00:00.000Z",
+	    json_show(j, shown, sizeof(shown)), why[0] != '\0' ? " (" : "", why,
+	    why[0] != '\0' ? ")" : "");
+}
+
+static il_err
+enc_int(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+{
 	int64_t x;
 	il_err err;
 
-	if (n->logical == IL_L_DATE && cJSON_IsString(j)) {
-		why = strlen(j->valuestring) == 10 ? parse_ymd(j->valuestring, &x) : "";
-		if (why != NULL)
-			return enc_fail(e, "expected a date YYYY-MM-DD, got %s%s",
-			    json_show(j, shown, sizeof(shown)), why);
-	} else {
+	if (n->logical == IL_L_DATE && cJSON_IsString(j))
+		err = enc_time_text(e, n->logical, j, &x);
+	else
 		err = json_integer(e, j, INT32_MIN, INT32_MAX,
 		    n->logical == IL_L_DATE ? "a date YYYY-MM-DD" : "an int", &x);
-		if (err != IL_OK)
-			return err;
-	}
+	if (err != IL_OK)
+		return err;
 	e->bound += IL_VARINT_MAX;
 	if (v != NULL && avro_value_set_int(v, (int32_t)x) != 0)
 		return enc_avro_fail(e);
@@ -1631,24 +1384,18 @@ enc_int(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 static il_err
 enc_long(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 {
-	char shown[IL_QUOTE_MAX + 16];
-	const char *why;
 	int64_t x;
 	il_err err;
 
-	if (n->logical == IL_L_TIMESTAMP_MILLIS && cJSON_IsString(j)) {
-		why = strlen(j->valuestring) >= 20 ? parse_timestamp(j->valuestring, &x) : "";
-		if (why != NULL)
-			return enc_fail(e, "expected a timestamp like 2026-11-21T10:00:00.000Z, "
-			    "got %s%s", json_show(j, shown, sizeof(shown)), why);
-	} else {
+	if (n->logical == IL_L_TIMESTAMP_MILLIS && cJSON_IsString(j))
+		err = enc_time_text(e, n->logical, j, &x);
+	else
 		err = json_integer(e, j, cJSON_IsRaw(j) ? INT64_MIN : -IL_JSON_EXACT_MAX,
 		    cJSON_IsRaw(j) ? INT64_MAX : IL_JSON_EXACT_MAX,
 		    n->logical == IL_L_TIMESTAMP_MILLIS ?
 		    "a timestamp like 2026-11-21T10:00:00.000Z or milliseconds" : "a long", &x);
-		if (err != IL_OK)
-			return err;
-	}
+	if (err != IL_OK)
+		return err;
 	e->bound += IL_VARINT_MAX;
 	if (v != NULL && avro_value_set_long(v, x) != 0)
 		return enc_avro_fail(e);
@@ -1673,7 +1420,7 @@ enc_array(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 	int rc;
 
 	if (!cJSON_IsArray(j))
-		return enc_fail(e, "expected an array, got %s", json_kind(j));
+		return enc_fail(e, "expected an array, got %s", il_text_json_kind(j, false));
 	if (avro_value_get_size(v, &have) != 0)
 		return enc_avro_fail(e);
 	if (have > (size_t)cJSON_GetArraySize(j)) {
@@ -1708,7 +1455,7 @@ enc_map(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 	int is_new;
 
 	if (!cJSON_IsObject(j))
-		return enc_fail(e, "expected an object (map), got %s", json_kind(j));
+		return enc_fail(e, "expected an object (map), got %s", il_text_json_kind(j, false));
 	if (avro_value_reset(v) != 0)
 		return enc_avro_fail(e);
 	e->bound += 2 * IL_VARINT_MAX;
@@ -1782,7 +1529,7 @@ enc_record(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 
 	if (!cJSON_IsObject(j))
 		return enc_fail(e, "expected an object (record \"%s\"), got %s", n->name,
-		    json_kind(j));
+		    il_text_json_kind(j, false));
 	seen = n->nfields <= sizeof(seen_small) ? seen_small : il_xmalloc(n->nfields);
 	memset(seen, 0, n->nfields);
 	cJSON_ArrayForEach(m, j) {
@@ -1854,7 +1601,7 @@ enc_union(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 	}
 	return enc_fail(e, "expected %san object naming one type of the union, "
 	    "like {\"%s\": ...}, got %s", n->null_branch >= 0 ? "null or " : "",
-	    type_name(n->branches[n->null_branch == 0 ? 1 : 0]), json_kind(j));
+	    type_name(n->branches[n->null_branch == 0 ? 1 : 0]), il_text_json_kind(j, false));
 }
 
 static il_err
@@ -1922,7 +1669,7 @@ set_default_record(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *
 
 	if (!cJSON_IsObject(def))
 		return enc_fail(e, "expected an object (record \"%s\"), got %s", n->name,
-		    json_kind(def));
+		    il_text_json_kind(def, false));
 	for (i = 0; i < n->nfields; i++) {
 		m = cJSON_GetObjectItemCaseSensitive(def, n->fields[i].name);
 		if (!path_push(&e->path, 'f', n->fields[i].name, 0))
@@ -1974,7 +1721,8 @@ set_default(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *v)
 	case IL_K_MAP:
 		if (n->kind == IL_K_ARRAY ? !cJSON_IsArray(def) : !cJSON_IsObject(def))
 			return enc_fail(e, "expected %s, got %s",
-			    n->kind == IL_K_ARRAY ? "an array" : "an object (map)", json_kind(def));
+			    n->kind == IL_K_ARRAY ? "an array" : "an object (map)",
+			    il_text_json_kind(def, false));
 		if (v != NULL && avro_value_reset(v) != 0)
 			return enc_avro_fail(e);
 		e->bound += 2 * IL_VARINT_MAX;
@@ -1995,18 +1743,18 @@ set_default(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *v)
 		return IL_OK;
 	case IL_K_NULL:
 		if (!cJSON_IsNull(def))
-			return enc_fail(e, "expected null, got %s", json_kind(def));
+			return enc_fail(e, "expected null, got %s", il_text_json_kind(def, false));
 		return v != NULL && avro_value_set_null(v) != 0 ? enc_avro_fail(e) : IL_OK;
 	case IL_K_BOOLEAN:
 		if (!cJSON_IsBool(def))
-			return enc_fail(e, "expected a boolean, got %s", json_kind(def));
+			return enc_fail(e, "expected a boolean, got %s", il_text_json_kind(def, false));
 		e->bound += 1;
 		return v != NULL && avro_value_set_boolean(v, cJSON_IsTrue(def)) != 0 ?
 		    enc_avro_fail(e) : IL_OK;
 	case IL_K_FLOAT:
 	case IL_K_DOUBLE:
 		if (!cJSON_IsNumber(def))
-			return enc_fail(e, "expected a number, got %s", json_kind(def));
+			return enc_fail(e, "expected a number, got %s", il_text_json_kind(def, false));
 		e->bound += 8;
 		if (v == NULL)
 			return IL_OK;
@@ -2067,7 +1815,7 @@ il_avro_encode_json(const il_schema *s, const cJSON *json, il_buf *out,
 	}
 	size = (size_t)avro_writer_tell(cache->writer);
 	if (il_buf_add(out, cache->scratch, size) != IL_OK) {
-		seterr(errbuf, errsz, "encoded body of %zu bytes does not fit the output "
+		il_err_setf(errbuf, errsz, "encoded body of %zu bytes does not fit the output "
 		    "buffer (at most %zu bytes)", size, out->max);
 		err = IL_ERR_NOMEM;
 	}
@@ -2149,8 +1897,7 @@ walk_bytes(il_walk *w, bool text)
 		return walk_fail(w, "%s length %" PRId64 " exceeds the %zu bytes left at offset %zu",
 		    what, len, walk_left(w), at);
 	if (text) {
-		bad = utf8_check(w->p, (size_t)len);
-		if (bad != (size_t)len)
+		if (!il_text_utf8_valid((const char *)w->p, (size_t)len, &bad))
 			return walk_fail(w, "string at offset %zu is not valid UTF-8 (byte 0x%02x at "
 			    "offset %zu)", at, w->p[bad], at + bad);
 		/* a NUL cannot be carried by the JSON form: refuse, never cut */
@@ -2315,7 +2062,7 @@ dec_fail(il_dec *d)
 	char why[256];
 
 	copy_avro_error(why, sizeof(why));
-	seterr(d->errbuf, d->errsz, "avro-c could not read a value it decoded: %s", why);
+	il_err_setf(d->errbuf, d->errsz, "avro-c could not read a value it decoded: %s", why);
 	return NULL;
 }
 
@@ -2449,13 +2196,13 @@ dec_value(il_dec *d, const il_node *n, avro_value_t *v)
 	case IL_K_INT:
 		if (avro_value_get_int(v, &i32) != 0)
 			return dec_fail(d);
-		if (n->logical == IL_L_DATE && format_date(i32, text))
+		if (n->logical == IL_L_DATE && il_time_format_date(i32, text))
 			return cJSON_CreateString(text);
 		return cJSON_CreateNumber(i32);
 	case IL_K_LONG:
 		if (avro_value_get_long(v, &i64) != 0)
 			return dec_fail(d);
-		if (n->logical == IL_L_TIMESTAMP_MILLIS && format_timestamp(i64, text))
+		if (n->logical == IL_L_TIMESTAMP_MILLIS && il_time_format_ms(i64, text))
 			return cJSON_CreateString(text);
 		return dec_long(i64);
 	case IL_K_FLOAT:
@@ -2488,7 +2235,7 @@ dec_value(il_dec *d, const il_node *n, avro_value_t *v)
 	case IL_K_UNION:
 		return dec_union(d, n, v);
 	}
-	seterr(d->errbuf, d->errsz, "unsupported type");
+	il_err_setf(d->errbuf, d->errsz, "unsupported type");
 	return NULL;
 }
 
@@ -2519,7 +2266,7 @@ il_avro_decode_json(const il_schema *writer, const void *body, size_t len,
 	if (err != IL_OK)
 		return err;
 	if (w.p != w.end) {
-		seterr(errbuf, errsz, "%zu bytes left after the body at offset %zu",
+		il_err_setf(errbuf, errsz, "%zu bytes left after the body at offset %zu",
 		    walk_left(&w), walk_off(&w));
 		return IL_ERR_DECODE_TRAILING;
 	}
@@ -2531,7 +2278,7 @@ il_avro_decode_json(const il_schema *writer, const void *body, size_t len,
 		char why[256];
 
 		copy_avro_error(why, sizeof(why));
-		seterr(errbuf, errsz, "avro-c could not decode the body: %s", why);
+		il_err_setf(errbuf, errsz, "avro-c could not decode the body: %s", why);
 		err = IL_ERR_DECODE_BODY;
 		goto done;
 	}
@@ -2862,7 +2609,7 @@ compat_avro_c(const il_schema *writer, const il_schema *reader, il_compat *c,
 	text = cJSON_PrintUnformatted(copy);
 	if (text == NULL || avro_schema_from_json_length(text, strlen(text), &projected) != 0) {
 		copy_avro_error(why, sizeof(why));
-		seterr(errbuf, errsz, "avro-c cannot parse the reader schema without its new "
+		il_err_setf(errbuf, errsz, "avro-c cannot parse the reader schema without its new "
 		    "fields: %s", why);
 		err = IL_ERR_PERMANENT;
 		goto done;
@@ -2874,7 +2621,7 @@ compat_avro_c(const il_schema *writer, const il_schema *reader, il_compat *c,
 	}
 	if (iface == NULL) {
 		copy_avro_error(why, sizeof(why));
-		seterr(errbuf, errsz, "avro-c schema resolution refuses %s: %s",
+		il_err_setf(errbuf, errsz, "avro-c schema resolution refuses %s: %s",
 		    reader->name, why);
 		err = IL_ERR_PERMANENT;
 		goto done;
@@ -2900,7 +2647,7 @@ il_schema_check_backward(const il_schema *writer, const il_schema *reader,
 	path_init(&c.path, reader->name);
 	c.path.show_root = true;
 	if (compat(&c, reader->root, writer->root) != 0) {
-		seterr(errbuf, errsz, "%s", c.msg);
+		il_err_setf(errbuf, errsz, "%s", c.msg);
 		err = IL_ERR_PERMANENT;
 		goto done;
 	}
@@ -2932,17 +2679,17 @@ il_wire_parse(const void *msg, size_t len, size_t max_len, int32_t *schema_id,
 	const unsigned char *p = msg;
 
 	if (len < IL_WIRE_HEADER_LEN) {
-		seterr(errbuf, errsz, "message of %zu bytes is shorter than the %d-byte wire header",
+		il_err_setf(errbuf, errsz, "message of %zu bytes is shorter than the %d-byte wire header",
 		    len, IL_WIRE_HEADER_LEN);
 		return IL_ERR_DECODE_SHORT;
 	}
 	if (p[0] != IL_WIRE_MAGIC) {
-		seterr(errbuf, errsz, "wrong magic byte 0x%02x, expected 0x00: not a Schema "
+		il_err_setf(errbuf, errsz, "wrong magic byte 0x%02x, expected 0x00: not a Schema "
 		    "Registry wire-format message%s", p[0], p[0] == '{' ? " (JSON text?)" : "");
 		return IL_ERR_DECODE_MAGIC;
 	}
 	if (len > max_len) {
-		seterr(errbuf, errsz, "message of %zu bytes exceeds the limit of %zu bytes", len,
+		il_err_setf(errbuf, errsz, "message of %zu bytes exceeds the limit of %zu bytes", len,
 		    max_len);
 		return IL_ERR_DECODE_TOOBIG;
 	}

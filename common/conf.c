@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,22 +118,6 @@ typedef struct il_conf_check {
 	long long num;          /* see il_conf_value.num */
 } il_conf_check;
 
-static void
-il_conf_errf(char *errbuf, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-il_conf_errf(char *errbuf, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errsz, fmt, ap);
-	va_end(ap);
-}
-
 /* Frees a string that may hold a secret, wiping it first. */
 static void
 il_conf_free_wiped(char *s)
@@ -247,9 +230,9 @@ il_conf_unknown(const char *name, const char *origin, char *errbuf, size_t errsz
 	const char *hint = il_conf_suggest(name);
 
 	if (hint != NULL)
-		il_conf_errf(errbuf, errsz, "%s: unknown key \"%s\"; did you mean \"%s\"?", origin, name, hint);
+		il_err_setf(errbuf, errsz, "%s: unknown key \"%s\"; did you mean \"%s\"?", origin, name, hint);
 	else
-		il_conf_errf(errbuf, errsz, "%s: unknown key \"%s\"", origin, name);
+		il_err_setf(errbuf, errsz, "%s: unknown key \"%s\"", origin, name);
 	return IL_ERR_CONFIG;
 }
 
@@ -520,13 +503,13 @@ il_conf_apply(il_conf *conf, const il_conf_key *k, const char *value, const char
 
 	il_conf_check_value(k, value, &res, expbuf, sizeof(expbuf));
 	if (res.expected != NULL && res.hide) {
-		il_conf_errf(errbuf, errsz, "%s: invalid value for \"%s\": %s", origin, k->name, res.expected);
+		il_err_setf(errbuf, errsz, "%s: invalid value for \"%s\": %s", origin, k->name, res.expected);
 		return IL_ERR_CONFIG;
 	}
 	if (res.expected != NULL) {
 		/* Secrets never fail a check, so quoting the value is safe. */
 		vlen = strlen(value);
-		il_conf_errf(errbuf, errsz, "%s: invalid value for \"%s\": %s, got \"%.*s%s\"",
+		il_err_setf(errbuf, errsz, "%s: invalid value for \"%s\": %s, got \"%.*s%s\"",
 		    origin, k->name, res.expected, IL_CONF_QUOTE_MAX, value,
 		    vlen > IL_CONF_QUOTE_MAX ? "..." : "");
 		return IL_ERR_CONFIG;
@@ -629,7 +612,7 @@ il_conf_file_line(il_conf *conf, char *line, const char *path, size_t lineno,
 	source = il_xasprintf("%s:%zu", path, lineno);
 	eq = strchr(key, '=');
 	if (eq == NULL) {
-		il_conf_errf(errbuf, errsz, "%s: expected key=value, got a line without \"=\"", origin);
+		il_err_setf(errbuf, errsz, "%s: expected key=value, got a line without \"=\"", origin);
 		err = IL_ERR_CONFIG;
 		goto out;
 	}
@@ -646,12 +629,12 @@ il_conf_file_line(il_conf *conf, char *line, const char *path, size_t lineno,
 	*end = '\0';
 
 	if (*key == '\0') {
-		il_conf_errf(errbuf, errsz, "%s: expected key=value, got no key before \"=\"", origin);
+		il_err_setf(errbuf, errsz, "%s: expected key=value, got no key before \"=\"", origin);
 		err = IL_ERR_CONFIG;
 	} else if (strncmp(key, IL_CONF_RDKAFKA_PREFIX, strlen(IL_CONF_RDKAFKA_PREFIX)) == 0) {
 		key += strlen(IL_CONF_RDKAFKA_PREFIX);
 		if (*key == '\0') {
-			il_conf_errf(errbuf, errsz, "%s: expected a librdkafka property after \"%s\"",
+			il_err_setf(errbuf, errsz, "%s: expected a librdkafka property after \"%s\"",
 			    origin, IL_CONF_RDKAFKA_PREFIX);
 			err = IL_ERR_CONFIG;
 			goto out;
@@ -683,7 +666,7 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 	if (fp == NULL) {
 		if (!required && (errno == ENOENT || errno == ENOTDIR))
 			return IL_OK;
-		il_conf_errf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
 		return IL_ERR_IO;
 	}
 	for (;;) {
@@ -691,7 +674,7 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 		n = getline(&line, &cap, fp);
 		if (n < 0) {
 			if (ferror(fp)) {
-				il_conf_errf(errbuf, errsz, "could not read file \"%s\": %s", path,
+				il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", path,
 				    strerror(errno != 0 ? errno : EIO));
 				err = IL_ERR_IO;
 			}
@@ -699,13 +682,13 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 		}
 		lineno++;
 		if ((size_t)n > IL_CONF_LINE_MAX) {
-			il_conf_errf(errbuf, errsz, "\"%s\":%zu: line longer than %d bytes", path, lineno,
+			il_err_setf(errbuf, errsz, "\"%s\":%zu: line longer than %d bytes", path, lineno,
 			    IL_CONF_LINE_MAX);
 			err = IL_ERR_CONFIG;
 			break;
 		}
 		if (memchr(line, '\0', (size_t)n) != NULL) {
-			il_conf_errf(errbuf, errsz, "\"%s\":%zu: line contains a NUL byte", path, lineno);
+			il_err_setf(errbuf, errsz, "\"%s\":%zu: line contains a NUL byte", path, lineno);
 			err = IL_ERR_CONFIG;
 			break;
 		}
@@ -738,7 +721,7 @@ il_conf_read_secret_file(const char *var, const char *path, char *errbuf, size_t
 
 	fp = fopen(path, "r");
 	if (fp == NULL) {
-		il_conf_errf(errbuf, errsz, "environment variable %s: could not open file \"%s\": %s",
+		il_err_setf(errbuf, errsz, "environment variable %s: could not open file \"%s\": %s",
 		    var, path, strerror(errno));
 		return NULL;
 	}
@@ -746,17 +729,17 @@ il_conf_read_secret_file(const char *var, const char *path, char *errbuf, size_t
 	n = fread(data, 1, IL_CONF_SECRET_FILE_MAX + 1, fp);
 	saved = errno;
 	if (ferror(fp)) {
-		il_conf_errf(errbuf, errsz, "environment variable %s: could not read file \"%s\": %s",
+		il_err_setf(errbuf, errsz, "environment variable %s: could not read file \"%s\": %s",
 		    var, path, strerror(saved != 0 ? saved : EIO));
 		goto fail;
 	}
 	if (n > IL_CONF_SECRET_FILE_MAX) {
-		il_conf_errf(errbuf, errsz, "environment variable %s: file \"%s\" is larger than %d bytes",
+		il_err_setf(errbuf, errsz, "environment variable %s: file \"%s\" is larger than %d bytes",
 		    var, path, IL_CONF_SECRET_FILE_MAX);
 		goto fail;
 	}
 	if (memchr(data, '\0', n) != NULL) {
-		il_conf_errf(errbuf, errsz, "environment variable %s: file \"%s\" contains a NUL byte",
+		il_err_setf(errbuf, errsz, "environment variable %s: file \"%s\" contains a NUL byte",
 		    var, path);
 		goto fail;
 	}
@@ -789,7 +772,7 @@ il_conf_env_key(il_conf *conf, const il_conf_key *k, char *errbuf, size_t errsz)
 	if (value == NULL && path == NULL)
 		goto out;
 	if (value != NULL && path != NULL) {
-		il_conf_errf(errbuf, errsz, "environment variables %s and %s are both set: use one",
+		il_err_setf(errbuf, errsz, "environment variables %s and %s are both set: use one",
 		    k->env, file_var);
 		err = IL_ERR_CONFIG;
 		goto out;
@@ -849,7 +832,7 @@ il_conf_set_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz)
 	il_err err;
 
 	if (eq == NULL || eq == arg) {
-		il_conf_errf(errbuf, errsz, "option --set \"%s\": expected key=value", arg);
+		il_err_setf(errbuf, errsz, "option --set \"%s\": expected key=value", arg);
 		return IL_ERR_CONFIG;
 	}
 	key = il_xstrndup(arg, (size_t)(eq - arg));
@@ -868,7 +851,7 @@ il_conf_set_rdkafka_arg(il_conf *conf, const char *arg, char *errbuf, size_t err
 	const char *eq = strchr(arg, '=');
 
 	if (eq == NULL || eq == arg) {
-		il_conf_errf(errbuf, errsz, "option -X \"%s\": expected key=value", arg);
+		il_err_setf(errbuf, errsz, "option -X \"%s\": expected key=value", arg);
 		return IL_ERR_CONFIG;
 	}
 	il_conf_add_pair(conf, arg, (size_t)(eq - arg), eq + 1, "option -X", "command line");
@@ -889,7 +872,7 @@ il_conf_load_standard(il_conf *conf, const char *path_opt, char *errbuf, size_t 
 		if (err == IL_ERR_IO && errbuf != NULL && errsz > 0) {
 			char *msg = il_xstrdup(errbuf);
 
-			il_conf_errf(errbuf, errsz, "environment variable IMISLINK_CONFIG: %s", msg);
+			il_err_setf(errbuf, errsz, "environment variable IMISLINK_CONFIG: %s", msg);
 			free(msg);
 		}
 	} else {
@@ -942,9 +925,9 @@ il_conf_rdkafka_foreach(const il_conf *conf, il_conf_pair_cb *cb, void *ctx, cha
 		if (errbuf != NULL && errsz > 0) {
 			msg = il_xstrdup(errbuf);
 			if (*msg != '\0')
-				il_conf_errf(errbuf, errsz, "%s: %s", pair->origin, msg);
+				il_err_setf(errbuf, errsz, "%s: %s", pair->origin, msg);
 			else
-				il_conf_errf(errbuf, errsz, "%s: librdkafka property \"%s\": %s",
+				il_err_setf(errbuf, errsz, "%s: librdkafka property \"%s\": %s",
 				    pair->origin, pair->key, il_err_str(err));
 			free(msg);
 		}
@@ -1066,9 +1049,9 @@ il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size
 		if (k->reload || strcmp(a, b) == 0)
 			continue;
 		if (k->type == IL_CONF_SECRET)
-			il_conf_errf(errbuf, errsz, "\"%s\" changed: it takes effect only after a restart", k->name);
+			il_err_setf(errbuf, errsz, "\"%s\" changed: it takes effect only after a restart", k->name);
 		else
-			il_conf_errf(errbuf, errsz, "\"%s\" changed from \"%s\" to \"%s\": it takes effect only after a restart",
+			il_err_setf(errbuf, errsz, "\"%s\" changed from \"%s\" to \"%s\": it takes effect only after a restart",
 			    k->name, a, b);
 		return IL_ERR_CONFIG;
 	}
@@ -1077,7 +1060,7 @@ il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size
 		    strcmp(cur->pairs[i].key, next->pairs[i].key) == 0 &&
 		    strcmp(cur->pairs[i].value, next->pairs[i].value) == 0)
 			continue;
-		il_conf_errf(errbuf, errsz, "librdkafka property \"%s\" changed: it takes effect only after a restart",
+		il_err_setf(errbuf, errsz, "librdkafka property \"%s\" changed: it takes effect only after a restart",
 		    i < cur->npairs ? cur->pairs[i].key : next->pairs[i].key);
 		return IL_ERR_CONFIG;
 	}

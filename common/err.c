@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *
 il_err_str(il_err err)
 {
@@ -25,4 +28,16 @@ il_err_str(il_err err)
 	case IL_ERR_DECODE_JSON: return "malformed JSON";
 	}
 	return "unknown error";
+}
+
+void
+il_err_setf(char *errbuf, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errsz, fmt, ap);
+	va_end(ap);
 }

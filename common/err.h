@@ -9,6 +9,8 @@
 #ifndef IL_ERR_H
 #define IL_ERR_H
 
+#include <stddef.h>
+
 #define IL_ERR_CLASS(e) ((il_err)((e) & 0xff))
 
 typedef enum il_err {
@@ -37,5 +39,14 @@ typedef enum il_err {
 
 /** @returns a static lower-case description of @p err, never NULL. */
 const char *il_err_str(il_err err);
+
+/**
+ * @brief Writes the reason of a failure into the caller's @p errbuf of
+ * @p errsz bytes: formatted as printf does, cut to fit, NUL-terminated.
+ * A NULL @p errbuf or an @p errsz of 0 writes nothing (the caller does not
+ * want the reason).
+ */
+__attribute__((format(printf, 3, 4)))
+void il_err_setf(char *errbuf, size_t errsz, const char *fmt, ...);
 
 #endif

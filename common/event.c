@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "text.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 /* Problems beyond this many are counted, not described: a hostile body with
@@ -104,291 +106,6 @@ il_event_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool
-is_leap(long long y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-days_in_month(long long y, int m)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	if (m == 2 && is_leap(y))
-		return 29;
-	return days[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), so no time zone or libc range limit is involved. */
-static long long
-days_from_civil(long long y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(long long z, long long *y, int *m, int *d)
-{
-	long long era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-char *
-il_event_format_time(long long ms, char out[IL_EVENT_TIME_LEN])
-{
-	/* 0000-01-01 and 9999-12-31T23:59:59.999, the range of the text form */
-	const long long lo = -62167219200000LL, hi = 253402300799999LL;
-	long long days, rem, y;
-	char tmp[96];
-	int m, d;
-
-	if (ms < lo)
-		ms = lo;
-	if (ms > hi)
-		ms = hi;
-	days = ms / 86400000;
-	rem = ms % 86400000;
-	if (rem < 0) {
-		rem += 86400000;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
-	/* Formatted through a roomy buffer: the compiler cannot see that the
-	 * clamp keeps every field to its width. */
-	snprintf(tmp, sizeof(tmp), "%04lld-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ",
-	    y, m, d, rem / 3600000, rem / 60000 % 60, rem / 1000 % 60, rem % 1000);
-	memcpy(out, tmp, IL_EVENT_TIME_LEN - 1);
-	out[IL_EVENT_TIME_LEN - 1] = '\0';
-	return out;
-}
-
-/* Reads exactly @p n digits at *p; @returns -1 when they are not there. */
-static long long
-digits(const char **p, int n)
-{
-	long long v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return v;
-}
-
-/* Parses "YYYY-MM-DD" at *p, a real calendar date; @returns false if not. */
-static bool
-parse_date(const char **p, long long *y, int *m, int *d)
-{
-	const char *s = *p;
-	long long yy, mm, dd;
-
-	yy = digits(&s, 4);
-	if (yy < 0 || *s++ != '-')
-		return false;
-	mm = digits(&s, 2);
-	if (mm < 1 || mm > 12 || *s++ != '-')
-		return false;
-	dd = digits(&s, 2);
-	if (dd < 1 || dd > days_in_month(yy, (int)mm))
-		return false;
-	*y = yy;
-	*m = (int)mm;
-	*d = (int)dd;
-	*p = s;
-	return true;
-}
-
-static bool
-is_date(const char *s)
-{
-	long long y;
-	int m, d;
-
-	return parse_date(&s, &y, &m, &d) && *s == '\0';
-}
-
-/* Parses "HH:MM[:SS[.fff]]" at *p into milliseconds of the day. */
-static bool
-parse_clock(const char **p, long long *ms)
-{
-	const char *s = *p;
-	long long hh, mi, ss = 0, frac = 0;
-	int scale = 100;
-
-	hh = digits(&s, 2);
-	if (hh < 0 || hh > 23 || *s++ != ':')
-		return false;
-	mi = digits(&s, 2);
-	if (mi < 0 || mi > 59)
-		return false;
-	if (*s == ':') {
-		s++;
-		ss = digits(&s, 2);
-		if (ss < 0 || ss > 59)
-			return false;
-		if (*s == '.' || *s == ',') {
-			s++;
-			if (*s < '0' || *s > '9')
-				return false;
-			/* Digits beyond milliseconds are read and dropped. */
-			for (; *s >= '0' && *s <= '9'; s++) {
-				frac += (*s - '0') * scale;
-				scale /= 10;
-			}
-		}
-	}
-	*ms = ((hh * 60 + mi) * 60 + ss) * 1000 + frac;
-	*p = s;
-	return true;
-}
-
-/* Parses "Z" or "+HH:MM" / "-HHMM" at *p into an offset in milliseconds. */
-static bool
-parse_zone(const char **p, long long *off)
-{
-	const char *s = *p;
-	long long hh, mi;
-	int sign;
-
-	if (*s == 'Z' || *s == 'z') {
-		*off = 0;
-		*p = s + 1;
-		return true;
-	}
-	if (*s != '+' && *s != '-')
-		return false;
-	sign = *s++ == '-' ? -1 : 1;
-	hh = digits(&s, 2);
-	if (hh < 0 || hh > 23)
-		return false;
-	if (*s == ':')
-		s++;
-	mi = digits(&s, 2);
-	if (mi < 0 || mi > 59)
-		return false;
-	*off = sign * (hh * 60 + mi) * 60000;
-	*p = s;
-	return true;
-}
-
-il_err
-il_event_parse_time(const char *text, long long *ms)
-{
-	const char *s = text;
-	long long y, clock = 0, off = 0, v = 0;
-	int m, d;
-
-	if (text == NULL || *text == '\0')
-		return IL_ERR_INVALID;
-	if (strspn(text, "0123456789") == strlen(text)) {
-		/* 15 digits reach year 33658: anything longer is a mistake. */
-		if (strlen(text) > 15)
-			return IL_ERR_INVALID;
-		for (; *s != '\0'; s++)
-			v = v * 10 + (*s - '0');
-		*ms = v;
-		return IL_OK;
-	}
-	if (!parse_date(&s, &y, &m, &d))
-		return IL_ERR_INVALID;
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		s++;
-		if (!parse_clock(&s, &clock))
-			return IL_ERR_INVALID;
-		/* Without a zone a time is taken as UTC, like the JSON form. */
-		if (*s != '\0' && !parse_zone(&s, &off))
-			return IL_ERR_INVALID;
-	}
-	if (*s != '\0')
-		return IL_ERR_INVALID;
-	*ms = days_from_civil(y, m, d) * 86400000 + clock - off;
-	return IL_OK;
-}
-
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF):
- * Avro strings are UTF-8 and a bad byte must be refused by field name here
- * rather than by the encoder later. */
-bool
-il_event_utf8_valid(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	const unsigned char *end = s + len;
-
-	while (s < end) {
-		unsigned char c = *s;
-		size_t n, i;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if ((size_t)(end - s) <= n)
-			return false;
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += n + 1;
-	}
-	return true;
-}
-
-static const char *
-json_type(const cJSON *v)
-{
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "an invalid value";
-}
-
 /* Copies a short, printable-ASCII rendering of @p s for quoting in a reason:
  * reasons are printed as data, and an odd byte must not spoil them. */
 static const char *
@@ -451,7 +168,7 @@ problems_report(struct problems *pr, char *errbuf, size_t errsz)
 	int omitted = pr->omitted, taillen = 0;
 	char tail[48] = "";
 
-	if (errsz == 0)
+	if (errbuf == NULL || errsz == 0)
 		return;
 	for (;;) {
 		taillen = 0;
@@ -469,7 +186,7 @@ problems_report(struct problems *pr, char *errbuf, size_t errsz)
 		keep = nl - 1;
 		omitted++;
 	}
-	snprintf(errbuf, errsz, "%.*s%s", (int)keep, text, tail);
+	il_err_setf(errbuf, errsz, "%.*s%s", (int)keep, text, tail);
 }
 
 /* Where a member lives, for messages: the top level (array NULL) or an entry
@@ -536,10 +253,10 @@ check_string(struct problems *pr, const struct at *at, const char *name, const c
 		return NULL;
 	if (!cJSON_IsString(v) || v->valuestring == NULL) {
 		problem(pr, "%s: expected a string or null, got %s", path(at, name, p, sizeof(p)),
-		    json_type(v));
+		    il_text_json_kind(v, true));
 		return NULL;
 	}
-	if (!il_event_utf8_valid(v->valuestring, strlen(v->valuestring))) {
+	if (!il_text_utf8_valid(v->valuestring, strlen(v->valuestring), NULL)) {
 		problem(pr, "%s: invalid UTF-8", path(at, name, p, sizeof(p)));
 		return NULL;
 	}
@@ -570,16 +287,18 @@ check_date(struct problems *pr, const struct at *at, const char *name, const cJS
 {
 	char q[QUOTE_MAX + 8], p[128];
 	const char *s;
+	int64_t days;
 
 	if (v == NULL || cJSON_IsNull(v))
 		return;
 	if (!cJSON_IsString(v) || v->valuestring == NULL) {
 		problem(pr, "%s: expected YYYY-MM-DD or null, got %s", path(at, name, p, sizeof(p)),
-		    json_type(v));
+		    il_text_json_kind(v, true));
 		return;
 	}
 	s = v->valuestring;
-	if (!is_date(s))
+	/* Every calendar refusal reads "no such day": the day named does not exist. */
+	if (il_time_parse_date(s, &days) != NULL)
 		problem(pr, "%s: expected YYYY-MM-DD, got \"%s\"%s", path(at, name, p, sizeof(p)),
 		    quote(s, q, sizeof(q)),
 		    (strlen(s) == 10 && s[4] == '-' && s[7] == '-') ? " (no such day)" : "");
@@ -602,7 +321,7 @@ check_ids(struct problems *pr, const cJSON *ids, const char *key_type)
 	if (ids == NULL || cJSON_IsNull(ids))
 		return NULL;
 	if (!cJSON_IsArray(ids)) {
-		problem(pr, "ids: expected an array or null, got %s", json_type(ids));
+		problem(pr, "ids: expected an array or null, got %s", il_text_json_kind(ids, true));
 		return NULL;
 	}
 	cJSON_ArrayForEach(e, ids) {
@@ -610,7 +329,8 @@ check_ids(struct problems *pr, const cJSON *ids, const char *key_type)
 		int j = 0;
 
 		if (!cJSON_IsObject(e)) {
-			problem(pr, "ids[%d]: expected an object, got %s", at.index++, json_type(e));
+			problem(pr, "ids[%d]: expected an object, got %s", at.index++,
+			    il_text_json_kind(e, true));
 			continue;
 		}
 		index_members(pr, &at, e, id_members, I_COUNT, m);
@@ -659,12 +379,14 @@ check_phones(struct problems *pr, const cJSON *phones)
 	if (phones == NULL || cJSON_IsNull(phones))
 		return;
 	if (!cJSON_IsArray(phones)) {
-		problem(pr, "phone_numbers: expected an array or null, got %s", json_type(phones));
+		problem(pr, "phone_numbers: expected an array or null, got %s",
+		    il_text_json_kind(phones, true));
 		return;
 	}
 	cJSON_ArrayForEach(e, phones) {
 		if (!cJSON_IsObject(e)) {
-			problem(pr, "phone_numbers[%d]: expected an object, got %s", at.index++, json_type(e));
+			problem(pr, "phone_numbers[%d]: expected an object, got %s", at.index++,
+			    il_text_json_kind(e, true));
 			continue;
 		}
 		index_members(pr, &at, e, phone_members, P_COUNT, m);
@@ -683,7 +405,7 @@ check_source_id(struct problems *pr, const cJSON *v)
 	/* 2^53: beyond it a JSON number is no longer an exact integer. */
 	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740992.0 ||
 	    v->valuedouble != (double)(long long)v->valuedouble) {
-		problem(pr, "id: expected a positive integer or null, got %s", json_type(v));
+		problem(pr, "id: expected a positive integer or null, got %s", il_text_json_kind(v, true));
 		return -1;
 	}
 	return (long long)v->valuedouble;
@@ -714,6 +436,18 @@ append(cJSON *arr, cJSON *item)
 	return true;
 }
 
+/* @returns @p obj when all its members went in (@p ok), else frees it and
+ * returns NULL (out of memory). */
+static cJSON *
+built(cJSON *obj, bool ok)
+{
+	if (!ok) {
+		cJSON_Delete(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 /* A copy of a string member, or null: absent and null both stay null, so a
  * defect of the source never turns into an invented value. */
 static cJSON *
@@ -724,68 +458,56 @@ str_or_null(const cJSON *v)
 	return cJSON_CreateNull();
 }
 
+/* Maps one entry of a checked array; @returns NULL when out of memory. */
+typedef cJSON *(map_entry_fn)(const cJSON *entry);
+
 static cJSON *
-map_ids(const cJSON *ids)
+map_id(const cJSON *entry)
 {
-	cJSON *out = cJSON_CreateArray();
-	const cJSON *e, *m[I_COUNT];
-	bool ok = out != NULL;
+	cJSON *x = cJSON_CreateObject();
+	const cJSON *m[I_COUNT];
+	bool ok = x != NULL;
 
-	cJSON_ArrayForEach(e, (cJSON_IsArray(ids) ? ids : NULL)) {
-		cJSON *x = cJSON_CreateObject();
-
-		/* Checked already: indexing again finds no problem. */
-		index_members(NULL, &top, e, id_members, I_COUNT, m);
-		ok = ok && x != NULL;
-		ok = ok && put(x, "type", str_or_null(m[I_ID_TYPE]));
-		ok = ok && put(x, "value", str_or_null(m[I_VALUE]));
-		ok = ok && put(x, "status", str_or_null(m[I_STATUS]));
-		ok = ok && put(x, "expiry_date", str_or_null(m[I_EXPIRY_DATE]));
-		ok = ok && put(x, "description", str_or_null(m[I_DESCRIPTION]));
-		if (!ok) {
-			cJSON_Delete(x);
-			break;
-		}
-		if (!append(out, x)) {
-			ok = false;
-			break;
-		}
-	}
-	if (!ok) {
-		cJSON_Delete(out);
-		return NULL;
-	}
-	return out;
+	/* Checked already: indexing again finds no problem. */
+	index_members(NULL, &top, entry, id_members, I_COUNT, m);
+	ok = ok && put(x, "type", str_or_null(m[I_ID_TYPE]));
+	ok = ok && put(x, "value", str_or_null(m[I_VALUE]));
+	ok = ok && put(x, "status", str_or_null(m[I_STATUS]));
+	ok = ok && put(x, "expiry_date", str_or_null(m[I_EXPIRY_DATE]));
+	ok = ok && put(x, "description", str_or_null(m[I_DESCRIPTION]));
+	return built(x, ok);
 }
 
 static cJSON *
-map_phones(const cJSON *phones)
+map_phone(const cJSON *entry)
+{
+	cJSON *x = cJSON_CreateObject();
+	const cJSON *m[P_COUNT];
+	bool ok = x != NULL;
+
+	index_members(NULL, &top, entry, phone_members, P_COUNT, m);
+	ok = ok && put(x, "number", str_or_null(m[P_PHONE_NO]));
+	/* openSPP's body has no E.164 form: leave it unknown. */
+	ok = ok && put(x, "sanitized", cJSON_CreateNull());
+	ok = ok && put(x, "date_collected", str_or_null(m[P_DATE_COLLECTED]));
+	return built(x, ok);
+}
+
+/* Maps every entry of the checked array @p arr with @p map_entry; absent
+ * and null give an empty array.  @returns NULL when out of memory. */
+static cJSON *
+map_array(const cJSON *arr, map_entry_fn *map_entry)
 {
 	cJSON *out = cJSON_CreateArray();
-	const cJSON *e, *m[P_COUNT];
-	bool ok = out != NULL;
+	const cJSON *e;
 
-	cJSON_ArrayForEach(e, (cJSON_IsArray(phones) ? phones : NULL)) {
-		cJSON *x = cJSON_CreateObject();
-
-		index_members(NULL, &top, e, phone_members, P_COUNT, m);
-		ok = ok && x != NULL;
-		ok = ok && put(x, "number", str_or_null(m[P_PHONE_NO]));
-		/* openSPP's body has no E.164 form: leave it unknown. */
-		ok = ok && put(x, "sanitized", cJSON_CreateNull());
-		ok = ok && put(x, "date_collected", str_or_null(m[P_DATE_COLLECTED]));
-		if (!ok) {
-			cJSON_Delete(x);
-			break;
-		}
-		if (!append(out, x)) {
-			ok = false;
-			break;
-		}
-	}
-	if (!ok) {
-		cJSON_Delete(out);
+	if (out == NULL)
 		return NULL;
+	cJSON_ArrayForEach(e, (cJSON_IsArray(arr) ? arr : NULL)) {
+		if (!append(out, map_entry(e))) {
+			cJSON_Delete(out);
+			return NULL;
+		}
 	}
 	return out;
 }
@@ -797,7 +519,7 @@ map_registrant(const cJSON *const *m, long long source_id)
 	bool ok = r != NULL;
 
 	ok = ok && put(r, "source_id", source_id > 0 ? cJSON_CreateNumber((double)source_id) : cJSON_CreateNull());
-	ok = ok && put(r, "external_ids", map_ids(m[B_IDS]));
+	ok = ok && put(r, "external_ids", map_array(m[B_IDS], map_id));
 	ok = ok && put(r, "is_group", cJSON_CreateBool(cJSON_IsTrue(m[B_IS_GROUP])));
 	ok = ok && put(r, "name", str_or_null(m[B_NAME]));
 	ok = ok && put(r, "given_name", str_or_null(m[B_GIVEN_NAME]));
@@ -809,15 +531,11 @@ map_registrant(const cJSON *const *m, long long source_id)
 	ok = ok && put(r, "birthdate_exact", cJSON_CreateNull());
 	ok = ok && put(r, "birth_place", str_or_null(m[B_BIRTH_PLACE]));
 	ok = ok && put(r, "registration_date", str_or_null(m[B_REGISTRATION_DATE]));
-	ok = ok && put(r, "phones", map_phones(m[B_PHONE_NUMBERS]));
+	ok = ok && put(r, "phones", map_array(m[B_PHONE_NUMBERS], map_phone));
 	ok = ok && put(r, "email", str_or_null(m[B_EMAIL]));
 	ok = ok && put(r, "address", str_or_null(m[B_ADDRESS]));
 	ok = ok && put(r, "area", cJSON_CreateNull());
-	if (!ok) {
-		cJSON_Delete(r);
-		return NULL;
-	}
-	return r;
+	return built(r, ok);
 }
 
 static cJSON *
@@ -832,11 +550,7 @@ map_source(const il_event_ctx *ctx, const char *kind, const char *position, cons
 	ok = ok && put(s, "position", position != NULL ? cJSON_CreateString(position) : cJSON_CreateNull());
 	ok = ok && put(s, "table", cJSON_CreateString("res_partner"));
 	ok = ok && put(s, "primary_key", pk != NULL ? cJSON_CreateString(pk) : cJSON_CreateNull());
-	if (!ok) {
-		cJSON_Delete(s);
-		return NULL;
-	}
-	return s;
+	return built(s, ok);
 }
 
 /* Checks the whole body, every problem into @p pr, with its members already
@@ -856,10 +570,12 @@ check_body(const il_event_ctx *ctx, const cJSON *const *m, struct problems *pr,
 	check_date(pr, &top, "birthdate", m[B_BIRTHDATE]);
 	check_date(pr, &top, "registration_date", m[B_REGISTRATION_DATE]);
 	if (m[B_IS_GROUP] != NULL && !cJSON_IsNull(m[B_IS_GROUP]) && !cJSON_IsBool(m[B_IS_GROUP]))
-		problem(pr, "is_group: expected true or false, got %s", json_type(m[B_IS_GROUP]));
+		problem(pr, "is_group: expected true or false, got %s",
+		    il_text_json_kind(m[B_IS_GROUP], true));
 	if (m[B_AGE] != NULL && !cJSON_IsNull(m[B_AGE]) && !cJSON_IsString(m[B_AGE]) &&
 	    !cJSON_IsNumber(m[B_AGE]))
-		problem(pr, "age: expected a string, a number or null, got %s", json_type(m[B_AGE]));
+		problem(pr, "age: expected a string, a number or null, got %s",
+		    il_text_json_kind(m[B_AGE], true));
 	*key_value = check_ids(pr, m[B_IDS], ctx->key_id_type);
 	check_phones(pr, m[B_PHONE_NUMBERS]);
 	*sid = check_source_id(pr, m[B_ID]);
@@ -877,7 +593,7 @@ il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *ki
 	struct problems pr = { .count = 0, .omitted = 0 };
 	const cJSON *m[B_COUNT];
 	const char *key_value = NULL;
-	char id[65], ts[IL_EVENT_TIME_LEN], pk[24];
+	char id[65], ts[IL_TIME_LEN], pk[24];
 	long long sid = -1;
 	cJSON *ev = NULL;
 	bool ok = true;
@@ -897,7 +613,7 @@ il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *ki
 		goto done;
 	}
 	if (!cJSON_IsObject(body)) {
-		problem(&pr, "body: expected a JSON object, got %s", json_type(body));
+		problem(&pr, "body: expected a JSON object, got %s", il_text_json_kind(body, true));
 		goto done;
 	}
 	index_members(&pr, &top, body, openspp_members, B_COUNT, m);
@@ -912,7 +628,7 @@ il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *ki
 	 * same line of the same file gives the same id on every run. */
 	il_event_id("openspp", ctx->instance, kind, position, "res_partner",
 	    key_value != NULL ? key_value : pk, id);
-	il_event_format_time(il_event_now_ms(), ts);
+	il_time_format_ms(il_event_now_ms(), ts);
 
 	ev = cJSON_CreateObject();
 	ok = ev != NULL;
@@ -984,7 +700,7 @@ il_event_key(const il_event_ctx *ctx, const cJSON *event, char *errbuf, size_t e
 
 	type = ctx != NULL && ctx->key_id_type != NULL ? ctx->key_id_type : "";
 	if (ctx == NULL || !cJSON_IsObject(event)) {
-		snprintf(errbuf, errsz, "event has no stable identity: not an event object");
+		il_err_setf(errbuf, errsz, "event has no stable identity: not an event object");
 		return NULL;
 	}
 	household = cJSON_GetObjectItemCaseSensitive(event, "household");
@@ -994,14 +710,14 @@ il_event_key(const il_event_ctx *ctx, const cJSON *event, char *errbuf, size_t e
 		 * of a family's events must stay on one partition. */
 		key = party_key(ctx, household);
 		if (key == NULL)
-			snprintf(errbuf, errsz, "event has no stable identity: household has no external id "
+			il_err_setf(errbuf, errsz, "event has no stable identity: household has no external id "
 			    "of type \"%s\" and no source id", type);
 		return key;
 	}
 	registrant = cJSON_GetObjectItemCaseSensitive(event, "registrant");
 	key = cJSON_IsObject(registrant) ? party_key(ctx, registrant) : NULL;
 	if (key == NULL)
-		snprintf(errbuf, errsz, "event has no stable identity: no external id of type \"%s\" "
+		il_err_setf(errbuf, errsz, "event has no stable identity: no external id of type \"%s\" "
 		    "and no source id", type);
 	return key;
 }

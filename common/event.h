@@ -9,7 +9,6 @@
 #ifndef IL_EVENT_H
 #define IL_EVENT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -52,31 +51,10 @@ char *il_event_key(const il_event_ctx *ctx, const cJSON *event, char *errbuf, si
 cJSON *il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *kind,
     const char *position, char *errbuf, size_t errsz);
 
-/** @returns milliseconds since the epoch, UTC. */
+/**
+ * @returns milliseconds since the epoch, UTC (timefmt.h formats and parses
+ * them as text).
+ */
 long long il_event_now_ms(void);
-
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" plus the NUL */
-#define IL_EVENT_TIME_LEN 25
-
-/**
- * @brief Formats @p ms since the epoch as the JSON form of a timestamp-millis,
- * ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.000Z").
- * @returns @p out; years outside 0000..9999 are clamped to that range.
- */
-char *il_event_format_time(long long ms, char out[IL_EVENT_TIME_LEN]);
-
-/**
- * @brief Parses a point in time given as ISO-8601 ("2026-11-21T10:00:00Z",
- * fraction of a second and a "+02:00" offset optional, a bare date meaning
- * midnight UTC) or as an integer of milliseconds since the epoch.
- * @returns IL_OK with @p ms set, or IL_ERR_INVALID leaving @p ms unaltered.
- */
-il_err il_event_parse_time(const char *text, long long *ms);
-
-/**
- * @returns true when the @p len bytes at @p s are strict UTF-8 (no overlong
- * forms, no surrogates, nothing above U+10FFFF), as Avro strings must be.
- */
-bool il_event_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -365,19 +365,19 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	il_err err = IL_ERR_IO;
 
 	if (h->daemon != NULL) {
-		snprintf(errbuf, errsz, "HTTP server on %s:%d is already listening", h->address,
+		il_err_setf(errbuf, errsz, "HTTP server on %s:%d is already listening", h->address,
 		    h->bound_port);
 		return IL_ERR_INVALID;
 	}
 	if (h->port < 0 || h->port > 65535) {
-		snprintf(errbuf, errsz, "invalid HTTP port %d: expected 0 to 65535", h->port);
+		il_err_setf(errbuf, errsz, "invalid HTTP port %d: expected 0 to 65535", h->port);
 		return IL_ERR_INVALID;
 	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)h->port);
 	if (inet_pton(AF_INET, h->address, &sin.sin_addr) != 1) {
-		snprintf(errbuf, errsz, "invalid HTTP address \"%s\": expected an IPv4 address",
+		il_err_setf(errbuf, errsz, "invalid HTTP address \"%s\": expected an IPv4 address",
 		    h->address);
 		return IL_ERR_INVALID;
 	}
@@ -397,7 +397,7 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IL_HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_END);
 	if (h->daemon == NULL) {
-		snprintf(errbuf, errsz, "could not start HTTP server on %s:%d", h->address,
+		il_err_setf(errbuf, errsz, "could not start HTTP server on %s:%d", h->address,
 		    h->port);
 		goto out;
 	}
@@ -410,7 +410,7 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 sockerr:
 	if (strerror_r(errno, reason, sizeof(reason)) != 0)
 		snprintf(reason, sizeof(reason), "error %d", errno);
-	snprintf(errbuf, errsz, "could not listen on %s:%d: %s", h->address, h->port, reason);
+	il_err_setf(errbuf, errsz, "could not listen on %s:%d: %s", h->address, h->port, reason);
 out:
 	if (fd >= 0)
 		close(fd);

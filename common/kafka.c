@@ -189,7 +189,7 @@ il_kafka_fatal(il_kafka_base *b, char *errbuf, size_t errsz)
 	il_kafka_note_fatal(b, b->rk);
 	pthread_mutex_lock(&b->lock);
 	if (b->fatal) {
-		snprintf(errbuf, errsz, "%s", b->fatal_reason);
+		il_err_setf(errbuf, errsz, "%s", b->fatal_reason);
 		err = IL_ERR_FATAL;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -255,7 +255,7 @@ il_kafka_conf_set(const char *key, const char *value, void *ctx, char *errbuf, s
 	char reason[512];
 
 	if (rd_kafka_conf_set(rkconf, key, value, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
-		snprintf(errbuf, errsz, "invalid librdkafka property \"%s\": %s", key, reason);
+		il_err_setf(errbuf, errsz, "invalid librdkafka property \"%s\": %s", key, reason);
 		return IL_ERR_CONFIG;
 	}
 	return IL_OK;
@@ -291,6 +291,24 @@ il_kafka_conf_new(const il_conf *conf, const char *const *defaults, il_kafka_bas
 fail:
 	rd_kafka_conf_destroy(rkconf);
 	return NULL;
+}
+
+/* Makes the handle of @p b from @p rkconf, which is consumed either way. */
+static bool
+il_kafka_base_start(il_kafka_base *b, rd_kafka_type_t type, rd_kafka_conf_t *rkconf,
+    char *errbuf, size_t errsz)
+{
+	char reason[512];
+
+	b->rk = rd_kafka_new(type, rkconf, reason, sizeof(reason));
+	if (b->rk == NULL) {
+		/* rd_kafka_new() takes the configuration only when it succeeds. */
+		rd_kafka_conf_destroy(rkconf);
+		il_err_setf(errbuf, errsz, "could not create Kafka %s: %s",
+		    type == RD_KAFKA_PRODUCER ? "producer" : "consumer", reason);
+		return false;
+	}
+	return true;
 }
 
 /* Maps a librdkafka error to our classes for delivery reports and sends. */
@@ -338,7 +356,6 @@ il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
 	static const char *const defaults[] = { "enable.idempotence", "true", NULL };
 	il_producer *p = il_xcalloc(1, sizeof(*p));
 	rd_kafka_conf_t *rkconf;
-	char reason[512];
 
 	il_kafka_base_init(&p->base);
 	p->cb = cb;
@@ -347,13 +364,8 @@ il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
 	if (rkconf == NULL)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(rkconf, il_producer_dr);
-	p->base.rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, reason, sizeof(reason));
-	if (p->base.rk == NULL) {
-		/* rd_kafka_new() takes the configuration only when it succeeds. */
-		rd_kafka_conf_destroy(rkconf);
-		snprintf(errbuf, errsz, "could not create Kafka producer: %s", reason);
+	if (!il_kafka_base_start(&p->base, RD_KAFKA_PRODUCER, rkconf, errbuf, errsz))
 		goto fail;
-	}
 	return p;
 fail:
 	il_kafka_base_fini(&p->base);
@@ -641,7 +653,7 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 	il_consumer *c = il_xcalloc(1, sizeof(*c));
 	rd_kafka_conf_t *rkconf;
 	rd_kafka_resp_err_t rerr;
-	char reason[512], made_up[128];
+	char made_up[128];
 	struct timespec ts;
 
 	il_kafka_base_init(&c->base);
@@ -663,16 +675,12 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 	if (c->grouped)
 		rd_kafka_conf_set_rebalance_cb(rkconf, il_consumer_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(rkconf, il_consumer_committed);
-	c->base.rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, reason, sizeof(reason));
-	if (c->base.rk == NULL) {
-		rd_kafka_conf_destroy(rkconf);
-		snprintf(errbuf, errsz, "could not create Kafka consumer: %s", reason);
+	if (!il_kafka_base_start(&c->base, RD_KAFKA_CONSUMER, rkconf, errbuf, errsz))
 		goto fail;
-	}
 	/* One queue for messages, errors and rebalances: il_consumer_poll() serves all. */
 	rerr = rd_kafka_poll_set_consumer(c->base.rk);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not create Kafka consumer: %s",
+		il_err_setf(errbuf, errsz, "could not create Kafka consumer: %s",
 		    rd_kafka_err2str(rerr));
 		rd_kafka_destroy(c->base.rk);
 		goto fail;
@@ -693,11 +701,11 @@ il_consumer_subscribe(il_consumer *c, const char *const *topics, size_t ntopics,
 	size_t i;
 
 	if (!c->grouped) {
-		snprintf(errbuf, errsz, "could not subscribe: the consumer has no group");
+		il_err_setf(errbuf, errsz, "could not subscribe: the consumer has no group");
 		return IL_ERR_INVALID;
 	}
 	if (ntopics == 0) {
-		snprintf(errbuf, errsz, "could not subscribe: no topic given");
+		il_err_setf(errbuf, errsz, "could not subscribe: no topic given");
 		return IL_ERR_INVALID;
 	}
 	parts = rd_kafka_topic_partition_list_new((int)ntopics);
@@ -706,7 +714,7 @@ il_consumer_subscribe(il_consumer *c, const char *const *topics, size_t ntopics,
 	rerr = rd_kafka_subscribe(c->base.rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not subscribe to \"%s\"%s: %s", topics[0],
+		il_err_setf(errbuf, errsz, "could not subscribe to \"%s\"%s: %s", topics[0],
 		    ntopics > 1 ? " and others" : "", rd_kafka_err2str(rerr));
 		return IL_ERR_INVALID;
 	}
@@ -727,13 +735,13 @@ il_consumer_partitions(il_consumer *c, const char *topic, int64_t offset,
 
 	rkt = rd_kafka_topic_new(c->base.rk, topic, NULL);
 	if (rkt == NULL) {
-		snprintf(errbuf, errsz, "invalid topic \"%s\": %s", topic,
+		il_err_setf(errbuf, errsz, "invalid topic \"%s\": %s", topic,
 		    rd_kafka_err2str(rd_kafka_last_error()));
 		return IL_ERR_INVALID;
 	}
 	rerr = rd_kafka_metadata(c->base.rk, 0, rkt, &md, IL_KAFKA_QUERY_TIMEOUT_MS);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
+		il_err_setf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
 		    rd_kafka_err2str(rerr));
 		if (rerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
 			err = IL_ERR_TIMEOUT;
@@ -742,12 +750,12 @@ il_consumer_partitions(il_consumer *c, const char *topic, int64_t offset,
 	mt = md->topic_cnt == 1 ? &md->topics[0] : NULL;
 	if (mt == NULL || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
 	    (mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt == 0)) {
-		snprintf(errbuf, errsz, "topic \"%s\" does not exist", topic);
+		il_err_setf(errbuf, errsz, "topic \"%s\" does not exist", topic);
 		err = IL_ERR_NOTFOUND;
 		goto out;
 	}
 	if (mt->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
+		il_err_setf(errbuf, errsz, "could not get metadata of topic \"%s\": %s", topic,
 		    rd_kafka_err2str(mt->err));
 		goto out;
 	}
@@ -782,7 +790,7 @@ il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
 		for (i = 0; rerr == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++)
 			rerr = parts->elems[i].err;
 		if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(errbuf, errsz, "could not look up offsets of topic \"%s\" "
+			il_err_setf(errbuf, errsz, "could not look up offsets of topic \"%s\" "
 			    "at %" PRId64 " ms: %s", topic, ts_ms, rd_kafka_err2str(rerr));
 			if (rerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
 				err = IL_ERR_TIMEOUT;
@@ -797,7 +805,7 @@ il_consumer_assign_all(il_consumer *c, const char *topic, int64_t offset,
 	il_consumer_unpause_leaving(c, NULL);
 	rerr = rd_kafka_assign(c->base.rk, parts);
 	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errsz, "could not assign the partitions of topic \"%s\": %s",
+		il_err_setf(errbuf, errsz, "could not assign the partitions of topic \"%s\": %s",
 		    topic, rd_kafka_err2str(rerr));
 		goto out;
 	}
@@ -846,7 +854,7 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 	il_commit_result res = { RD_KAFKA_RESP_ERR_NO_ERROR };
 
 	if (!c->grouped) {
-		snprintf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" "
+		il_err_setf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" "
 		    "[%" PRId32 "]: the consumer has no group", next_offset, topic, partition);
 		return IL_ERR_INVALID;
 	}
@@ -866,7 +874,7 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return IL_OK;
-	snprintf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" [%" PRId32 "]: %s",
+	il_err_setf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" [%" PRId32 "]: %s",
 	    next_offset, topic, partition, rd_kafka_err2str(rerr));
 	if (rerr == RD_KAFKA_RESP_ERR__FATAL) {
 		il_kafka_note_fatal(&c->base, c->base.rk);

@@ -10,7 +10,6 @@
 #include "serde.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,21 +58,6 @@ struct il_serde {
 	il_sd_subject *subjects;        /* subject + schema -> id */
 	size_t nsubjects, subjcap;
 };
-
-static void
-seterr(char *errbuf, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errsz, fmt, ap);
-	va_end(ap);
-}
 
 static void
 ids_add(il_serde *sd, int32_t id, const il_schema *s, il_schema *owned)
@@ -150,7 +134,7 @@ offline_line(il_serde *sd, char *line, long lineno, char *errbuf, size_t errsz)
 	int32_t id, version;
 
 	if (eq == NULL) {
-		seterr(errbuf, errsz, "\"%s\":%ld: expected <Name>.v<N>=<id>, got \"%s\"",
+		il_err_setf(errbuf, errsz, "\"%s\":%ld: expected <Name>.v<N>=<id>, got \"%s\"",
 		    sd->ids_path, lineno, line);
 		return false;
 	}
@@ -161,24 +145,24 @@ offline_line(il_serde *sd, char *line, long lineno, char *errbuf, size_t errsz)
 	while (dotv != NULL && strstr(dotv + 2, ".v") != NULL)
 		dotv = strstr(dotv + 2, ".v");
 	if (dotv == NULL || dotv == key || !parse_id(dotv + 2, strlen(dotv + 2), 1, &version)) {
-		seterr(errbuf, errsz, "\"%s\":%ld: key \"%s\" is not <Name>.v<N>", sd->ids_path,
+		il_err_setf(errbuf, errsz, "\"%s\":%ld: key \"%s\" is not <Name>.v<N>", sd->ids_path,
 		    lineno, key);
 		return false;
 	}
 	if (!parse_id(val, strlen(val), 1, &id)) {
-		seterr(errbuf, errsz, "\"%s\":%ld: schema id \"%s\" is not a positive integer",
+		il_err_setf(errbuf, errsz, "\"%s\":%ld: schema id \"%s\" is not a positive integer",
 		    sd->ids_path, lineno, val);
 		return false;
 	}
 	*dotv = '\0';
 	s = il_schema_set_get(sd->schemas, key, version);
 	if (s == NULL) {
-		seterr(errbuf, errsz, "\"%s\":%ld: no schema \"%s.v%d\" among the loaded schemas",
+		il_err_setf(errbuf, errsz, "\"%s\":%ld: no schema \"%s.v%d\" among the loaded schemas",
 		    sd->ids_path, lineno, key, (int)version);
 		return false;
 	}
 	if (ids_find(sd, id) != NULL) {
-		seterr(errbuf, errsz, "\"%s\":%ld: schema id %d is given twice", sd->ids_path, lineno,
+		il_err_setf(errbuf, errsz, "\"%s\":%ld: schema id %d is given twice", sd->ids_path, lineno,
 		    (int)id);
 		return false;
 	}
@@ -198,13 +182,13 @@ offline_load(il_serde *sd, const char *dir, char *errbuf, size_t errsz)
 	sd->ids_path = il_xasprintf("%s/offline-ids.properties", dir);
 	f = fopen(sd->ids_path, "r");
 	if (f == NULL) {
-		seterr(errbuf, errsz, "could not open file \"%s\": %s", sd->ids_path, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", sd->ids_path, strerror(errno));
 		return false;
 	}
 	while (ok && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			seterr(errbuf, errsz, "\"%s\":%ld: line longer than %d bytes", sd->ids_path,
+			il_err_setf(errbuf, errsz, "\"%s\":%ld: line longer than %d bytes", sd->ids_path,
 			    lineno, IL_SR_MAX_LINE - 2);
 			ok = false;
 			break;
@@ -215,7 +199,7 @@ offline_load(il_serde *sd, const char *dir, char *errbuf, size_t errsz)
 		ok = offline_line(sd, p, lineno, errbuf, errsz);
 	}
 	if (ok && ferror(f)) {
-		seterr(errbuf, errsz, "could not read file \"%s\": %s", sd->ids_path, strerror(errno));
+		il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", sd->ids_path, strerror(errno));
 		ok = false;
 	}
 	fclose(f);
@@ -248,14 +232,14 @@ online_init(il_serde *sd, const il_conf *conf, const char *url, char *errbuf, si
 	sd->url = il_xstrndup(url, len);
 	sd->curl = curl_easy_init();
 	if (sd->curl == NULL) {
-		seterr(errbuf, errsz, "could not make a libcurl handle for the schema registry");
+		il_err_setf(errbuf, errsz, "could not make a libcurl handle for the schema registry");
 		return false;
 	}
 	sd->headers = curl_slist_append(NULL, "Content-Type: " IL_SR_CONTENT_TYPE);
 	sd->headers = curl_slist_append(sd->headers,
 	    "Accept: " IL_SR_CONTENT_TYPE ", application/json");
 	if (sd->headers == NULL) {
-		seterr(errbuf, errsz, "could not make the schema registry request headers");
+		il_err_setf(errbuf, errsz, "could not make the schema registry request headers");
 		return false;
 	}
 	rc |= curl_easy_setopt(sd->curl, CURLOPT_HTTPHEADER, sd->headers);
@@ -273,7 +257,7 @@ online_init(il_serde *sd, const il_conf *conf, const char *url, char *errbuf, si
 		rc |= curl_easy_setopt(sd->curl, CURLOPT_PASSWORD, password);
 	}
 	if (rc != CURLE_OK) {
-		seterr(errbuf, errsz, "could not set up libcurl for the schema registry");
+		il_err_setf(errbuf, errsz, "could not set up libcurl for the schema registry");
 		return false;
 	}
 	return true;
@@ -365,15 +349,15 @@ sr_call(il_serde *sd, const char *path, const char *body, long *status,
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(sd->curl);
 	if (rc == CURLE_WRITE_ERROR && sd->resp_overflow) {
-		seterr(errbuf, errsz, "schema registry answer from \"%s%s\" exceeds %d bytes",
+		il_err_setf(errbuf, errsz, "schema registry answer from \"%s%s\" exceeds %d bytes",
 		    sd->url, path, IL_SR_MAX_RESPONSE);
 		err = IL_ERR_PERMANENT;
 	} else if (rc != CURLE_OK) {
-		seterr(errbuf, errsz, "could not reach schema registry \"%s\": %s", sd->url,
+		il_err_setf(errbuf, errsz, "could not reach schema registry \"%s\": %s", sd->url,
 		    sd->curl_err[0] != '\0' ? sd->curl_err : curl_easy_strerror(rc));
 		err = IL_ERR_TRANSIENT;
 	} else if (curl_easy_getinfo(sd->curl, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
-		seterr(errbuf, errsz, "could not read the status of schema registry \"%s\"",
+		il_err_setf(errbuf, errsz, "could not read the status of schema registry \"%s\"",
 		    sd->url);
 		err = IL_ERR_TRANSIENT;
 	}
@@ -403,7 +387,7 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 	body = cJSON_PrintUnformatted(req);
 	esc = curl_easy_escape(sd->curl, subject, 0);
 	if (body == NULL || esc == NULL) {
-		seterr(errbuf, errsz, "could not build the registration of subject \"%s\"", subject);
+		il_err_setf(errbuf, errsz, "could not build the registration of subject \"%s\"", subject);
 		err = IL_ERR_NOMEM;
 		goto done;
 	}
@@ -414,13 +398,13 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 	if (status != 200) {
 		sr_message(sd, why, sizeof(why));
 		if (status == 409)
-			seterr(errbuf, errsz, "schema registry refused schema \"%s\" under subject \"%s\" "
+			il_err_setf(errbuf, errsz, "schema registry refused schema \"%s\" under subject \"%s\" "
 			    "as incompatible: %s", il_schema_fullname(s), subject, why);
 		else if (status == 422)
-			seterr(errbuf, errsz, "schema registry refused schema \"%s\" under subject \"%s\" "
+			il_err_setf(errbuf, errsz, "schema registry refused schema \"%s\" under subject \"%s\" "
 			    "as invalid: %s", il_schema_fullname(s), subject, why);
 		else
-			seterr(errbuf, errsz, "schema registry \"%s\" answered HTTP %ld to the "
+			il_err_setf(errbuf, errsz, "schema registry \"%s\" answered HTTP %ld to the "
 			    "registration of \"%s\" under subject \"%s\": %s", sd->url, status,
 			    il_schema_fullname(s), subject, why);
 		err = status_transient(status) ? IL_ERR_TRANSIENT : IL_ERR_PERMANENT;
@@ -430,7 +414,7 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 	jid = cJSON_GetObjectItemCaseSensitive(resp, "id");
 	if (!cJSON_IsNumber(jid) || jid->valuedouble < 0 || jid->valuedouble > INT32_MAX ||
 	    (double)(int32_t)jid->valuedouble != jid->valuedouble) {
-		seterr(errbuf, errsz, "schema registry \"%s\" answered the registration of subject "
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" answered the registration of subject "
 		    "\"%s\" without a valid \"id\"", sd->url, subject);
 		err = IL_ERR_PERMANENT;
 		goto done;
@@ -468,7 +452,7 @@ il_serde_schema_id(il_serde *sd, const char *subject, const il_schema *s, int32_
 				return IL_OK;
 			}
 		}
-		seterr(errbuf, errsz, "schema \"%s\" version %d has no id in \"%s\"",
+		il_err_setf(errbuf, errsz, "schema \"%s\" version %d has no id in \"%s\"",
 		    il_schema_fullname(s), il_schema_version(s), sd->ids_path);
 		return IL_ERR_PERMANENT;
 	}
@@ -530,13 +514,13 @@ sr_fetch(il_serde *sd, int32_t id, const il_schema **out, char *errbuf, size_t e
 		return err;
 	if (status == 404) {
 		sr_message(sd, why, sizeof(why));
-		seterr(errbuf, errsz, "unknown schema id %d: %s", (int)id, why);
+		il_err_setf(errbuf, errsz, "unknown schema id %d: %s", (int)id, why);
 		return IL_ERR_DECODE_SCHEMA;
 	}
 	if (status != 200) {
 		/* not the message's fault (credentials, an outage): worth a retry */
 		sr_message(sd, why, sizeof(why));
-		seterr(errbuf, errsz, "schema registry \"%s\" answered HTTP %ld for schema id %d: %s",
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" answered HTTP %ld for schema id %d: %s",
 		    sd->url, status, (int)id, why);
 		return IL_ERR_TRANSIENT;
 	}
@@ -544,20 +528,20 @@ sr_fetch(il_serde *sd, int32_t id, const il_schema **out, char *errbuf, size_t e
 	text = cJSON_GetObjectItemCaseSensitive(resp, "schema");
 	type = cJSON_GetObjectItemCaseSensitive(resp, "schemaType");
 	if (cJSON_IsString(type) && strcmp(type->valuestring, "AVRO") != 0) {
-		seterr(errbuf, errsz, "schema id %d is a %s schema, not Avro", (int)id,
+		il_err_setf(errbuf, errsz, "schema id %d is a %s schema, not Avro", (int)id,
 		    type->valuestring);
 		err = IL_ERR_DECODE_SCHEMA;
 		goto done;
 	}
 	if (!cJSON_IsString(text)) {
-		seterr(errbuf, errsz, "schema registry \"%s\" answered schema id %d without a "
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" answered schema id %d without a "
 		    "\"schema\"", sd->url, (int)id);
 		err = IL_ERR_TRANSIENT;
 		goto done;
 	}
 	s = il_schema_from_json(text->valuestring, strlen(text->valuestring), why, sizeof(why));
 	if (s == NULL) {
-		seterr(errbuf, errsz, "schema id %d cannot be used: %s", (int)id, why);
+		il_err_setf(errbuf, errsz, "schema id %d cannot be used: %s", (int)id, why);
 		err = IL_ERR_DECODE_SCHEMA;
 		goto done;
 	}
@@ -586,7 +570,7 @@ il_serde_schema_by_id(il_serde *sd, int32_t id, const il_schema **s,
 		return IL_OK;
 	}
 	if (sd->url == NULL) {
-		seterr(errbuf, errsz, "unknown schema id %d: not among the offline ids in \"%s\"",
+		il_err_setf(errbuf, errsz, "unknown schema id %d: not among the offline ids in \"%s\"",
 		    (int)id, sd->ids_path);
 		return IL_ERR_DECODE_SCHEMA;
 	}
@@ -608,13 +592,13 @@ il_serde_encode(il_serde *sd, const char *topic, const il_schema *s, const cJSON
 		goto done;
 	il_wire_header(id, header);
 	if (il_buf_add(out, header, sizeof(header)) != IL_OK) {
-		seterr(errbuf, errsz, "output buffer full (at most %zu bytes)", out->max);
+		il_err_setf(errbuf, errsz, "output buffer full (at most %zu bytes)", out->max);
 		err = IL_ERR_NOMEM;
 		goto done;
 	}
 	err = il_avro_encode_json(s, json, out, errbuf, errsz);
 	if (err == IL_OK && out->len - start > sd->max_msg) {
-		seterr(errbuf, errsz, "encoded message of %zu bytes exceeds the limit of %zu bytes "
+		il_err_setf(errbuf, errsz, "encoded message of %zu bytes exceeds the limit of %zu bytes "
 		    "(avro.max.message.bytes)", out->len - start, sd->max_msg);
 		err = IL_ERR_ENCODE;
 	}

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -77,20 +77,6 @@ struct mock {
 	il_http *http;                  /* /metrics and /healthz */
 };
 
-__attribute__((noreturn, format(printf, 1, 2)))
-static void
-fatal(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	il_log_error(msg);
-	exit(1);
-}
-
 __attribute__((noreturn))
 static void
 usage_error(const char *what, const char *arg)
@@ -146,15 +132,13 @@ topic_name_ok(const char *s, size_t len)
 	return true;
 }
 
+/* Parses a count within [@p min, @p max] into an int. */
 static bool
-parse_count(const char *s, long min, long max, int *out)
+parse_count(const char *s, int min, int max, int *out)
 {
-	char *end = NULL;
-	long v;
+	long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+	if (!il_cli_parse_int(s, min, max, &v))
 		return false;
 	*out = (int)v;
 	return true;
@@ -223,13 +207,13 @@ new_handle(const struct mock *m, const char *bootstraps)
 	    (bootstraps != NULL && rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps,
 	    errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)) {
 		rd_kafka_conf_destroy(conf);
-		fatal("could not configure a Kafka client: %s", errstr);
+		il_cli_fatal("could not configure a Kafka client: %s", errstr);
 	}
 	/* rd_kafka_new() takes ownership of conf when it succeeds. */
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL) {
 		rd_kafka_conf_destroy(conf);
-		fatal("could not create a Kafka client: %s", errstr);
+		il_cli_fatal("could not create a Kafka client: %s", errstr);
 	}
 	return rk;
 }
@@ -243,14 +227,15 @@ write_bootstrap_file(const struct mock *m)
 	FILE *f = fopen(tmp, "w");
 
 	if (f == NULL)
-		fatal("could not open file \"%s\": %s", tmp, strerror(errno));
+		il_cli_fatal("could not open file \"%s\": %s", tmp, strerror(errno));
 	if (fprintf(f, "%s\n", m->bootstraps) < 0 || fclose(f) != 0) {
 		unlink(tmp);
-		fatal("could not write file \"%s\": %s", tmp, strerror(errno));
+		il_cli_fatal("could not write file \"%s\": %s", tmp, strerror(errno));
 	}
 	if (rename(tmp, m->bootstrap_file) != 0) {
 		unlink(tmp);
-		fatal("could not rename file \"%s\" to \"%s\": %s", tmp, m->bootstrap_file, strerror(errno));
+		il_cli_fatal("could not rename file \"%s\" to \"%s\": %s", tmp, m->bootstrap_file,
+		    strerror(errno));
 	}
 	free(tmp);
 }
@@ -271,7 +256,7 @@ create_topics(struct mock *m)
 			t->partitions = m->partitions;
 		err = rd_kafka_mock_topic_create(m->mc, t->name, t->partitions, rf);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			fatal("could not create topic \"%s\": %s", t->name, rd_kafka_err2str(err));
+			il_cli_fatal("could not create topic \"%s\": %s", t->name, rd_kafka_err2str(err));
 		t->latest = il_xcalloc((size_t)t->partitions, sizeof(*t->latest));
 		t->earliest = il_xcalloc((size_t)t->partitions, sizeof(*t->earliest));
 		for (p = 0; p < t->partitions; p++) {
@@ -386,10 +371,10 @@ load_conf(struct mock *m, const struct args *a)
 
 	m->conf = il_conf_new();
 	if (il_conf_load_standard(m->conf, a->config_path, errbuf, sizeof(errbuf)) != IL_OK)
-		fatal("%s", errbuf);
+		il_cli_fatal("%s", errbuf);
 	for (i = 0; i < a->nsets; i++) {
 		if (il_conf_set_arg(m->conf, a->sets[i], errbuf, sizeof(errbuf)) != IL_OK)
-			fatal("%s", errbuf);
+			il_cli_fatal("%s", errbuf);
 	}
 	if (il_log_level_parse(il_conf_get(m->conf, "log.level"), &level) == 0)
 		il_log_set_level(level);
@@ -420,7 +405,7 @@ start_http(struct mock *m)
 	m->http = il_http_new(il_conf_get(m->conf, "http.address"), (int)il_conf_get_int(m->conf, "http.port"),
 	    (size_t)il_conf_get_int(m->conf, "http.max.body.bytes"), m->metrics, on_health, m);
 	if (il_http_listen(m->http, errbuf, sizeof(errbuf)) != IL_OK)
-		fatal("%s", errbuf);
+		il_cli_fatal("%s", errbuf);
 }
 
 static void
@@ -473,7 +458,7 @@ main(int argc, char **argv)
 	m.mc = rd_kafka_mock_cluster_new(m.rk, m.brokers);
 	if (m.mc == NULL) {
 		cleanup(&m);
-		fatal("could not start the mock cluster of %d brokers", m.brokers);
+		il_cli_fatal("could not start the mock cluster of %d brokers", m.brokers);
 	}
 	m.bootstraps = rd_kafka_mock_cluster_bootstraps(m.mc);
 	create_topics(&m);

@@ -3,7 +3,6 @@
  */
 #include "imislink.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,25 +10,12 @@
 
 #include <openssl/evp.h>
 
-#include "event.h"
 #include "log.h"
+#include "text.h"
 #include "xalloc.h"
 
 /* How long the topic's metadata may take at start. */
 #define IL_CLI_METADATA_MS 10000
-
-void
-il_cli_fatal(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	il_log_error(msg);
-	exit(1);
-}
 
 void
 il_cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -55,20 +41,19 @@ il_cli_cmd_usage(const il_cmd_entry *e)
 	exit(0);
 }
 
-bool
-il_cli_parse_int(const char *s, long long min, long long max, long long *out)
+il_serde *
+il_cli_serde_new(const il_conf *conf, il_schema_set **schemas)
 {
-	char *end = NULL;
-	long long v;
+	char errbuf[1024];
+	il_serde *sd;
 
-	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
+	*schemas = il_schema_set_load(il_conf_get(conf, "schemas.dir"), errbuf, sizeof(errbuf));
+	if (*schemas == NULL)
+		il_cli_fatal("%s", errbuf);
+	sd = il_serde_new(conf, *schemas, errbuf, sizeof(errbuf));
+	if (sd == NULL)
+		il_cli_fatal("%s", errbuf);
+	return sd;
 }
 
 int
@@ -119,7 +104,7 @@ il_cli_json_text(const void *data, size_t len)
 	char *s;
 	cJSON *j;
 
-	if (memchr(data, '\0', len) != NULL || !il_event_utf8_valid(data, len))
+	if (memchr(data, '\0', len) != NULL || !il_text_utf8_valid(data, len, NULL))
 		return NULL;
 	s = il_xstrndup(data, len);
 	j = cJSON_CreateString(s);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "serde.h"
 #include "sig.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 /* The wait of one poll; bounds how late a signal or -c is noticed. */
@@ -194,7 +195,7 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 {
 	const unsigned char *payload = rkm->payload;
 	rd_kafka_timestamp_type_t tstype;
-	char errbuf[1024] = "", ts[IL_EVENT_TIME_LEN];
+	char errbuf[1024] = "", ts[IL_TIME_LEN];
 	cJSON *out = cJSON_CreateObject(), *value = NULL, *key = NULL;
 	int64_t when = rd_kafka_message_timestamp(rkm, &tstype);
 	il_err err = IL_ERR_DECODE_SHORT;
@@ -203,10 +204,12 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 	cJSON_AddStringToObject(out, "topic", rd_kafka_topic_name(rkm->rkt));
 	cJSON_AddNumberToObject(out, "partition", rkm->partition);
 	cJSON_AddNumberToObject(out, "offset", (double)rkm->offset);
-	if (when >= 0)
-		cJSON_AddStringToObject(out, "timestamp", il_event_format_time(when, ts));
-	else
+	if (when >= 0) {
+		il_time_format_ms(when, ts);
+		cJSON_AddStringToObject(out, "timestamp", ts);
+	} else {
 		cJSON_AddNullToObject(out, "timestamp");
+	}
 	if (rkm->key != NULL)
 		key = il_cli_json_text(rkm->key, rkm->key_len);
 	cJSON_AddItemToObject(out, "key", key != NULL ? key : cJSON_CreateNull());
@@ -215,7 +218,7 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 	cJSON_AddItemToObject(out, "headers", headers_json(rkm));
 
 	if (payload == NULL)
-		snprintf(errbuf, sizeof(errbuf), "message has no value (a tombstone)");
+		il_err_setf(errbuf, sizeof(errbuf), "message has no value (a tombstone)");
 	else
 		err = il_serde_decode(cs->sd, payload, rkm->len, &value, NULL, errbuf, sizeof(errbuf));
 	if (payload != NULL && err == IL_OK) {
@@ -395,6 +398,7 @@ parse_options(struct consume *cs, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long long n;
+	int64_t ms;
 	int c;
 
 	optind = 0;
@@ -415,9 +419,10 @@ parse_options(struct consume *cs, int argc, char **argv)
 			parse_offset(cs, optarg);
 			break;
 		case 'T':
-			if (il_event_parse_time(optarg, &cs->from_ms) != IL_OK)
+			if (il_time_parse_ms(optarg, IL_TIME_LENIENT | IL_TIME_MILLIS, &ms) != NULL)
 				il_cli_usage_error("consume", "invalid value for --from-time: expected "
 				    "ISO-8601 (2026-11-21T08:00:00Z) or milliseconds, got \"%s\"", optarg);
+			cs->from_ms = ms;
 			break;
 		case 'c':
 			if (!il_cli_parse_int(optarg, 1, INT64_MAX, &n))
@@ -480,12 +485,7 @@ cmd_consume(il_cli *cli, int argc, char **argv)
 	apply_options(&cs);
 	il_sig_install();
 
-	cs.schemas = il_schema_set_load(il_conf_get(cs.conf, "schemas.dir"), errbuf, sizeof(errbuf));
-	if (cs.schemas == NULL)
-		il_cli_fatal("%s", errbuf);
-	cs.sd = il_serde_new(cs.conf, cs.schemas, errbuf, sizeof(errbuf));
-	if (cs.sd == NULL)
-		il_cli_fatal("%s", errbuf);
+	cs.sd = il_cli_serde_new(cs.conf, &cs.schemas);
 	cs.c = il_consumer_new(cs.conf, cs.group, on_rebalance, &cs, errbuf, sizeof(errbuf));
 	if (cs.c == NULL)
 		il_cli_fatal("%s", errbuf);

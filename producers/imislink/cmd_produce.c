@@ -25,6 +25,8 @@
 #include "log.h"
 #include "serde.h"
 #include "sig.h"
+#include "text.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 /* Lines queued but not yet reported: bounds memory for any input size while
@@ -94,7 +96,7 @@ print_status(unsigned long long line, const char *status, const char *reason)
 	char *safe = il_xstrdup(reason);
 	size_t i;
 
-	if (!il_event_utf8_valid(safe, strlen(safe))) {
+	if (!il_text_utf8_valid(safe, strlen(safe), NULL)) {
 		for (i = 0; safe[i] != '\0'; i++) {
 			if ((unsigned char)safe[i] >= 0x80)
 				safe[i] = '?';
@@ -244,7 +246,7 @@ complete_event(cJSON *event, const char *position)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(event, "event_id");
 	const cJSON *at = cJSON_GetObjectItemCaseSensitive(event, "produced_at");
 	const cJSON *src = cJSON_GetObjectItemCaseSensitive(event, "source");
-	char eid[65], ts[IL_EVENT_TIME_LEN];
+	char eid[65], ts[IL_TIME_LEN];
 	const char *pos;
 
 	if (id == NULL || cJSON_IsNull(id)) {
@@ -256,8 +258,10 @@ complete_event(cJSON *event, const char *position)
 		    str_member(src, "table"), str_member(src, "primary_key"), eid);
 		set_member(event, "event_id", cJSON_CreateString(eid));
 	}
-	if (at == NULL || cJSON_IsNull(at))
-		set_member(event, "produced_at", cJSON_CreateString(il_event_format_time(il_event_now_ms(), ts)));
+	if (at == NULL || cJSON_IsNull(at)) {
+		il_time_format_ms(il_event_now_ms(), ts);
+		set_member(event, "produced_at", cJSON_CreateString(ts));
+	}
 }
 
 static void
@@ -605,15 +609,10 @@ setup(struct produce *pr)
 	if (fstat(fileno(pr->in), &st) != 0 || !S_ISREG(st.st_mode))
 		setvbuf(stdout, NULL, _IOLBF, 0);
 
-	pr->schemas = il_schema_set_load(il_conf_get(pr->conf, "schemas.dir"), errbuf, sizeof(errbuf));
-	if (pr->schemas == NULL)
-		il_cli_fatal("%s", errbuf);
+	pr->sd = il_cli_serde_new(pr->conf, &pr->schemas);
 	pr->schema = il_schema_set_latest(pr->schemas, "EligibilityEvent");
 	if (pr->schema == NULL)
 		il_cli_fatal("no EligibilityEvent schema in \"%s\"", il_conf_get(pr->conf, "schemas.dir"));
-	pr->sd = il_serde_new(pr->conf, pr->schemas, errbuf, sizeof(errbuf));
-	if (pr->sd == NULL)
-		il_cli_fatal("%s", errbuf);
 	pr->p = il_producer_new(pr->conf, on_delivery, pr, errbuf, sizeof(errbuf));
 	if (pr->p == NULL)
 		il_cli_fatal("%s", errbuf);

@@ -5,8 +5,8 @@
  * command from the table; each command lives in its own cmd_<name>.c and
  * parses its own options, as tmux's cmd_entry table does.
  */
-#ifndef IL_CLI_H
-#define IL_CLI_H
+#ifndef IL_IMISLINK_H
+#define IL_IMISLINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +15,10 @@
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
+#include "avro.h"
+#include "cli.h"
 #include "conf.h"
+#include "serde.h"
 
 #define IL_CLI_NAME "imislink"
 #define IL_CLI_VERSION "0.1.0"
@@ -44,15 +47,8 @@ extern const il_cmd_entry il_cmd_produce_entry;
 extern const il_cmd_entry il_cmd_consume_entry;
 
 /**
- * @brief Logs @p fmt as an error and exits 1: only at start-up, before any
- * work was done (the pg_fatal of the tool).
- */
-__attribute__((noreturn, format(printf, 1, 2)))
-void il_cli_fatal(const char *fmt, ...);
-
-/**
- * @brief Like il_cli_fatal(), with the hint to read --help (for @p cmd, or
- * the tool when NULL): for a mistake on the command line.
+ * @brief Like il_cli_fatal() (cli.h), with the hint to read --help (for
+ * @p cmd, or the tool when NULL): for a mistake on the command line.
  */
 __attribute__((noreturn, format(printf, 2, 3)))
 void il_cli_usage_error(const char *cmd, const char *fmt, ...);
@@ -62,10 +58,12 @@ __attribute__((noreturn))
 void il_cli_cmd_usage(const il_cmd_entry *e);
 
 /**
- * @brief Parses a decimal integer within [@p min, @p max], the whole string.
- * @returns false, leaving @p out alone, when @p s is not one.
+ * @brief Loads the schemas of "schemas.dir" into *@p schemas and makes the
+ * serde over them that a command reads or writes Avro with.  Refuses to
+ * start (exit 1) when either fails.
+ * @returns the serde; the caller destroys it, then *@p schemas.
  */
-bool il_cli_parse_int(const char *s, long long min, long long max, long long *out);
+il_serde *il_cli_serde_new(const il_conf *conf, il_schema_set **schemas);
 
 /**
  * @brief Fetches the metadata of @p topic through @p rk.  Refuses to start

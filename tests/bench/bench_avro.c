@@ -11,7 +11,7 @@
  *
  *	bench_avro [-n COUNT]
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,41 +20,13 @@
 #include "avro.h"
 #include "bench.h"
 #include "buf.h"
-#include "xalloc.h"
-
-#ifndef IL_TEST_DATA_DIR
-#error "IL_TEST_DATA_DIR must name tests/data (the Makefile defines it)"
-#endif
-
-static cJSON *
-load_event(const char *name)
-{
-	char *path = il_xasprintf("%s/avro/%s", IL_TEST_DATA_DIR, name);
-	FILE *f = fopen(path, "rb");
-	char buf[65536];
-	size_t n;
-	cJSON *j;
-
-	if (f == NULL) {
-		fprintf(stderr, "could not open file \"%s\"\n", path);
-		exit(1);
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	j = cJSON_Parse(buf);
-	if (j == NULL) {
-		fprintf(stderr, "could not parse \"%s\"\n", path);
-		exit(1);
-	}
-	free(path);
-	return j;
-}
+#include "cli.h"
+#include "../unit/testutil.h"
 
 static void
 bench_event(const il_schema *s, const char *file, const char *label, long count)
 {
-	cJSON *j = load_event(file), *out;
+	cJSON *j = il_test_avro_json(file), *out;
 	char name[64], err[512];
 	double t0, secs, best;
 	il_buf body;
@@ -105,34 +77,24 @@ bench_event(const il_schema *s, const char *file, const char *label, long count)
 int
 main(int argc, char **argv)
 {
-	long count = 50000;
+	long long count = 50000;
 	il_schema_set *set;
-	char err[512];
 	int opt;
 
 	bench_init(argc, argv);
 	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		char *end;
-
-		errno = 0;
-		if (opt == 'n')
-			count = strtol(optarg, &end, 10);
-		if (opt != 'n' || errno != 0 || end == optarg || *end != '\0' || count <= 0) {
+		if (opt != 'n' || !il_cli_parse_int(optarg, 1, LONG_MAX, &count)) {
 			fprintf(stderr, "usage: %s [-n COUNT]\n", argv[0]);
 			return 2;
 		}
 	}
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	if (set == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	bench_event(il_schema_set_latest(set, "EligibilityEvent"), "event-full.json", "full_event",
-	    count);
+	    (long)count);
 	bench_event(il_schema_set_latest(set, "EligibilityEvent"), "event-typical.json",
-	    "typical_event", count);
+	    "typical_event", (long)count);
 	bench_event(il_schema_set_latest(set, "EligibilityEvent"),
-	    "event-seed-individual-66.json", "seed_individual", count);
+	    "event-seed-individual-66.json", "seed_individual", (long)count);
 	il_schema_set_destroy(set);
 	return 0;
 }

@@ -8,7 +8,6 @@
  * Each HEX argument is one message value in hex ("null": no value at all);
  * KEY "-" means no key.  Exits 0 once the broker acknowledged every message.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +15,9 @@
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "cli.h"
+#include "log.h"
 
 /* Delivery reports seen, reached through the handle's opaque. */
 struct counts {
@@ -30,7 +32,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 
 	(void)rk;
 	if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "it_produce_raw: delivery failed: %s\n", rd_kafka_err2str(rkm->err));
+		il_log_error("delivery failed", IL_STR("reason", rd_kafka_err2str(rkm->err)));
 		n->failed++;
 	} else {
 		n->ok++;
@@ -74,20 +76,6 @@ unhex(const char *hex, size_t *len)
 	return out;
 }
 
-static bool
-parse_ll(const char *s, long long min, long long max, long long *out)
-{
-	char *end = NULL;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -100,37 +88,33 @@ main(int argc, char **argv)
 	long long ts, n;
 	int partition, i, rc = 1, sent = 0;
 
+	il_log_init("it_produce_raw", IL_LOG_INFO, NULL);
 	if (argc < 7) {
 		fprintf(stderr, "usage: %s BROKERS TOPIC PARTITION TIMESTAMP_MS KEY|- HEX|null...\n", argv[0]);
 		return 2;
 	}
-	if (!parse_ll(argv[3], 0, INT32_MAX, &n)) {
-		fprintf(stderr, "it_produce_raw: not a partition: \"%s\"\n", argv[3]);
-		return 2;
-	}
+	if (!il_cli_parse_int(argv[3], 0, INT32_MAX, &n))
+		il_cli_fatal("invalid PARTITION: expected 0 to %d, got \"%s\"", INT32_MAX, argv[3]);
 	partition = (int)n;
-	if (!parse_ll(argv[4], 0, INT64_MAX, &ts)) {
-		fprintf(stderr, "it_produce_raw: not a timestamp in ms: \"%s\"\n", argv[4]);
-		return 2;
-	}
+	if (!il_cli_parse_int(argv[4], 0, INT64_MAX, &ts))
+		il_cli_fatal("invalid TIMESTAMP_MS: expected milliseconds since the epoch, got \"%s\"",
+		    argv[4]);
 	key = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
 	keylen = key != NULL ? strlen(key) : 0;
 
 	conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "it_produce_raw: %s\n", errstr);
 		rd_kafka_conf_destroy(conf);
-		return 1;
+		il_cli_fatal("could not configure the producer: %s", errstr);
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, &counts);
 	/* rd_kafka_new() takes ownership of conf when it succeeds. */
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL) {
-		fprintf(stderr, "it_produce_raw: %s\n", errstr);
 		rd_kafka_conf_destroy(conf);
-		return 1;
+		il_cli_fatal("could not create the producer: %s", errstr);
 	}
 	for (i = 6; i < argc; i++) {
 		unsigned char *value = NULL;
@@ -140,7 +124,8 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "null") != 0) {
 			value = unhex(argv[i], &len);
 			if (value == NULL) {
-				fprintf(stderr, "it_produce_raw: not hex: \"%s\"\n", argv[i]);
+				il_log_error("invalid HEX: expected pairs of hex digits or \"null\"",
+				    IL_STR("argument", argv[i]));
 				goto done;
 			}
 		}
@@ -149,13 +134,13 @@ main(int argc, char **argv)
 		    RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 		free(value);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			fprintf(stderr, "it_produce_raw: produce failed: %s\n", rd_kafka_err2str(err));
+			il_log_error("could not produce", IL_STR("reason", rd_kafka_err2str(err)));
 			goto done;
 		}
 		sent++;
 	}
 	if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		fprintf(stderr, "it_produce_raw: flush timed out\n");
+		il_log_error("could not flush: timed out");
 	else if (counts.failed == 0 && counts.ok == sent)
 		rc = 0;
 done:

@@ -27,10 +27,7 @@
 #include "conf.h"
 #include "serde.h"
 #include "xalloc.h"
-
-#ifndef IL_TEST_DATA_DIR
-#error "IL_TEST_DATA_DIR must name tests/data (the Makefile defines it)"
-#endif
+#include "../unit/testutil.h"
 
 /* State shared by the checks of one run. */
 typedef struct it {
@@ -63,29 +60,6 @@ fail(it *t, const char *name, const char *fmt, ...)
 	printf("\n");
 	fflush(stdout);
 	t->fails++;
-}
-
-static cJSON *
-load_json(const char *name)
-{
-	char *path = il_xasprintf("%s/avro/%s", IL_TEST_DATA_DIR, name);
-	FILE *f = fopen(path, "rb");
-	char buf[65536];
-	cJSON *j = NULL;
-	size_t n;
-
-	if (f != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		j = cJSON_Parse(buf);
-	}
-	if (j == NULL) {
-		fprintf(stderr, "could not load fixture \"%s\"\n", path);
-		exit(1);
-	}
-	free(path);
-	return j;
 }
 
 static il_serde *
@@ -163,7 +137,7 @@ run_registry(it *t, const char *topic)
 {
 	char *subject = il_xasprintf("%s-value", topic);
 	char *results = il_xasprintf("%s-results", topic);
-	cJSON *full = load_json("event-full.json"), *expect;
+	cJSON *full = il_test_avro_json("event-full.json"), *expect;
 	il_serde *a = serde_new(t), *b = serde_new(t);
 	il_schema *v2, *bad;
 	int32_t id1 = 0, id2 = 0, id, idb;
@@ -267,7 +241,7 @@ run_command(char **argv)
 static void
 run_outage(it *t, const char *url, char **stop)
 {
-	cJSON *full = load_json("event-typical.json"), *out = NULL;
+	cJSON *full = il_test_avro_json("event-typical.json"), *out = NULL;
 	il_serde *sd = serde_new(t);
 	char err[512], prefix[512];
 	unsigned char hdr[IL_WIRE_HEADER_LEN + 1];

@@ -20,11 +20,8 @@
 #include "avro.h"
 #include "conf.h"
 #include "serde.h"
+#include "testutil.h"
 #include "xalloc.h"
-
-#ifndef IL_TEST_DATA_DIR
-#error "IL_TEST_DATA_DIR must name tests/data (the Makefile defines it)"
-#endif
 
 static il_schema_set *set;
 static const il_schema *event_schema;
@@ -33,14 +30,8 @@ static const il_schema *result_schema;
 static int
 group_setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	if (set == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	event_schema = il_schema_set_latest(set, "EligibilityEvent");
 	result_schema = il_schema_set_latest(set, "EnrollmentResult");
 	return event_schema != NULL && result_schema != NULL ? 0 : -1;
@@ -52,34 +43,6 @@ group_teardown(void **state)
 	(void)state;
 	il_schema_set_destroy(set);
 	return 0;
-}
-
-static cJSON *
-load_json(const char *name)
-{
-	char *path = il_xasprintf("%s/avro/%s", IL_TEST_DATA_DIR, name);
-	FILE *f = fopen(path, "rb");
-	char buf[65536];
-	size_t n;
-	cJSON *j;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	j = cJSON_Parse(buf);
-	assert_non_null(j);
-	free(path);
-	return j;
-}
-
-static cJSON *
-parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
-
-	assert_non_null(j);
-	return j;
 }
 
 static il_schema *
@@ -150,7 +113,7 @@ assert_encode_error(const il_schema *s, const cJSON *j, const char *msg)
 static void
 assert_member_error(const char *file, const char *path, const char *value, const char *msg)
 {
-	cJSON *root = load_json(file), *obj = root;
+	cJSON *root = il_test_avro_json(file), *obj = root;
 	char *p = il_xstrdup(path), *dot, *name = p;
 
 	while ((dot = strchr(name, '.')) != NULL) {
@@ -162,9 +125,9 @@ assert_member_error(const char *file, const char *path, const char *value, const
 	if (value == NULL)
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
 	else if (cJSON_GetObjectItemCaseSensitive(obj, name) != NULL)
-		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, parse(value));
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, il_test_parse_json(value));
 	else
-		cJSON_AddItemToObject(obj, name, parse(value));
+		cJSON_AddItemToObject(obj, name, il_test_parse_json(value));
 	assert_encode_error(file[0] == 'r' ? result_schema : event_schema, root, msg);
 	free(p);
 	cJSON_Delete(root);
@@ -237,7 +200,7 @@ test_schema_accessors(void **state)
 static void
 test_round_trip_event_full(void **state)
 {
-	cJSON *j = load_json("event-full.json");
+	cJSON *j = il_test_avro_json("event-full.json");
 
 	(void)state;
 	assert_round_trip(event_schema, j, j);
@@ -247,7 +210,7 @@ test_round_trip_event_full(void **state)
 static void
 test_round_trip_event_nulls(void **state)
 {
-	cJSON *j = load_json("event-nulls.json");
+	cJSON *j = il_test_avro_json("event-nulls.json");
 
 	(void)state;
 	assert_round_trip(event_schema, j, j);
@@ -258,7 +221,8 @@ test_round_trip_event_nulls(void **state)
 static void
 test_minimal_event_takes_defaults(void **state)
 {
-	cJSON *in = load_json("event-minimal.json"), *expect = load_json("event-nulls.json");
+	cJSON *in = il_test_avro_json("event-minimal.json");
+	cJSON *expect = il_test_avro_json("event-nulls.json");
 
 	(void)state;
 	assert_round_trip(event_schema, in, expect);
@@ -269,7 +233,8 @@ test_minimal_event_takes_defaults(void **state)
 static void
 test_round_trip_results(void **state)
 {
-	cJSON *full = load_json("result-full.json"), *nulls = load_json("result-nulls.json");
+	cJSON *full = il_test_avro_json("result-full.json");
+	cJSON *nulls = il_test_avro_json("result-nulls.json");
 
 	(void)state;
 	assert_round_trip(result_schema, full, full);
@@ -281,7 +246,7 @@ test_round_trip_results(void **state)
 static void
 test_round_trip_seed_individual(void **state)
 {
-	cJSON *j = load_json("event-seed-individual-66.json");
+	cJSON *j = il_test_avro_json("event-seed-individual-66.json");
 
 	(void)state;
 	assert_round_trip(event_schema, j, j);
@@ -295,7 +260,7 @@ test_non_ascii_names(void **state)
 	static const char *names[] = {
 		"Ñuñoa", "Nguyễn Thị Hoa", "فاطمة الزهراء", "👩🏽‍⚕️ Amani", "Ẑ̌ combining",
 	};
-	cJSON *j = load_json("event-seed-individual-66.json");
+	cJSON *j = il_test_avro_json("event-seed-individual-66.json");
 	cJSON *reg = cJSON_GetObjectItemCaseSensitive(j, "registrant");
 	il_buf body;
 	size_t i;
@@ -328,12 +293,14 @@ test_timestamp_forms(void **state)
 		{ "-1", "1969-12-31T23:59:59.999Z" },
 		{ "0", "1970-01-01T00:00:00.000Z" },
 	};
-	cJSON *j = load_json("event-nulls.json"), *expect = load_json("event-nulls.json");
+	cJSON *j = il_test_avro_json("event-nulls.json");
+	cJSON *expect = il_test_avro_json("event-nulls.json");
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cJSON_ReplaceItemInObjectCaseSensitive(j, "occurred_at", parse(cases[i].in));
+		cJSON_ReplaceItemInObjectCaseSensitive(j, "occurred_at",
+		    il_test_parse_json(cases[i].in));
 		cJSON_ReplaceItemInObjectCaseSensitive(expect, "occurred_at",
 		    cJSON_CreateString(cases[i].out));
 		assert_round_trip(event_schema, j, expect);
@@ -426,7 +393,7 @@ test_missing_required_field(void **state)
 static void
 test_type_errors(void **state)
 {
-	cJSON *arr = parse("[1]");
+	cJSON *arr = il_test_parse_json("[1]");
 
 	(void)state;
 	assert_member_error("event-nulls.json", "registrant.is_group", "\"yes\"",
@@ -470,7 +437,7 @@ test_invalid_utf8_encode(void **state)
 		{ "\xf4\x90\x80\x80", "registrant.given_name: string is not valid UTF-8 (byte 0xf4 at position 0)" },
 		{ "ab\xe2\x82", "registrant.given_name: string is not valid UTF-8 (byte 0xe2 at position 2)" },
 	};
-	cJSON *j = load_json("event-nulls.json");
+	cJSON *j = il_test_avro_json("event-nulls.json");
 	cJSON *reg = cJSON_GetObjectItemCaseSensitive(j, "registrant");
 	size_t i;
 
@@ -486,7 +453,7 @@ test_invalid_utf8_encode(void **state)
 static void
 test_invalid_utf8_decode(void **state)
 {
-	cJSON *j = load_json("event-nulls.json");
+	cJSON *j = il_test_avro_json("event-nulls.json");
 	il_buf body;
 
 	(void)state;
@@ -508,7 +475,7 @@ test_invalid_utf8_decode(void **state)
 static void
 test_truncated_bodies(void **state)
 {
-	cJSON *j = load_json("event-full.json");
+	cJSON *j = il_test_avro_json("event-full.json");
 	char err[512];
 	cJSON *out;
 	il_buf body;
@@ -672,7 +639,7 @@ test_crafted_branches_and_symbols(void **state)
 static void
 test_trailing_bytes(void **state)
 {
-	cJSON *j = load_json("event-seed-individual-66.json");
+	cJSON *j = il_test_avro_json("event-seed-individual-66.json");
 	il_buf body;
 	char msg[128];
 	size_t len;
@@ -695,7 +662,7 @@ test_trailing_bytes(void **state)
 static void
 test_mutations_never_crash(void **state)
 {
-	cJSON *j = load_json("event-full.json"), *out;
+	cJSON *j = il_test_avro_json("event-full.json"), *out;
 	uint64_t rng = 0x9e3779b97f4a7c15ULL;
 	unsigned ok = 0, refused = 0;
 	char err[512];
@@ -885,12 +852,12 @@ test_other_types(void **state)
 	    "{\"name\":\"big\",\"type\":\"long\"},"
 	    "{\"name\":\"old\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"
 	    "{\"name\":\"me\",\"type\":[\"null\",\"T\"],\"default\":null}]}");
-	cJSON *j = parse("{\"m\":{\"a\":1,\"ü\":-2},\"u\":{\"t.P\":{\"x\":0.5}},"
+	cJSON *j = il_test_parse_json("{\"m\":{\"a\":1,\"ü\":-2},\"u\":{\"t.P\":{\"x\":0.5}},"
 	    "\"b\":\"\\u0000\\u00ff a\",\"f\":\"\\u00e9z\",\"d\":-1.25,"
 	    "\"big\":9007199254740992,\"old\":\"0001-01-01\","
 	    "\"me\":{\"m\":{},\"u\":null,\"b\":\"\",\"f\":\"zz\",\"d\":0,\"big\":0,"
 	    "\"old\":\"9999-12-31\",\"me\":null}}");
-	cJSON *alt = parse("{\"m\":{},\"u\":{\"long\":5},\"b\":\"\",\"f\":\"zz\",\"d\":0,"
+	cJSON *alt = il_test_parse_json("{\"m\":{},\"u\":{\"long\":5},\"b\":\"\",\"f\":\"zz\",\"d\":0,"
 	    "\"big\":-1,\"old\":-719163,\"me\":null}");
 	cJSON *big = cJSON_CreateRaw("-9223372036854775808");
 	cJSON *out = NULL;
@@ -899,7 +866,7 @@ test_other_types(void **state)
 
 	(void)state;
 	assert_round_trip(s, j, j);
-	cJSON_ReplaceItemInObjectCaseSensitive(j, "u", parse("{\"P\":{\"x\":0.5}}"));
+	cJSON_ReplaceItemInObjectCaseSensitive(j, "u", il_test_parse_json("{\"P\":{\"x\":0.5}}"));
 	cJSON_ReplaceItemInObjectCaseSensitive(j, "big", big);
 	encode_ok(s, j, &body);
 	assert_int_equal(il_avro_decode_json(s, body.data, body.len, &out, err, sizeof(err)), IL_OK);
@@ -915,7 +882,7 @@ test_other_types(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(alt, "old", cJSON_CreateNumber(-719163));
 	assert_round_trip(s, alt, alt);
 	{
-		cJSON *bad = parse("{\"m\":{},\"u\":{\"int\":5},\"b\":\"\",\"f\":\"zz\",\"d\":0,"
+		cJSON *bad = il_test_parse_json("{\"m\":{},\"u\":{\"int\":5},\"b\":\"\",\"f\":\"zz\",\"d\":0,"
 		    "\"big\":0,\"old\":0}");
 
 		assert_encode_error(s, bad, "u: expected null or an object naming one type of the "
@@ -926,7 +893,7 @@ test_other_types(void **state)
 		cJSON_ReplaceItemInObjectCaseSensitive(bad, "f", cJSON_CreateString("abc"));
 		assert_encode_error(s, bad, "f: expected 2 bytes for fixed \"t.F\", got 3");
 		cJSON_ReplaceItemInObjectCaseSensitive(bad, "f", cJSON_CreateString("ab"));
-		cJSON_ReplaceItemInObjectCaseSensitive(bad, "m", parse("{\"k\":\"v\"}"));
+		cJSON_ReplaceItemInObjectCaseSensitive(bad, "m", il_test_parse_json("{\"k\":\"v\"}"));
 		assert_encode_error(s, bad, "m[\"k\"]: expected an int, got \"v\"");
 		cJSON_Delete(bad);
 	}
@@ -938,7 +905,7 @@ test_other_types(void **state)
 static void
 test_encode_buffer_limit(void **state)
 {
-	cJSON *j = load_json("event-nulls.json");
+	cJSON *j = il_test_avro_json("event-nulls.json");
 	char err[256];
 	il_buf out;
 
@@ -987,7 +954,7 @@ worker(void *p)
 static void
 test_threads_share_a_schema(void **state)
 {
-	cJSON *j = load_json("event-full.json");
+	cJSON *j = il_test_avro_json("event-full.json");
 	worker_arg args[4];
 	pthread_t th[4];
 	il_buf expect;

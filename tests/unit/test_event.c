@@ -14,10 +14,8 @@
 #include "avro.h"
 #include "buf.h"
 #include "event.h"
-
-#ifndef IL_TEST_DATA_DIR
-#define IL_TEST_DATA_DIR "tests/data"
-#endif
+#include "testutil.h"
+#include "timefmt.h"
 
 static const il_event_ctx ctx = { "openspp-test", "National ID" };
 
@@ -35,35 +33,6 @@ static const char full_body[] =
     " \"given_name\": \"THỊ\", \"addl_name\": \"LAN\", \"family_name\": \"NGUYỄN\","
     " \"gender\": \"Female\", \"birthdate\": \"1988-12-31\", \"birth_place\": \"Huế\","
     " \"is_group\": false}";
-
-static cJSON *
-parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
-
-	assert_non_null(j);
-	return j;
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *data;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	return data;
-}
 
 static const char *
 str_at(const cJSON *obj, const char *name)
@@ -129,7 +98,7 @@ test_id_deterministic_and_distinct(void **state)
 static void
 test_key_registrant_external_id(void **state)
 {
-	cJSON *ev = parse("{\"registrant\": {\"source_id\": 7, \"external_ids\": ["
+	cJSON *ev = il_test_parse_json("{\"registrant\": {\"source_id\": 7, \"external_ids\": ["
 	    "{\"type\": \"Passport\", \"value\": \"P-1\"},"
 	    "{\"type\": \"National ID\", \"value\": \"\"},"
 	    "{\"type\": \"National ID\", \"value\": \"NID-9\"}]}, \"household\": null}");
@@ -147,7 +116,7 @@ test_key_registrant_external_id(void **state)
 static void
 test_key_registrant_source_id(void **state)
 {
-	cJSON *ev = parse("{\"registrant\": {\"source_id\": 66, \"external_ids\": ["
+	cJSON *ev = il_test_parse_json("{\"registrant\": {\"source_id\": 66, \"external_ids\": ["
 	    "{\"type\": \"Passport\", \"value\": \"P-1\"}]}}");
 	char err[256] = "", *key;
 
@@ -162,11 +131,11 @@ test_key_registrant_source_id(void **state)
 static void
 test_key_household_first(void **state)
 {
-	cJSON *ev = parse("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
+	cJSON *ev = il_test_parse_json("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
 	    "{\"type\": \"National ID\", \"value\": \"NID-MEMBER\"}]},"
 	    " \"household\": {\"source_id\": 900, \"external_ids\": ["
 	    "{\"type\": \"National ID\", \"value\": \"HH-1\"}]}}");
-	cJSON *ev2 = parse("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
+	cJSON *ev2 = il_test_parse_json("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
 	    "{\"type\": \"National ID\", \"value\": \"NID-MEMBER\"}]},"
 	    " \"household\": {\"source_id\": 900, \"external_ids\": []}}");
 	char err[256] = "", *key;
@@ -189,12 +158,12 @@ test_key_household_first(void **state)
 static void
 test_key_no_identity(void **state)
 {
-	cJSON *ev = parse("{\"registrant\": {\"source_id\": null, \"external_ids\": ["
+	cJSON *ev = il_test_parse_json("{\"registrant\": {\"source_id\": null, \"external_ids\": ["
 	    "{\"type\": \"Passport\", \"value\": \"P-1\"}]}, \"household\": null}");
-	cJSON *hh = parse("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
+	cJSON *hh = il_test_parse_json("{\"registrant\": {\"source_id\": 5, \"external_ids\": ["
 	    "{\"type\": \"National ID\", \"value\": \"NID-MEMBER\"}]},"
 	    " \"household\": {\"source_id\": null, \"external_ids\": []}}");
-	cJSON *bad = parse("{\"registrant\": {\"source_id\": 1.5}}");
+	cJSON *bad = il_test_parse_json("{\"registrant\": {\"source_id\": 1.5}}");
 	char err[256] = "";
 
 	(void)state;
@@ -215,10 +184,10 @@ test_key_no_identity(void **state)
 static void
 test_map_every_field(void **state)
 {
-	cJSON *body = parse(full_body), *ev;
+	cJSON *body = il_test_parse_json(full_body), *ev;
 	const cJSON *src, *reg, *ids, *x, *phones;
 	char err[1024] = "", id[65], *key;
-	long long ts;
+	int64_t ts;
 
 	(void)state;
 	ev = il_event_from_openspp(&ctx, body, "FILE", "people.jsonl:3", err, sizeof(err));
@@ -236,7 +205,7 @@ test_map_every_field(void **state)
 	assert_string_equal(str_at(src, "table"), "res_partner");
 	assert_null_at(src, "primary_key");
 
-	assert_int_equal(il_event_parse_time(str_at(ev, "occurred_at"), &ts), IL_OK);
+	assert_null(il_time_parse_ms(str_at(ev, "occurred_at"), 0, &ts));
 	assert_true(ts > 1700000000000LL);
 	assert_string_equal(str_at(ev, "occurred_at"), str_at(ev, "produced_at"));
 	assert_null_at(ev, "programme");
@@ -292,7 +261,7 @@ test_map_every_field(void **state)
 static void
 test_map_same_position_same_id(void **state)
 {
-	cJSON *body = parse(full_body), *a, *b, *c;
+	cJSON *body = il_test_parse_json(full_body), *a, *b, *c;
 	char err[256];
 
 	(void)state;
@@ -313,7 +282,7 @@ test_map_same_position_same_id(void **state)
 static void
 test_map_minimal_body_keeps_nulls(void **state)
 {
-	cJSON *body = parse("{\"ids\": [{\"id_type\": \"National ID\", \"value\": \"N-1\"}]}");
+	cJSON *body = il_test_parse_json("{\"ids\": [{\"id_type\": \"National ID\", \"value\": \"N-1\"}]}");
 	cJSON *ev;
 	const cJSON *reg;
 	char err[256] = "";
@@ -340,8 +309,8 @@ test_map_minimal_body_keeps_nulls(void **state)
 static void
 test_map_seed_individual_66(void **state)
 {
-	char *text = slurp(IL_TEST_DATA_DIR "/openspp/individual-66.json");
-	cJSON *body = parse(text), *ev;
+	char *text = il_test_read_file(IL_TEST_DATA_DIR "/openspp/individual-66.json", NULL);
+	cJSON *body = il_test_parse_json(text), *ev;
 	const cJSON *reg, *src;
 	char err[256] = "", id[65], *key;
 
@@ -382,7 +351,7 @@ test_map_seed_individual_66(void **state)
 static void
 test_map_encodes_with_schema(void **state)
 {
-	char *seed = slurp(IL_TEST_DATA_DIR "/openspp/individual-66.json");
+	char *seed = il_test_read_file(IL_TEST_DATA_DIR "/openspp/individual-66.json", NULL);
 	const char *bodies[2] = { full_body, seed };
 	char err[1024] = "";
 	il_schema_set *set;
@@ -390,13 +359,11 @@ test_map_encodes_with_schema(void **state)
 	size_t i;
 
 	(void)state;
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	if (set == NULL)
-		fail_msg("%s", err);
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	s = il_schema_set_latest(set, "EligibilityEvent");
 	assert_non_null(s);
 	for (i = 0; i < 2; i++) {
-		cJSON *body = parse(bodies[i]), *ev, *back = NULL;
+		cJSON *body = il_test_parse_json(bodies[i]), *ev, *back = NULL;
 		il_buf out;
 
 		il_buf_init(&out, 1 << 20);
@@ -420,7 +387,7 @@ test_map_encodes_with_schema(void **state)
 static void
 assert_refused(const char *text, const char *want)
 {
-	cJSON *body = parse(text);
+	cJSON *body = il_test_parse_json(text);
 	char err[2048] = "";
 	cJSON *ev = il_event_from_openspp(&ctx, body, "FILE", "f:1", err, sizeof(err));
 
@@ -515,26 +482,6 @@ test_validation_nested_duplicates(void **state)
 }
 
 static void
-test_utf8(void **state)
-{
-	(void)state;
-	assert_true(il_event_utf8_valid("", 0));
-	assert_true(il_event_utf8_valid("plain", 5));
-	assert_true(il_event_utf8_valid("Ñuñoa", strlen("Ñuñoa")));
-	assert_true(il_event_utf8_valid("\xe2\x82\xac", 3));             /* U+20AC */
-	assert_true(il_event_utf8_valid("\xf0\x9f\x98\x80", 4));         /* U+1F600 */
-	assert_true(il_event_utf8_valid("a\0b", 3));                      /* NUL is UTF-8 */
-	assert_false(il_event_utf8_valid("\xe2\x82", 2));                 /* cut short */
-	assert_false(il_event_utf8_valid("\xe2\x82\xac", 2));             /* cut by len */
-	assert_false(il_event_utf8_valid("\x80", 1));                     /* lone continuation */
-	assert_false(il_event_utf8_valid("\xc1\xbf", 2));                 /* overlong */
-	assert_false(il_event_utf8_valid("\xe0\x9f\xbf", 3));             /* overlong */
-	assert_false(il_event_utf8_valid("\xed\xb0\x80", 3));             /* surrogate */
-	assert_false(il_event_utf8_valid("\xf4\x90\x80\x80", 4));         /* above U+10FFFF */
-	assert_false(il_event_utf8_valid("\xff", 1));
-}
-
-static void
 test_validation_identity_and_shape(void **state)
 {
 	il_event_ctx other = { "x", NULL };
@@ -545,12 +492,12 @@ test_validation_identity_and_shape(void **state)
 	assert_refused("{\"ids\": [{\"id_type\": \"Passport\", \"value\": \"P-1\"}]}",
 	    "event has no stable identity: no external id of type \"National ID\" and no source id");
 	assert_refused("[1, 2]", "body: expected a JSON object, got an array");
-	body = parse("{\"id\": 4}");
+	body = il_test_parse_json("{\"id\": 4}");
 	assert_null(il_event_from_openspp(&ctx, body, "SMOKE", "p", err, sizeof(err)));
 	assert_string_equal(err, "source.kind: unknown kind \"SMOKE\"");
 	cJSON_Delete(body);
 	/* Without a key id type only the source id can identify. */
-	body = parse("{\"ids\": [{\"id_type\": \"National ID\", \"value\": \"N\"}]}");
+	body = il_test_parse_json("{\"ids\": [{\"id_type\": \"National ID\", \"value\": \"N\"}]}");
 	assert_null(il_event_from_openspp(&other, body, "FILE", "p", err, sizeof(err)));
 	assert_string_equal(err, "event has no stable identity: no external id of type \"\" and no source id");
 	cJSON_Delete(body);
@@ -574,7 +521,7 @@ test_validation_reports_all(void **state)
 static void
 test_validation_truncates_by_line(void **state)
 {
-	cJSON *body = parse("{\"id\": 1, \"name\": 1, \"email\": 2, \"address\": 3}");
+	cJSON *body = il_test_parse_json("{\"id\": 1, \"name\": 1, \"email\": 2, \"address\": 3}");
 	char err[80];
 	cJSON *ev;
 	char big[8192];
@@ -593,7 +540,7 @@ test_validation_truncates_by_line(void **state)
 	for (i = 0; i < 500; i++)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, ", \"m%d\": 0", i);
 	snprintf(big + n, sizeof(big) - n, "}");
-	body = parse(big);
+	body = il_test_parse_json(big);
 	{
 		char *err2 = malloc(65536);
 
@@ -607,34 +554,9 @@ test_validation_truncates_by_line(void **state)
 }
 
 static void
-test_time_format_parse(void **state)
+test_now(void **state)
 {
-	char ts[IL_EVENT_TIME_LEN];
-	long long ms = 0;
-
 	(void)state;
-	assert_string_equal(il_event_format_time(0, ts), "1970-01-01T00:00:00.000Z");
-	assert_string_equal(il_event_format_time(1795255200123LL, ts), "2026-11-21T10:00:00.123Z");
-	assert_string_equal(il_event_format_time(951782400000LL, ts), "2000-02-29T00:00:00.000Z");
-	assert_string_equal(il_event_format_time(-1, ts), "1969-12-31T23:59:59.999Z");
-	assert_int_equal(il_event_parse_time("2026-11-21T10:00:00.123Z", &ms), IL_OK);
-	assert_int_equal(ms, 1795255200123LL);
-	assert_int_equal(il_event_parse_time("2026-11-21T12:00:00+02:00", &ms), IL_OK);
-	assert_int_equal(ms, 1795255200000LL);
-	assert_int_equal(il_event_parse_time("2026-11-21T05:30-0430", &ms), IL_OK);
-	assert_int_equal(ms, 1795255200000LL);
-	assert_int_equal(il_event_parse_time("2026-11-21", &ms), IL_OK);
-	assert_int_equal(ms, 1795219200000LL);
-	assert_int_equal(il_event_parse_time("1795255200123", &ms), IL_OK);
-	assert_int_equal(ms, 1795255200123LL);
-	ms = 7;
-	assert_int_equal(il_event_parse_time("2026-02-29T00:00:00Z", &ms), IL_ERR_INVALID);
-	assert_int_equal(il_event_parse_time("2026-11-21T24:00:00Z", &ms), IL_ERR_INVALID);
-	assert_int_equal(il_event_parse_time("2026-11-21T10:00:00Q", &ms), IL_ERR_INVALID);
-	assert_int_equal(il_event_parse_time("yesterday", &ms), IL_ERR_INVALID);
-	assert_int_equal(il_event_parse_time("", &ms), IL_ERR_INVALID);
-	assert_int_equal(il_event_parse_time("12345678901234567", &ms), IL_ERR_INVALID);
-	assert_int_equal(ms, 7);
 	assert_true(il_event_now_ms() > 1700000000000LL);
 }
 
@@ -656,11 +578,10 @@ main(void)
 		cmocka_unit_test(test_validation_each_error),
 		cmocka_unit_test(test_validation_ids),
 		cmocka_unit_test(test_validation_nested_duplicates),
-		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_validation_identity_and_shape),
 		cmocka_unit_test(test_validation_reports_all),
 		cmocka_unit_test(test_validation_truncates_by_line),
-		cmocka_unit_test(test_time_format_parse),
+		cmocka_unit_test(test_now),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,10 +21,7 @@
 #include <dirent.h>
 
 #include "avro.h"
-
-#ifndef IL_TEST_DATA_DIR
-#error "IL_TEST_DATA_DIR must name tests/data (the Makefile defines it)"
-#endif
+#include "testutil.h"
 
 /* Checks every version of every name in @p set against the previous one. */
 static int
@@ -56,16 +53,13 @@ check_versions(const il_schema_set *set, int *pairs, char *err, size_t errsz)
 static void
 test_tree_schemas_load(void **state)
 {
-	char err[512];
 	il_schema_set *set;
 	struct dirent *de;
 	size_t files = 0;
 	DIR *d;
 
 	(void)state;
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	if (set == NULL)
-		fail_msg("%s", err);
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	d = opendir(IL_SCHEMAS_DIR);
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
@@ -89,8 +83,7 @@ test_tree_schemas_backward(void **state)
 	int pairs;
 
 	(void)state;
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	assert_non_null(set);
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	if (check_versions(set, &pairs, err, sizeof(err)) != 0)
 		fail_msg("schemas/ breaks BACKWARD compatibility: %s", err);
 	/* with one version of each name there is nothing to compare yet */
@@ -107,8 +100,7 @@ test_compatible_fixtures(void **state)
 	int pairs;
 
 	(void)state;
-	set = il_schema_set_load(IL_TEST_DATA_DIR "/schemas-compatible", err, sizeof(err));
-	assert_non_null(set);
+	set = il_test_load_schemas(IL_TEST_DATA_DIR "/schemas-compatible");
 	if (check_versions(set, &pairs, err, sizeof(err)) != 0)
 		fail_msg("a compatible fixture was refused: %s", err);
 	assert_int_equal(pairs, 1);
@@ -134,8 +126,7 @@ test_incompatible_fixtures(void **state)
 	size_t i;
 
 	(void)state;
-	set = il_schema_set_load(IL_TEST_DATA_DIR "/schemas-incompatible", err, sizeof(err));
-	assert_non_null(set);
+	set = il_test_load_schemas(IL_TEST_DATA_DIR "/schemas-incompatible");
 	assert_int_equal(il_schema_set_count(set), 6);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const il_schema *v1 = il_schema_set_get(set, cases[i].name, 1);
@@ -278,8 +269,7 @@ test_eligibility_event_next_version(void **state)
 	cJSON *j, *fields;
 
 	(void)state;
-	set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	assert_non_null(set);
+	set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	v1 = il_schema_set_get(set, "EligibilityEvent", 1);
 	j = cJSON_Parse(il_schema_text(v1));
 	fields = cJSON_GetObjectItemCaseSensitive(j, "fields");

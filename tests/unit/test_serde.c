@@ -19,11 +19,8 @@
 #include "avro.h"
 #include "conf.h"
 #include "serde.h"
+#include "testutil.h"
 #include "xalloc.h"
-
-#ifndef IL_TEST_DATA_DIR
-#error "IL_TEST_DATA_DIR must name tests/data (the Makefile defines it)"
-#endif
 
 typedef struct fixture {
 	il_conf *conf;          /* offline configuration */
@@ -49,8 +46,7 @@ setup(void **state)
 	f->conf = il_conf_new();
 	conf_set(f->conf, "schema.registry.url", "");
 	conf_set(f->conf, "schemas.dir", IL_SCHEMAS_DIR);
-	f->set = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
-	assert_non_null(f->set);
+	f->set = il_test_load_schemas(IL_SCHEMAS_DIR);
 	f->sd = il_serde_new(f->conf, f->set, err, sizeof(err));
 	if (f->sd == NULL)
 		fail_msg("%s", err);
@@ -68,25 +64,6 @@ teardown(void **state)
 	il_conf_destroy(f->conf);
 	free(f);
 	return 0;
-}
-
-static cJSON *
-load_json(const char *name)
-{
-	char *path = il_xasprintf("%s/avro/%s", IL_TEST_DATA_DIR, name);
-	FILE *fp = fopen(path, "rb");
-	char buf[65536];
-	size_t n;
-	cJSON *j;
-
-	assert_non_null(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	j = cJSON_Parse(buf);
-	assert_non_null(j);
-	free(path);
-	return j;
 }
 
 static void
@@ -112,7 +89,7 @@ test_round_trip_offline_ids(void **state)
 		unsigned char hdr[IL_WIRE_HEADER_LEN];
 		int32_t id;
 
-		j = load_json(cases[i].file);
+		j = il_test_avro_json(cases[i].file);
 		il_buf_init(&msg, 1 << 20);
 		assert_int_equal(il_serde_encode(f->sd, "openspp.eligibility.v1", s, j, &msg, err,
 		    sizeof(err)), IL_OK);
@@ -192,7 +169,7 @@ test_size_cap(void **state)
 {
 	fixture *f = *state;
 	const il_schema *s = il_schema_set_latest(f->set, "EligibilityEvent");
-	cJSON *j = load_json("event-full.json"), *out = NULL;
+	cJSON *j = il_test_avro_json("event-full.json"), *out = NULL;
 	char err[512], expect[256];
 	il_conf *small = il_conf_new();
 	il_serde *sd;
