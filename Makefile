@@ -49,9 +49,9 @@ help:
 	@echo "make          build every program, test and benchmark binary into $(BUILD)/"
 	@echo "make deps     install the Debian packages and fetch the test broker (Kafka 3.9 jars)"
 	@echo "make demo     install what is missing, build, run the pipeline on embedded defaults"
-	@echo "make test     install what is missing, build, run unit + integration tests"
+	@echo "make test     install what is missing, build, run unit + integration tests (sanitizer build)"
 	@echo "make quick    unit tests only (no broker, no PostgreSQL)"
-	@echo "make asan     build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make asan     the suite under AddressSanitizer + UndefinedBehaviorSanitizer only"
 	@echo "make bench    run the benchmarks; figures go to $(BUILD)/bench.jsonl"
 	@echo "make clean    remove $(BUILD)/"
 
@@ -86,16 +86,22 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 deps:
 	./deploy/deps.sh --test
 
+# The suite runs on the sanitizer build (the test build of the project), after
+# the plain build proved warning-free; the plain binaries serve the valgrind
+# checks of the daemons' main loops (tests/integration/0040-valgrind.sh).
 test:
 	./deploy/deps.sh --test --quiet-if-present
 	$(MAKE) all
-	BUILD=$(BUILD) ./tests/run.sh
+	$(MAKE) BUILD=build/asan SAN=1 all
+	BUILD=build/asan IL_PLAIN_BUILD=$(CURDIR)/$(BUILD) ./tests/run.sh
 
 quick: all
 	BUILD=$(BUILD) ./tests/run.sh --unit-only
 
 asan:
-	$(MAKE) BUILD=build/asan SAN=1 test
+	./deploy/deps.sh --test --quiet-if-present
+	$(MAKE) BUILD=build/asan SAN=1 all
+	BUILD=build/asan ./tests/run.sh
 
 bench:
 	./deploy/deps.sh --test --quiet-if-present
