@@ -103,11 +103,21 @@ typedef struct il_conf_pair {
 	char *source;           /* owned; the same for il_conf_dump() */
 } il_conf_pair;
 
+/* A value given on the command line, kept so that a reload can apply it again. */
+typedef struct il_conf_cmdline {
+	bool rdkafka;           /* a -X property, else an imislink key */
+	char *key;              /* owned */
+	char *value;            /* owned; may be a secret */
+	char *origin;           /* owned; the option, for messages */
+} il_conf_cmdline;
+
 struct il_conf {
 	il_conf_value values[IL_CONF_NKEYS];    /* parallel to il_conf_keys */
 	il_conf_pair *pairs;                    /* librdkafka properties, in order */
 	size_t npairs;                          /* entries used in pairs */
 	size_t pairs_cap;                       /* entries allocated */
+	il_conf_cmdline *cmdline;               /* command-line values, in order */
+	size_t ncmdline;                        /* entries used in cmdline */
 };
 
 /* Outcome of checking one value against its key. */
@@ -583,7 +593,27 @@ il_conf_destroy(il_conf *conf)
 		free(conf->pairs[i].source);
 	}
 	free(conf->pairs);
+	for (i = 0; i < conf->ncmdline; i++) {
+		free(conf->cmdline[i].key);
+		il_conf_free_wiped(conf->cmdline[i].value);
+		free(conf->cmdline[i].origin);
+	}
+	free(conf->cmdline);
 	free(conf);
+}
+
+static void
+il_conf_remember(il_conf *conf, bool rdkafka, const char *key, size_t keylen,
+    const char *value, const char *origin)
+{
+	il_conf_cmdline *c;
+
+	conf->cmdline = il_xrealloc(conf->cmdline, (conf->ncmdline + 1) * sizeof(*conf->cmdline));
+	c = &conf->cmdline[conf->ncmdline++];
+	c->rdkafka = rdkafka;
+	c->key = il_xstrndup(key, keylen);
+	c->value = il_xstrdup(value);
+	c->origin = il_xstrdup(origin);
 }
 
 static bool
@@ -813,14 +843,17 @@ il_conf_load_env(il_conf *conf, char *errbuf, size_t errsz)
 il_err
 il_conf_set(il_conf *conf, const char *key, const char *value, const char *origin, char *errbuf, size_t errsz)
 {
-	const il_conf_key *k;
+	const il_conf_key *k = il_conf_find(key);
+	il_err err;
 
 	if (origin == NULL)
 		origin = "command line";
-	k = il_conf_find(key);
 	if (k == NULL)
 		return il_conf_unknown(key, origin, errbuf, errsz);
-	return il_conf_apply(conf, k, value, origin, origin, errbuf, errsz);
+	err = il_conf_apply(conf, k, value, origin, origin, errbuf, errsz);
+	if (err == IL_OK)
+		il_conf_remember(conf, false, key, strlen(key), value, origin);
+	return err;
 }
 
 il_err
@@ -841,6 +874,8 @@ il_conf_set_arg(il_conf *conf, const char *arg, char *errbuf, size_t errsz)
 		err = il_conf_unknown(key, "option --set", errbuf, errsz);
 	else
 		err = il_conf_apply(conf, k, eq + 1, "option --set", "command line", errbuf, errsz);
+	if (err == IL_OK)
+		il_conf_remember(conf, false, key, strlen(key), eq + 1, "option --set");
 	free(key);
 	return err;
 }
@@ -855,6 +890,7 @@ il_conf_set_rdkafka_arg(il_conf *conf, const char *arg, char *errbuf, size_t err
 		return IL_ERR_CONFIG;
 	}
 	il_conf_add_pair(conf, arg, (size_t)(eq - arg), eq + 1, "option -X", "command line");
+	il_conf_remember(conf, true, arg, (size_t)(eq - arg), eq + 1, "option -X");
 	return IL_OK;
 }
 
@@ -1064,5 +1100,35 @@ il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size
 		    i < cur->npairs ? cur->pairs[i].key : next->pairs[i].key);
 		return IL_ERR_CONFIG;
 	}
+	return IL_OK;
+}
+
+il_err
+il_conf_reload(il_conf **conf, const char *path_opt, char *errbuf, size_t errsz)
+{
+	il_conf *cur = *conf, *next = il_conf_new();
+	const il_conf_cmdline *c;
+	il_err err;
+	size_t i;
+
+	err = il_conf_load_standard(next, path_opt, errbuf, errsz);
+	/* The command line still wins over what the files and variables now say. */
+	for (i = 0; err == IL_OK && i < cur->ncmdline; i++) {
+		c = &cur->cmdline[i];
+		if (c->rdkafka) {
+			il_conf_add_pair(next, c->key, strlen(c->key), c->value, c->origin, "command line");
+			il_conf_remember(next, true, c->key, strlen(c->key), c->value, c->origin);
+		} else {
+			err = il_conf_set(next, c->key, c->value, c->origin, errbuf, errsz);
+		}
+	}
+	if (err == IL_OK)
+		err = il_conf_reload_check(cur, next, errbuf, errsz);
+	if (err != IL_OK) {
+		il_conf_destroy(next);
+		return err;
+	}
+	il_conf_destroy(cur);
+	*conf = next;
 	return IL_OK;
 }

@@ -91,5 +91,16 @@ void il_conf_usage(FILE *out);
  * (the caller keeps @p cur).
  */
 il_err il_conf_reload_check(const il_conf *cur, const il_conf *next, char *errbuf, size_t errsz);
+/**
+ * @brief Reloads (SIGHUP): reads the standard sources again as
+ * il_conf_load_standard() does with @p path_opt, applies this configuration's
+ * command-line values (--set, -X, il_conf_set) again on top, and replaces
+ * *@p conf when il_conf_reload_check() accepts the result.
+ * @returns IL_OK with *@p conf replaced and the old configuration destroyed
+ * (strings it returned are gone: read values again), or an error with the
+ * reason in @p errbuf and *@p conf untouched, so a bad reload keeps the
+ * configuration the program runs with.
+ */
+il_err il_conf_reload(il_conf **conf, const char *path_opt, char *errbuf, size_t errsz);
 
 #endif

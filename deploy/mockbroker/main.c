@@ -363,10 +363,18 @@ parse_options(struct mock *m, int argc, char **argv, struct args *a)
 
 /* Loads the configuration: file, environment, then --set; fatal on error. */
 static void
+apply_log_level(const struct mock *m)
+{
+	il_log_level level;
+
+	if (il_log_level_parse(il_conf_get(m->conf, "log.level"), &level) == 0)
+		il_log_set_level(level);
+}
+
+static void
 load_conf(struct mock *m, const struct args *a)
 {
 	char errbuf[512];
-	il_log_level level;
 	size_t i;
 
 	m->conf = il_conf_new();
@@ -376,8 +384,25 @@ load_conf(struct mock *m, const struct args *a)
 		if (il_conf_set_arg(m->conf, a->sets[i], errbuf, sizeof(errbuf)) != IL_OK)
 			il_cli_fatal("%s", errbuf);
 	}
-	if (il_log_level_parse(il_conf_get(m->conf, "log.level"), &level) == 0)
-		il_log_set_level(level);
+	apply_log_level(m);
+}
+
+/*
+ * SIGHUP: reads the configuration again.  Only the log level can change
+ * while the cluster runs; any other change is refused and the running
+ * configuration stays, as a failed reload must never stop a daemon.
+ */
+static void
+reload_conf(struct mock *m, const char *config_path)
+{
+	char errbuf[512];
+
+	if (il_conf_reload(&m->conf, config_path, errbuf, sizeof(errbuf)) != IL_OK) {
+		il_log_warn("configuration not reloaded; the running one stays", IL_STR("reason", errbuf));
+		return;
+	}
+	apply_log_level(m);
+	il_log_info("configuration reloaded", IL_STR("log_level", il_conf_get(m->conf, "log.level")));
 }
 
 /* The pipeline's topics first, so that a --topic of the same name can change
@@ -476,7 +501,8 @@ main(int argc, char **argv)
 	    IL_INT("http_port", il_http_port(m.http)));
 
 	while (!il_sig_stop_requested()) {
-		(void)il_sig_take_reload();     /* nothing to reload */
+		if (il_sig_take_reload())
+			reload_conf(&m, args.config_path);
 		if (since_refresh >= MOCK_OFFSETS_MS) {
 			refresh_offsets(&m);
 			since_refresh = 0;

@@ -4,7 +4,8 @@
 # uses).  No definite or indirect leak and no memory error is allowed in:
 #   - imislink produce (JSON lines -> Avro -> real broker, delivery reports),
 #   - imislink consume -e (real broker -> decoded JSON lines),
-#   - imislink-mockbroker serving /metrics and /healthz, then stopped by SIGTERM.
+#   - imislink-mockbroker serving /metrics and /healthz, reloading its
+#     configuration on SIGHUP, then stopped by SIGTERM.
 # "Possibly lost" blocks are librdkafka's and glibc's thread-local caches at
 # exit and are not counted.
 # Needs: kafka, registry, valgrind, the plain build ($IL_PLAIN_BUILD).
@@ -55,7 +56,8 @@ else
 fi
 
 # The mock broker: a daemon with an HTTP endpoint, run until SIGTERM.
-IMISLINK_HTTP_PORT=0 SCHEMA_REGISTRY_URL= "${vg[@]}" "$plain/bin/imislink-mockbroker" -n 1 -p 2 \
+: >"$tmp/mock.properties"
+IMISLINK_CONFIG=$tmp/mock.properties IMISLINK_HTTP_PORT=0 SCHEMA_REGISTRY_URL= "${vg[@]}" "$plain/bin/imislink-mockbroker" -n 1 -p 2 \
 	--bootstrap-file "$tmp/bootstrap" >"$tmp/mock.out" 2>"$tmp/mock.err" &
 mock=$!
 if wait_until 120 grep -q '"http_port"' "$tmp/mock.err"; then
@@ -66,6 +68,14 @@ if wait_until 120 grep -q '"http_port"' "$tmp/mock.err"; then
 	done
 	check valgrind-mockbroker-metrics grep -q '^# TYPE' "$tmp/metrics.3"
 	check valgrind-mockbroker-healthz grep -q '"status":"ok"' "$tmp/healthz.3"
+	# SIGHUP re-reads the configuration (IMISLINK_CONFIG names the file).
+	echo "log.level = debug" >"$tmp/mock.properties"
+	kill -HUP "$mock"
+	if wait_until 60 grep -q '"msg":"configuration reloaded","log_level":"debug"' "$tmp/mock.err"; then
+		PASS mockbroker-sighup-reload
+	else
+		FAIL mockbroker-sighup-reload "no reload line: $(tail -3 "$tmp/mock.err")"
+	fi
 else
 	FAIL valgrind-mockbroker-start "no ready line: $(tail -5 "$tmp/mock.err")"
 fi

@@ -1109,6 +1109,53 @@ test_reload_check(void **state)
 }
 
 /*
+ * A reload reads the file again, keeps the command line on top, and either
+ * replaces the configuration or leaves the running one untouched.
+ */
+static void
+test_reload(void **state)
+{
+	il_conf *conf = *state;
+	const char *path;
+
+	path = write_tmps("reload.properties", "log.level = info\nhttp.port = 9000\n");
+	assert_int_equal(il_conf_load_standard(conf, path, errbuf, sizeof(errbuf)), IL_OK);
+	assert_int_equal(il_conf_set_arg(conf, "kafka.client.id=from-cli", errbuf, sizeof(errbuf)), IL_OK);
+	assert_int_equal(il_conf_set(conf, "kafka.bootstrap.servers", "h:1", "-b", errbuf, sizeof(errbuf)), IL_OK);
+	assert_int_equal(il_conf_set_rdkafka_arg(conf, "linger.ms=7", errbuf, sizeof(errbuf)), IL_OK);
+
+	/* A reloadable change is taken; command-line values survive it. */
+	write_tmps("reload.properties", "log.level = debug\nhttp.port = 9000\nkafka.client.id = from-file\n");
+	assert_int_equal(il_conf_reload(&conf, path, errbuf, sizeof(errbuf)), IL_OK);
+	*state = conf;
+	assert_string_equal(il_conf_get(conf, "log.level"), "debug");
+	assert_string_equal(il_conf_get(conf, "kafka.client.id"), "from-cli");
+	assert_string_equal(il_conf_get(conf, "kafka.bootstrap.servers"), "h:1");
+
+	/* A change that needs a restart is refused and nothing moves. */
+	write_tmps("reload.properties", "log.level = warn\nhttp.port = 9001\n");
+	assert_int_equal(il_conf_reload(&conf, path, errbuf, sizeof(errbuf)), IL_ERR_CONFIG);
+	assert_ptr_equal(conf, *state);
+	assert_string_equal(errbuf, "\"http.port\" changed from \"9000\" to \"9001\": it takes effect only after a restart");
+	assert_string_equal(il_conf_get(conf, "log.level"), "debug");
+
+	/* So is a file that no longer parses, with its line named. */
+	write_tmps("reload.properties", "log.level = loud\n");
+	assert_int_equal(il_conf_reload(&conf, path, errbuf, sizeof(errbuf)), IL_ERR_CONFIG);
+	assert_non_null(strstr(errbuf, ":1: invalid value for \"log.level\""));
+	assert_string_equal(il_conf_get(conf, "log.level"), "debug");
+
+	/* Twice in a row: the command line is remembered by the new configuration too. */
+	write_tmps("reload.properties", "log.level = error\nhttp.port = 9000\n");
+	assert_int_equal(il_conf_reload(&conf, path, errbuf, sizeof(errbuf)), IL_OK);
+	*state = conf;
+	assert_int_equal(il_conf_reload(&conf, path, errbuf, sizeof(errbuf)), IL_OK);
+	*state = conf;
+	assert_string_equal(il_conf_get(conf, "log.level"), "error");
+	assert_string_equal(il_conf_get(conf, "kafka.client.id"), "from-cli");
+}
+
+/*
  * The example file documents every key: uncommenting each "#key = value"
  * line gives a file that loads and restates the defaults.
  */
@@ -1187,6 +1234,7 @@ main(void)
 		T(test_programming_errors_abort),
 		T(test_usage),
 		T(test_reload_check),
+		T(test_reload),
 		T(test_example_file),
 		T(test_destroy_null),
 	};
