@@ -995,31 +995,10 @@ schema_file_name(const char *file, size_t *namelen, int *version)
 static bool
 read_file(const char *path, char **text, size_t *len, char *errbuf, size_t errsz)
 {
-	FILE *f = fopen(path, "rb");
 	il_buf b;
-	char chunk[8192];
-	size_t n;
-	bool ok = true;
 
-	if (f == NULL) {
-		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
-		return false;
-	}
 	il_buf_init(&b, IL_AVRO_MAX_SCHEMA_FILE);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (il_buf_add(&b, chunk, n) != IL_OK) {
-			il_err_setf(errbuf, errsz, "could not read file \"%s\": larger than %d bytes",
-			    path, IL_AVRO_MAX_SCHEMA_FILE);
-			ok = false;
-			break;
-		}
-	}
-	if (ok && ferror(f)) {
-		il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", path, strerror(errno));
-		ok = false;
-	}
-	fclose(f);
-	if (!ok) {
+	if (il_buf_read_file(&b, path, errbuf, errsz) != IL_OK) {
 		il_buf_free(&b);
 		return false;
 	}
@@ -1599,6 +1578,10 @@ enc_union(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 			return enc_avro_fail(e);
 		return enc_value(e, b, inner, &branch);
 	}
+	/* ["null"] alone is legal Avro: there is no other type to show. */
+	if (n->nbranches == 1 && n->null_branch == 0)
+		return enc_fail(e, "expected null, the only type of the union, got %s",
+		    il_text_json_kind(j, false));
 	return enc_fail(e, "expected %san object naming one type of the union, "
 	    "like {\"%s\": ...}, got %s", n->null_branch >= 0 ? "null or " : "",
 	    type_name(n->branches[n->null_branch == 0 ? 1 : 0]), il_text_json_kind(j, false));

@@ -1,10 +1,16 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "xalloc.h"
+
+/* Growth step of il_buf_read_file() for files of unknown size (pipes, /proc). */
+#define IL_BUF_READ_STEP 8192
 
 void
 il_buf_init(il_buf *b, size_t max)
@@ -135,6 +141,76 @@ il_buf_add_json_escaped(il_buf *b, const char *s)
 		}
 	}
 	return IL_OK;
+}
+
+/* Undoes a failed il_buf_read_file(): wipes what it read, back to @p start bytes. */
+static void
+il_buf_read_undo(il_buf *b, size_t start)
+{
+	if (b->data == NULL)
+		return;
+	explicit_bzero(b->data + start, b->cap - start);
+	b->len = start;
+}
+
+il_err
+il_buf_read_file(il_buf *b, const char *path, char *errbuf, size_t errsz)
+{
+	FILE *f = fopen(path, "rb");
+	size_t start = b->len, room, n;
+	struct stat st;
+	il_err err = IL_OK;
+	char extra;
+
+	if (f == NULL) {
+		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
+		return IL_ERR_IO;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((uintmax_t)st.st_size > b->max - b->len) {
+			il_err_setf(errbuf, errsz, "could not read file \"%s\": larger than %zu bytes",
+			    path, b->max - start);
+			err = IL_ERR_NOMEM;
+			goto done;
+		}
+		/* One byte more than the size, to see the end without growing;
+		 * within the bound, checked just above. */
+		n = (size_t)st.st_size < b->max - b->len ? (size_t)st.st_size + 1 : (size_t)st.st_size;
+		(void)il_buf_reserve(b, n);
+	}
+	errno = 0;
+	for (;;) {
+		if (b->len == b->max) {
+			/* Full: one more byte means the file does not fit. */
+			if (fread(&extra, 1, 1, f) == 1) {
+				il_err_setf(errbuf, errsz, "could not read file \"%s\": larger than %zu bytes",
+				    path, b->max - start);
+				err = IL_ERR_NOMEM;
+			}
+			break;
+		}
+		if (b->cap <= b->len + 1)
+			(void)il_buf_reserve(b, b->max - b->len < IL_BUF_READ_STEP ?
+			    b->max - b->len : IL_BUF_READ_STEP);
+		room = b->cap - 1 - b->len;
+		if (room > b->max - b->len)
+			room = b->max - b->len;
+		n = fread(b->data + b->len, 1, room, f);
+		b->len += n;
+		b->data[b->len] = '\0';
+		if (n < room)
+			break;
+	}
+	if (err == IL_OK && ferror(f)) {
+		il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", path,
+		    strerror(errno != 0 ? errno : EIO));
+		err = IL_ERR_IO;
+	}
+done:
+	if (err != IL_OK)
+		il_buf_read_undo(b, start);
+	fclose(f);
+	return err;
 }
 
 char *

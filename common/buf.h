@@ -42,6 +42,18 @@ il_err il_buf_vprintf(il_buf *b, const char *fmt, va_list ap);
 __attribute__((warn_unused_result))
 il_err il_buf_add_json_escaped(il_buf *b, const char *s);
 
+/**
+ * @brief Appends the whole file at @p path, at most up to the buffer's bound.
+ * A regular file is read into one allocation sized up front, so no copy of
+ * its bytes (a secret, say) is left behind in memory a reallocation freed.
+ * @returns IL_OK; IL_ERR_IO when the file cannot be opened or read, or
+ * IL_ERR_NOMEM when it does not fit, with the path and the cause in
+ * @p errbuf ("could not read file \"x\": larger than 65536 bytes").  On
+ * failure the bytes read are wiped and the buffer's length is as it was.
+ */
+__attribute__((warn_unused_result))
+il_err il_buf_read_file(il_buf *b, const char *path, char *errbuf, size_t errsz);
+
 /** @returns the contents and hands their ownership to the caller; the buffer resets. */
 char *il_buf_take(il_buf *b);
 

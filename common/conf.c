@@ -1,5 +1,6 @@
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -34,6 +36,7 @@ typedef enum il_conf_type {
 	IL_CONF_URL,            /* http:// or https://; empty where the default is */
 	IL_CONF_BROKERS,        /* host:port[,host:port...] */
 	IL_CONF_TOPIC,          /* a legal Kafka topic name */
+	IL_CONF_IPV4,           /* a dotted IPv4 address, as inet_pton() reads it */
 } il_conf_type;
 
 typedef struct il_conf_key {
@@ -59,6 +62,7 @@ typedef struct il_conf_key {
 #define IL_K_URL(n, e, d, r, s) { n, e, IL_CONF_URL, d, 0, 0, NULL, r, s }
 #define IL_K_BROKERS(n, e, d, r, s) { n, e, IL_CONF_BROKERS, d, 0, 0, NULL, r, s }
 #define IL_K_TOPIC(n, e, d, r, s) { n, e, IL_CONF_TOPIC, d, 0, 0, NULL, r, s }
+#define IL_K_IPV4(n, e, d, r, s) { n, e, IL_CONF_IPV4, d, 0, 0, NULL, r, s }
 
 /*
  * Every key imislink knows, in strict alphabetical order (lookups are binary
@@ -67,7 +71,7 @@ typedef struct il_conf_key {
  */
 static const il_conf_key il_conf_keys[] = {
 	IL_K_INT("avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest Avro message accepted or produced, in bytes"),
-	IL_K_STR("http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_RESTART, "address the HTTP endpoint (metrics, status, DCI push) listens on"),
+	IL_K_IPV4("http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_RESTART, "address the HTTP endpoint (metrics, status, DCI push) listens on"),
 	IL_K_INT("http.max.body.bytes", "IMISLINK_HTTP_MAX_BODY_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest HTTP request body accepted, in bytes"),
 	IL_K_INT("http.port", "IMISLINK_HTTP_PORT", 0, 65535, "9464", IL_RESTART, "port of the HTTP endpoint; 0 takes any free port"),
 	IL_K_BROKERS("kafka.bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", IL_RESTART, "Kafka brokers to start from, host:port,host:port"),
@@ -157,11 +161,11 @@ il_conf_find_or_die(const char *name, il_conf_type type, bool any_type)
 
 	/* Callers name keys in code: a miss is a bug, not an input error. */
 	if (k == NULL) {
-		il_log_error("unknown configuration key", IL_STR("key", name));
+		il_log_error("unknown configuration key", IL_STR("conf_key", name));
 		abort();
 	}
 	if (!any_type && k->type != type) {
-		il_log_error("configuration key read as the wrong type", IL_STR("key", name));
+		il_log_error("configuration key read as the wrong type", IL_STR("conf_key", name));
 		abort();
 	}
 	return k;
@@ -438,6 +442,7 @@ il_conf_check_topic(const char *s)
 static void
 il_conf_check_value(const il_conf_key *k, const char *value, il_conf_check *res, char *expbuf, size_t expsz)
 {
+	struct in_addr addr;
 	const char *p;
 	size_t n;
 
@@ -492,6 +497,12 @@ il_conf_check_value(const il_conf_key *k, const char *value, il_conf_check *res,
 	case IL_CONF_TOPIC:
 		if (!il_conf_check_topic(value))
 			res->expected = "expected a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -";
+		break;
+	case IL_CONF_IPV4:
+		/* The HTTP endpoint binds it with inet_pton(): refuse here what it would
+		 * refuse there, with the key named, instead of failing at listen time. */
+		if (inet_pton(AF_INET, value, &addr) != 1)
+			res->expected = "expected an IPv4 address such as 127.0.0.1 or 0.0.0.0";
 		break;
 	}
 	if (res->expected == NULL && res->canon == NULL)
@@ -560,12 +571,12 @@ il_conf_new(void)
 	for (i = 0; i < IL_CONF_NKEYS; i++) {
 		/* A table edit that breaks the order or a default is caught at once. */
 		if (i > 0 && strcmp(il_conf_keys[i - 1].name, il_conf_keys[i].name) >= 0) {
-			il_log_error("configuration table out of order", IL_STR("key", il_conf_keys[i].name));
+			il_log_error("configuration table out of order", IL_STR("conf_key", il_conf_keys[i].name));
 			abort();
 		}
 		il_conf_check_value(&il_conf_keys[i], il_conf_keys[i].def, &res, expbuf, sizeof(expbuf));
 		if (res.expected != NULL) {
-			il_log_error("configuration default invalid", IL_STR("key", il_conf_keys[i].name),
+			il_log_error("configuration default invalid", IL_STR("conf_key", il_conf_keys[i].name),
 			    IL_STR("expected", res.expected));
 			abort();
 		}
@@ -744,46 +755,33 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 static char *
 il_conf_read_secret_file(const char *var, const char *path, char *errbuf, size_t errsz)
 {
-	FILE *fp;
-	char *data;
+	char why[512];
+	il_buf b;
 	size_t n;
-	int saved;
 
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		il_err_setf(errbuf, errsz, "environment variable %s: could not open file \"%s\": %s",
-		    var, path, strerror(errno));
-		return NULL;
-	}
-	data = il_xmalloc(IL_CONF_SECRET_FILE_MAX + 1);
-	n = fread(data, 1, IL_CONF_SECRET_FILE_MAX + 1, fp);
-	saved = errno;
-	if (ferror(fp)) {
-		il_err_setf(errbuf, errsz, "environment variable %s: could not read file \"%s\": %s",
-		    var, path, strerror(saved != 0 ? saved : EIO));
+	il_buf_init(&b, IL_CONF_SECRET_FILE_MAX);
+	if (il_buf_read_file(&b, path, why, sizeof(why)) != IL_OK) {
+		il_err_setf(errbuf, errsz, "environment variable %s: %s", var, why);
 		goto fail;
 	}
-	if (n > IL_CONF_SECRET_FILE_MAX) {
-		il_err_setf(errbuf, errsz, "environment variable %s: file \"%s\" is larger than %d bytes",
-		    var, path, IL_CONF_SECRET_FILE_MAX);
-		goto fail;
-	}
-	if (memchr(data, '\0', n) != NULL) {
+	n = b.len;
+	if (memchr(b.data != NULL ? b.data : "", '\0', n) != NULL) {
 		il_err_setf(errbuf, errsz, "environment variable %s: file \"%s\" contains a NUL byte",
 		    var, path);
 		goto fail;
 	}
-	if (n > 0 && data[n - 1] == '\n')
+	if (n > 0 && b.data[n - 1] == '\n')
 		n--;
-	if (n > 0 && data[n - 1] == '\r')
+	if (n > 0 && b.data[n - 1] == '\r')
 		n--;
-	data[n] = '\0';
-	fclose(fp);
-	return data;
+	if (b.data != NULL)
+		b.data[n] = '\0';
+	b.len = n;
+	return il_buf_take(&b);
 fail:
-	explicit_bzero(data, IL_CONF_SECRET_FILE_MAX + 1);
-	free(data);
-	fclose(fp);
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	il_buf_free(&b);
 	return NULL;
 }
 
@@ -1045,6 +1043,9 @@ il_conf_usage_form(const il_conf_key *k, FILE *out)
 		break;
 	case IL_CONF_TOPIC:
 		fputs("Kafka topic name", out);
+		break;
+	case IL_CONF_IPV4:
+		fputs("IPv4 address", out);
 		break;
 	}
 	if (k->reload)

@@ -55,14 +55,32 @@ struct problems {
 	int omitted;        /* problems counted but not described */
 };
 
+/* Writes the first @p nhex hex digits of SHA-256 over @p len bytes, and a NUL. */
+static void
+sha256_hex(const void *data, size_t len, char *out, size_t nhex)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t i;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		/* SHA-256 is built into every libcrypto: failing here means a
+		 * broken installation, and an event without an id must never go
+		 * out. */
+		fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"could not compute SHA-256: libcrypto failed\"}\n");
+		abort();
+	}
+	for (i = 0; i < nhex && i < 64; i++)
+		out[i] = hex[(md[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0x0f];
+	out[i] = '\0';
+}
+
 void
 il_event_id(const char *system, const char *instance, const char *kind,
     const char *position, const char *table, const char *pk, char out[65])
 {
 	const char *fields[6] = { system, instance, kind, position, table, pk };
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	size_t total = 0, off = 0, i;
 	unsigned char small[512], *data = small;
 
@@ -81,20 +99,52 @@ il_event_id(const char *system, const char *instance, const char *kind,
 		if (i < 5)
 			data[off++] = '\0';
 	}
-	if (!EVP_Digest(data, off, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		/* SHA-256 is built into every libcrypto: failing here means a
-		 * broken installation, and an event without an id must never go
-		 * out. */
-		fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"could not compute SHA-256: libcrypto failed\"}\n");
-		abort();
-	}
+	sha256_hex(data, off, out, 64);
 	if (data != small)
 		free(data);
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0x0f];
+}
+
+/* A string member of @p obj, or NULL (absent, null, another type). */
+static const char *
+source_field(const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void
+il_event_id_of_source(const cJSON *source, char out[65])
+{
+	const cJSON *s = cJSON_IsObject(source) ? source : NULL;
+
+	il_event_id(source_field(s, "system"), source_field(s, "instance"), source_field(s, "kind"),
+	    source_field(s, "position"), source_field(s, "table"), source_field(s, "primary_key"), out);
+}
+
+bool
+il_event_id_valid(const char *id)
+{
+	size_t i;
+
+	if (id == NULL)
+		return false;
+	for (i = 0; i < 64; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
 	}
-	out[64] = '\0';
+	return id[64] == '\0';
+}
+
+char *
+il_event_file_position(const char *prefix, unsigned long long line, const void *data, size_t len)
+{
+	char digest[17];
+
+	/* The line's digest makes the position say what was read, not only
+	 * where: an edited line is a new event, an unchanged one the same. */
+	sha256_hex(data, len, digest, 16);
+	return il_xasprintf("%s:%llu:%s", prefix != NULL ? prefix : "", line, digest);
 }
 
 long long
@@ -309,14 +359,68 @@ static const char *const id_members[I_COUNT] = {
 	"id_type", "value", "expiry_date", "status", "description",
 };
 
+/* An entry of "ids" by its id type, for the duplicate check. */
+struct id_type_at {
+	const char *type;   /* the entry's (first) "id_type" string */
+	int index;          /* the entry's place in "ids" */
+};
+
+static int
+id_type_order(const void *a, const void *b)
+{
+	const struct id_type_at *x = a, *y = b;
+	int c = strcmp(x->type, y->type);
+
+	if (c != 0)
+		return c;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Flags each entry of the array @p ids whose "id_type" an earlier entry
+ * has already.  Sorting keeps this O(n log n): a 1 MiB body holds some
+ * 65,000 ids, and comparing each entry with all before it took minutes.
+ * @returns one flag per entry (the caller frees), NULL for an empty array.
+ */
+static bool *
+duplicate_types(const cJSON *ids)
+{
+	int n = cJSON_GetArraySize(ids), k = 0, i = 0;
+	struct id_type_at *all;
+	const cJSON *e, *t;
+	bool *dup;
+
+	if (n <= 0)
+		return NULL;
+	dup = il_xcalloc((size_t)n, sizeof(*dup));
+	all = il_xmalloc((size_t)n * sizeof(*all));
+	cJSON_ArrayForEach(e, ids) {
+		t = cJSON_GetObjectItemCaseSensitive(e, "id_type");
+		if (cJSON_IsString(t) && t->valuestring != NULL) {
+			all[k].type = t->valuestring;
+			all[k].index = i;
+			k++;
+		}
+		i++;
+	}
+	qsort(all, (size_t)k, sizeof(*all), id_type_order);
+	for (i = 1; i < k; i++) {
+		if (strcmp(all[i].type, all[i - 1].type) == 0)
+			dup[all[i].index] = true;
+	}
+	free(all);
+	return dup;
+}
+
 /* Checks "ids"; @returns the value of the first id of @p key_type, or NULL. */
 static const char *
 check_ids(struct problems *pr, const cJSON *ids, const char *key_type)
 {
 	const char *key_value = NULL;
-	const cJSON *e, *prev, *m[I_COUNT];
+	const cJSON *e, *m[I_COUNT];
 	char q[QUOTE_MAX + 8];
 	struct at at = { "ids", 0 };
+	bool *dup;
 
 	if (ids == NULL || cJSON_IsNull(ids))
 		return NULL;
@@ -324,9 +428,9 @@ check_ids(struct problems *pr, const cJSON *ids, const char *key_type)
 		problem(pr, "ids: expected an array or null, got %s", il_text_json_kind(ids, true));
 		return NULL;
 	}
+	dup = duplicate_types(ids);
 	cJSON_ArrayForEach(e, ids) {
 		const char *type, *value, *status;
-		int j = 0;
 
 		if (!cJSON_IsObject(e)) {
 			problem(pr, "ids[%d]: expected an object, got %s", at.index++,
@@ -342,28 +446,17 @@ check_ids(struct problems *pr, const cJSON *ids, const char *key_type)
 			problem(pr, "ids[%d].status: expected \"valid\" or \"invalid\", got \"%s\"", at.index,
 			    quote(status, q, sizeof(q)));
 		check_string(pr, &at, "description", m[I_DESCRIPTION]);
-		if (type != NULL) {
-			/* openSPP keeps one ID per (registrant, type): two of a
-			 * type would make the key ambiguous. */
-			cJSON_ArrayForEach(prev, ids) {
-				const cJSON *pt;
-
-				if (j++ >= at.index)
-					break;
-				pt = cJSON_GetObjectItemCaseSensitive(prev, "id_type");
-				if (cJSON_IsString(pt) && pt->valuestring != NULL &&
-				    strcmp(pt->valuestring, type) == 0) {
-					problem(pr, "ids[%d].id_type: duplicate id type \"%s\"", at.index,
-					    quote(type, q, sizeof(q)));
-					break;
-				}
-			}
-		}
+		/* openSPP keeps one ID per (registrant, type): two of a
+		 * type would make the key ambiguous. */
+		if (type != NULL && dup[at.index])
+			problem(pr, "ids[%d].id_type: duplicate id type \"%s\"", at.index,
+			    quote(type, q, sizeof(q)));
 		if (type != NULL && value != NULL && key_value == NULL &&
 		    key_type != NULL && strcmp(type, key_type) == 0)
 			key_value = value;
 		at.index++;
 	}
+	free(dup);
 	return key_value;
 }
 
@@ -595,7 +688,7 @@ il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *ki
 	const char *key_value = NULL;
 	char id[65], ts[IL_TIME_LEN], pk[24];
 	long long sid = -1;
-	cJSON *ev = NULL;
+	cJSON *ev = NULL, *source = NULL;
 	bool ok = true;
 	size_t i;
 
@@ -624,17 +717,27 @@ il_event_from_openspp(const il_event_ctx *ctx, const cJSON *body, const char *ki
 	pk[0] = '\0';
 	if (sid > 0)
 		snprintf(pk, sizeof(pk), "%lld", sid);
-	/* The id covers where the body came from and whom it is about, so the
-	 * same line of the same file gives the same id on every run. */
-	il_event_id("openspp", ctx->instance, kind, position, "res_partner",
-	    key_value != NULL ? key_value : pk, id);
+	source = map_source(ctx, kind, position, sid > 0 ? pk : NULL);
+	if (source == NULL) {
+		problem(&pr, "event: out of memory building the JSON form");
+		goto done;
+	}
+	/* The id covers the event's own source fields and nothing else: the
+	 * promise of the schema, and no external id (a national ID) goes into
+	 * a hash that is printed and published. */
+	il_event_id_of_source(source, id);
 	il_time_format_ms(il_event_now_ms(), ts);
 
 	ev = cJSON_CreateObject();
 	ok = ev != NULL;
 	ok = ok && put(ev, "event_id", cJSON_CreateString(id));
 	ok = ok && put(ev, "event_type", cJSON_CreateString("REGISTRANT_SUBMITTED"));
-	ok = ok && put(ev, "source", map_source(ctx, kind, position, sid > 0 ? pk : NULL));
+	/* put() takes the source, or frees it when it fails. */
+	if (ok)
+		ok = put(ev, "source", source);
+	else
+		cJSON_Delete(source);
+	source = NULL;
 	ok = ok && put(ev, "occurred_at", cJSON_CreateString(ts));
 	ok = ok && put(ev, "produced_at", cJSON_CreateString(ts));
 	ok = ok && put(ev, "programme", cJSON_CreateNull());

@@ -49,7 +49,7 @@ typedef struct il_kafka_seen {
  */
 typedef struct il_kafka_base {
 	rd_kafka_t *rk;                 /* the handle; NULL while it is made */
-	pthread_mutex_t lock;           /* guards the rest: log_cb runs on librdkafka's threads */
+	pthread_mutex_t lock;           /* guards the rest: the polling thread's callbacks and any caller share it */
 	bool fatal;                     /* a fatal error was raised */
 	char fatal_reason[512];         /* "ERR_NAME: reason" of the first one */
 	il_kafka_seen seen[IL_KAFKA_LOG_SLOTS]; /* rate limit of warnings */
@@ -248,48 +248,105 @@ il_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *bu
 		    IL_STR("facility", fac), IL_STR("detail", buf));
 }
 
-static il_err
-il_kafka_conf_set(const char *key, const char *value, void *ctx, char *errbuf, size_t errsz)
-{
-	rd_kafka_conf_t *rkconf = ctx;
-	char reason[512];
+/* What il_kafka_conf_set() works on. */
+typedef struct il_kafka_conf_ctx {
+	rd_kafka_conf_t *rkconf;        /* the configuration being built */
+	rd_kafka_type_t type;           /* whose it is: which guards apply */
+	bool guarded;                   /* the operator's properties: check the guards */
+} il_kafka_conf_ctx;
 
-	if (rd_kafka_conf_set(rkconf, key, value, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
+/*
+ * A property the design's guarantees rest on.  An operator may tune anything
+ * else with -X, but not these: a producer that may lose acknowledged events,
+ * or a consumer that commits offsets of events not yet handled, would break
+ * "nothing lost" without a word.
+ */
+typedef struct il_kafka_guard {
+	rd_kafka_type_t type;   /* the client it applies to */
+	const char *name;       /* as rd_kafka_conf_get() knows it (aliases map to it) */
+	const char *want;       /* the one effective value allowed */
+	const char *why;        /* the reason given when it is refused */
+} il_kafka_guard;
+
+static const il_kafka_guard il_kafka_guards[] = {
+	{ RD_KAFKA_PRODUCER, "enable.idempotence", "true",
+	    "imislink's delivery guarantee needs the idempotent producer (enable.idempotence=true)" },
+	{ RD_KAFKA_PRODUCER, "acks", "-1",
+	    "imislink's delivery guarantee needs acks=all (idempotent producer)" },
+	{ RD_KAFKA_CONSUMER, "enable.auto.commit", "false",
+	    "imislink commits an offset only once its event's outcome is durable "
+	    "(enable.auto.commit=false)" },
+	{ RD_KAFKA_CONSUMER, "enable.auto.offset.store", "false",
+	    "imislink stores an offset only once its event's outcome is durable "
+	    "(enable.auto.offset.store=false)" },
+};
+
+static il_err
+il_kafka_conf_set(const char *key, const char *value, void *arg, char *errbuf, size_t errsz)
+{
+	il_kafka_conf_ctx *ctx = arg;
+	char reason[512], have[64];
+	size_t i, havesz;
+
+	if (rd_kafka_conf_set(ctx->rkconf, key, value, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
 		il_err_setf(errbuf, errsz, "invalid librdkafka property \"%s\": %s", key, reason);
+		return IL_ERR_CONFIG;
+	}
+	/* Checked on the effective values, so aliases (request.required.acks,
+	 * topic.acks) and spellings (0, False) are caught as well. */
+	for (i = 0; ctx->guarded && i < sizeof(il_kafka_guards) / sizeof(il_kafka_guards[0]); i++) {
+		if (il_kafka_guards[i].type != ctx->type)
+			continue;
+		havesz = sizeof(have);
+		/* Unknown: a topic property no one has set yet, still at its default. */
+		if (rd_kafka_conf_get(ctx->rkconf, il_kafka_guards[i].name, have, &havesz) !=
+		    RD_KAFKA_CONF_OK || strcmp(have, il_kafka_guards[i].want) == 0)
+			continue;
+		il_err_setf(errbuf, errsz, "%s=%s: refused: %s", key, value, il_kafka_guards[i].why);
 		return IL_ERR_CONFIG;
 	}
 	return IL_OK;
 }
 
 /*
- * Builds a librdkafka configuration: the imislink keys, then @p defaults
- * (key, value, ..., NULL), then the -X/rdkafka.* properties, which come last
- * so that an operator can override anything.
+ * Builds a librdkafka configuration for a client of @p type: the imislink
+ * keys, then @p defaults (key, value, ..., NULL), then the -X/rdkafka.*
+ * properties, which come last so that an operator can override anything but
+ * the guarded properties above.
  */
 static rd_kafka_conf_t *
-il_kafka_conf_new(const il_conf *conf, const char *const *defaults, il_kafka_base *b,
-    char *errbuf, size_t errsz)
+il_kafka_conf_new(const il_conf *conf, rd_kafka_type_t type, const char *const *defaults,
+    il_kafka_base *b, char *errbuf, size_t errsz)
 {
-	rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+	il_kafka_conf_ctx ctx = { rd_kafka_conf_new(), type, false };
 	const char *client_id = il_conf_get(conf, "kafka.client.id");
 
 	if (il_kafka_conf_set("bootstrap.servers", il_conf_get(conf, "kafka.bootstrap.servers"),
-	    rkconf, errbuf, errsz) != IL_OK)
+	    &ctx, errbuf, errsz) != IL_OK)
 		goto fail;
 	if (client_id[0] != '\0' &&
-	    il_kafka_conf_set("client.id", client_id, rkconf, errbuf, errsz) != IL_OK)
+	    il_kafka_conf_set("client.id", client_id, &ctx, errbuf, errsz) != IL_OK)
 		goto fail;
 	for (; defaults[0] != NULL; defaults += 2)
-		if (il_kafka_conf_set(defaults[0], defaults[1], rkconf, errbuf, errsz) != IL_OK)
+		if (il_kafka_conf_set(defaults[0], defaults[1], &ctx, errbuf, errsz) != IL_OK)
 			goto fail;
-	if (il_conf_rdkafka_foreach(conf, il_kafka_conf_set, rkconf, errbuf, errsz) != IL_OK)
+	ctx.guarded = true;
+	if (il_conf_rdkafka_foreach(conf, il_kafka_conf_set, &ctx, errbuf, errsz) != IL_OK)
 		goto fail;
-	rd_kafka_conf_set_error_cb(rkconf, il_kafka_error_cb);
-	rd_kafka_conf_set_log_cb(rkconf, il_kafka_log_cb);
-	rd_kafka_conf_set_opaque(rkconf, b);
-	return rkconf;
+	/*
+	 * librdkafka's log lines wait in a queue served by the caller's poll
+	 * (see il_kafka_base_start()) instead of being written from its broker
+	 * threads: a slow stderr must not stall a broker connection.  Set after
+	 * the operator's properties, as the callbacks rely on it.
+	 */
+	if (il_kafka_conf_set("log.queue", "true", &ctx, errbuf, errsz) != IL_OK)
+		goto fail;
+	rd_kafka_conf_set_error_cb(ctx.rkconf, il_kafka_error_cb);
+	rd_kafka_conf_set_log_cb(ctx.rkconf, il_kafka_log_cb);
+	rd_kafka_conf_set_opaque(ctx.rkconf, b);
+	return ctx.rkconf;
 fail:
-	rd_kafka_conf_destroy(rkconf);
+	rd_kafka_conf_destroy(ctx.rkconf);
 	return NULL;
 }
 
@@ -298,6 +355,7 @@ static bool
 il_kafka_base_start(il_kafka_base *b, rd_kafka_type_t type, rd_kafka_conf_t *rkconf,
     char *errbuf, size_t errsz)
 {
+	rd_kafka_resp_err_t rerr;
 	char reason[512];
 
 	b->rk = rd_kafka_new(type, rkconf, reason, sizeof(reason));
@@ -306,6 +364,17 @@ il_kafka_base_start(il_kafka_base *b, rd_kafka_type_t type, rd_kafka_conf_t *rkc
 		rd_kafka_conf_destroy(rkconf);
 		il_err_setf(errbuf, errsz, "could not create Kafka %s: %s",
 		    type == RD_KAFKA_PRODUCER ? "producer" : "consumer", reason);
+		return false;
+	}
+	/* Log lines go to the main queue: rd_kafka_poll() serves them, and for a
+	 * consumer, whose main queue il_consumer_new() forwards to the consumer
+	 * queue, rd_kafka_consumer_poll(). */
+	rerr = rd_kafka_set_log_queue(b->rk, NULL);
+	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		il_err_setf(errbuf, errsz, "could not create Kafka %s: could not set its log queue: %s",
+		    type == RD_KAFKA_PRODUCER ? "producer" : "consumer", rd_kafka_err2str(rerr));
+		rd_kafka_destroy(b->rk);
+		b->rk = NULL;
 		return false;
 	}
 	return true;
@@ -360,7 +429,7 @@ il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
 	il_kafka_base_init(&p->base);
 	p->cb = cb;
 	p->cb_ctx = cb_ctx;
-	rkconf = il_kafka_conf_new(conf, defaults, &p->base, errbuf, errsz);
+	rkconf = il_kafka_conf_new(conf, RD_KAFKA_PRODUCER, defaults, &p->base, errbuf, errsz);
 	if (rkconf == NULL)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(rkconf, il_producer_dr);
@@ -669,7 +738,7 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 		group_id = made_up;
 	}
 	defaults[1] = group_id;
-	rkconf = il_kafka_conf_new(conf, defaults, &c->base, errbuf, errsz);
+	rkconf = il_kafka_conf_new(conf, RD_KAFKA_CONSUMER, defaults, &c->base, errbuf, errsz);
 	if (rkconf == NULL)
 		goto fail;
 	if (c->grouped)
@@ -903,8 +972,6 @@ il_consumer_pause_resume(il_consumer *c, const char *topic, int32_t partition, b
 
 	if ((at >= 0) == pause)
 		return IL_OK;
-	if (!pause)
-		il_consumer_paused_del(c, (size_t)at);
 	parts = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(parts, topic, partition);
 	if (pause)
@@ -914,9 +981,14 @@ il_consumer_pause_resume(il_consumer *c, const char *topic, int32_t partition, b
 	if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 		rerr = parts->elems[0].err;
 	rd_kafka_topic_partition_list_destroy(parts);
+	/* The set follows librdkafka only once it took the change: after a
+	 * failed resume the partition is still paused, and a later resume must
+	 * try again rather than take it for running. */
 	if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (pause)
 			il_consumer_paused_add(c, topic, partition);
+		else
+			il_consumer_paused_del(c, (size_t)at);
 		return IL_OK;
 	}
 	il_log_warn(pause ? "could not pause partition" : "could not resume partition",

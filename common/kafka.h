@@ -13,6 +13,15 @@
  *    pause/resume (the batch API mishandles offsets around pause in 2.0.2),
  *    rebalance callbacks that let the caller commit finished work before
  *    partitions are taken away.
+ * -X may tune anything else, but a property that would weaken these rules
+ * (enable.idempotence and acks of a producer, enable.auto.commit and
+ * enable.auto.offset.store of a consumer) is refused when the client is made.
+ *
+ * librdkafka's own log lines (log.queue=true) are written by the thread that
+ * polls, in il_producer_poll() and friends or il_consumer_poll(), never from
+ * librdkafka's broker threads, so a slow log cannot stall a broker
+ * connection.  A client must therefore be polled regularly, as it must be
+ * anyway for delivery reports and rebalances.
  */
 #ifndef IL_KAFKA_H
 #define IL_KAFKA_H
@@ -51,7 +60,10 @@ typedef void (il_delivery_cb)(void *msg_opaque, il_err err, const char *errstr,
 /**
  * @brief Makes an idempotent producer from @p conf (bootstrap servers and -X
  * properties).
- * @returns NULL with a message naming the offending property in @p errbuf.
+ * @returns NULL with a message naming the offending property in @p errbuf:
+ * one librdkafka refuses, or enable.idempotence other than true or acks other
+ * than all ("option -X: acks=1: refused: imislink's delivery guarantee needs
+ * acks=all (idempotent producer)").
  */
 il_producer *il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
     char *errbuf, size_t errsz);
@@ -95,7 +107,8 @@ typedef void (il_rebalance_cb)(il_consumer *c, bool assigned,
 /**
  * @brief Makes a consumer in group @p group_id (NULL: no group, manual
  * assignment only) with manual commits.
- * @returns NULL with the reason in @p errbuf.
+ * @returns NULL with the reason in @p errbuf, e.g. a property librdkafka
+ * refuses, or enable.auto.commit or enable.auto.offset.store other than false.
  */
 il_consumer *il_consumer_new(const il_conf *conf, const char *group_id,
     il_rebalance_cb *cb, void *cb_ctx, char *errbuf, size_t errsz);
@@ -133,7 +146,10 @@ il_err il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
  * assignment (revocation, il_consumer_assign_all()) is no longer paused: when
  * it comes back it starts from its committed offset, running; pause it again
  * from the assignment callback if needed.  Call from the polling thread.
- * @returns IL_ERR_NOTFOUND when the partition is not assigned.
+ * When librdkafka refuses the change, the partition stays as it was (a
+ * failed resume leaves it paused, and the next resume tries again).
+ * @returns IL_ERR_NOTFOUND when the partition is not assigned, IL_ERR_INVALID
+ * when librdkafka refuses for another reason.
  */
 il_err il_consumer_pause(il_consumer *c, const char *topic, int32_t partition);
 il_err il_consumer_resume(il_consumer *c, const char *topic, int32_t partition);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "text.h"
 
 /* Longest string value written as is; longer ones are cut at a character. */
 #define IL_LOG_VALUE_MAX 4096
@@ -19,6 +20,8 @@
 #define IL_LOG_LINE_MAX (1024 * 1024)
 /* Room for a masked value: longer ones keep fewer asterisks, not fewer tail. */
 #define IL_LOG_MASK_MAX 256
+/* Asterisks of a masked value, whatever its length: the length would tell. */
+#define IL_LOG_MASK_STARS 8
 #define IL_LOG_PROGRAM_MAX 64
 
 /*
@@ -79,41 +82,28 @@ il_log_enabled(il_log_level level)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at @p s (Unicode table 3-7: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0 when the byte
- * at @p s does not start one.  Stops at the NUL, which is never a
- * continuation byte.
+ * Length of the character at @p s, which has @p avail bytes before its NUL:
+ * the length its first byte announces when il_text_utf8_valid() accepts
+ * that many bytes, else 0 (a byte that becomes U+FFFD).
  */
 static size_t
-il_log_utf8_len(const unsigned char *s)
+il_log_char_len(const char *s, size_t avail)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
+	unsigned char c = (unsigned char)s[0];
+	size_t n;
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+	if (c < 0x80)
+		n = 1;
+	else if (c >= 0xc0 && c <= 0xdf)
 		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+	else if (c >= 0xe0 && c <= 0xef)
 		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+	else if (c >= 0xf0 && c <= 0xf7)
 		n = 4;
 	else
 		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
+	if (n > avail || !il_text_utf8_valid(s, n, NULL))
 		return 0;
-	for (i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
 	return n;
 }
 
@@ -125,32 +115,27 @@ il_log_utf8_len(const unsigned char *s)
 static const char *
 il_log_sanitize(const char *s, il_buf *tmp, bool *truncated)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
+	size_t len = strnlen(s, IL_LOG_VALUE_MAX + 1), at = 0, n;
 
-	while (*p != '\0' && (size_t)((const char *)p - s) < IL_LOG_VALUE_MAX) {
-		n = il_log_utf8_len(p);
-		if (n == 0)
-			break;
-		p += n;
-	}
-	if (*p == '\0' && (size_t)((const char *)p - s) <= IL_LOG_VALUE_MAX)
+	if (len <= IL_LOG_VALUE_MAX && il_text_utf8_valid(s, len, NULL))
 		return s;
 
 	il_buf_reset(tmp);
-	for (p = (const unsigned char *)s; *p != '\0'; p += n ? n : 1) {
-		n = il_log_utf8_len(p);
+	while (s[at] != '\0') {
+		/* Only the next four bytes matter: no character is longer. */
+		n = il_log_char_len(s + at, strnlen(s + at, 4));
 		if (tmp->len + (n ? n : 3) > IL_LOG_VALUE_MAX) {
 			*truncated = true;
 			break;
 		}
 		/* tmp is bounded well above IL_LOG_VALUE_MAX, so these cannot fail. */
 		if (n > 0) {
-			if (il_buf_add(tmp, p, n) != IL_OK)
+			if (il_buf_add(tmp, s + at, n) != IL_OK)
 				break;
 		} else if (il_buf_adds(tmp, "\xef\xbf\xbd") != IL_OK) {
 			break;
 		}
+		at += n ? n : 1;
 	}
 	return tmp->data != NULL ? tmp->data : "";
 }
@@ -272,8 +257,7 @@ il_log_emit(il_log_level level, const char *msg, const il_log_field *fields)
 char *
 il_log_mask(const char *value, char *out, size_t outsz)
 {
-	const unsigned char *p;
-	size_t chars = 0, tail = 0, stars, n, len;
+	size_t chars = 0, tail, stars = IL_LOG_MASK_STARS, n, len;
 	size_t last[2] = { 0, 0 };      /* byte lengths of the last two characters */
 
 	if (outsz == 0)
@@ -282,21 +266,19 @@ il_log_mask(const char *value, char *out, size_t outsz)
 	if (value == NULL)
 		return out;
 	/* An invalid byte counts as one character, as it will be one U+FFFD. */
-	for (p = (const unsigned char *)value; *p != '\0'; p += n) {
-		n = il_log_utf8_len(p);
+	for (len = 0; value[len] != '\0'; len += n) {
+		n = il_log_char_len(value + len, strnlen(value + len, 4));
 		if (n == 0)
 			n = 1;
 		last[0] = last[1];
 		last[1] = n;
 		chars++;
 	}
-	len = (size_t)((const char *)p - value);
 	if (chars < 6) {
 		snprintf(out, outsz, "***");
 		return out;
 	}
 	tail = last[0] + last[1];
-	stars = chars - 2;
 	if (tail + 3 >= outsz) {
 		snprintf(out, outsz, "***");
 		return out;

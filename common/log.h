@@ -84,12 +84,13 @@ bool il_log_enabled(il_log_level level);
 void il_log_emit(il_log_level level, const char *msg, const il_log_field *fields);
 
 /**
- * Masks personal data: keeps the length's order of magnitude and at most the
- * last two characters of values of six or more characters ("*****42"),
- * nothing of shorter ones ("***").  Lengths count UTF-8 characters, so the
- * kept tail is whole characters.  When @p out is too small the asterisks are
- * cut first.  NULL gives "" (il_log_emit() renders it as JSON null).
- * Writes a NUL-terminated result into @p out unless @p outsz is 0.
+ * Masks personal data to a fixed width, so that not even the length shows:
+ * eight asterisks and the last two characters of values of six or more
+ * characters ("********42"), "***" for shorter ones.  Lengths count UTF-8
+ * characters, so the kept tail is whole characters.  When @p out is too
+ * small the asterisks are cut first.  NULL gives "" (il_log_emit() renders
+ * it as JSON null).  Writes a NUL-terminated result into @p out unless
+ * @p outsz is 0.
  * @returns @p out.
  */
 char *il_log_mask(const char *value, char *out, size_t outsz);

@@ -5,15 +5,19 @@
  * reused libcurl handle; offline, from schemas/offline-ids.properties.  Both
  * fill the same two caches: subject + schema -> id for encoding, and id ->
  * schema for decoding.  A schema id never changes meaning, so neither cache
- * expires.
+ * expires.  A third, small one remembers ids the registry does not know (or
+ * holds no usable schema for) for a minute: a flood of messages with garbage
+ * ids then costs one request per id per minute, not one per message, while
+ * an id registered meanwhile (another region's registry catching up) still
+ * becomes usable.
  */
 #include "serde.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -25,8 +29,14 @@
 /* A registry answer holds one schema; anything larger is not one. */
 #define IL_SR_MAX_RESPONSE (4 * 1024 * 1024)
 #define IL_SR_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
-/* A line of offline-ids.properties. */
+/* A line of offline-ids.properties, and the whole file. */
 #define IL_SR_MAX_LINE 1024
+#define IL_SR_MAX_IDS_FILE (1024 * 1024)
+/* How long, and for how many ids at most, an unknown id's answer is kept. */
+#define IL_SR_UNKNOWN_TTL_MS 60000
+#define IL_SR_UNKNOWN_MAX 1024
+/* Room for the reason of a refused id. */
+#define IL_SR_WHY_MAX 512
 
 /* One known schema id. */
 typedef struct il_sd_id {
@@ -34,6 +44,13 @@ typedef struct il_sd_id {
 	const il_schema *schema;        /* the schema it means */
 	il_schema *owned;               /* fetched from the registry (freed with the serde); NULL when local */
 } il_sd_id;
+
+/* An id the registry answered without a usable schema, for a while. */
+typedef struct il_sd_unknown {
+	int32_t id;                     /* the schema id */
+	int64_t until_ms;               /* monotonic time the answer expires */
+	char *why;                      /* owned; the refusal, as il_serde_decode() gave it */
+} il_sd_unknown;
 
 /* One registration: what il_serde_schema_id() answered for a subject and schema. */
 typedef struct il_sd_subject {
@@ -48,6 +65,7 @@ struct il_serde {
 	char *url;                      /* registry base URL without a trailing '/'; NULL offline
 	                                 * (il_conf refuses credentials in it, so it may be shown) */
 	char *ids_path;                 /* offline: the file the ids came from */
+	char *user;                     /* schema.registry.username; "" without authentication */
 	CURL *curl;                     /* reused handle: keeps the connection alive */
 	struct curl_slist *headers;     /* content type and accept headers */
 	il_buf resp;                    /* body of the last registry answer */
@@ -57,6 +75,8 @@ struct il_serde {
 	size_t nids, idcap;
 	il_sd_subject *subjects;        /* subject + schema -> id */
 	size_t nsubjects, subjcap;
+	il_sd_unknown *unknown;         /* ids refused lately, at most IL_SR_UNKNOWN_MAX */
+	size_t nunknown, unknowncap;
 };
 
 static void
@@ -173,21 +193,28 @@ offline_line(il_serde *sd, char *line, long lineno, char *errbuf, size_t errsz)
 static bool
 offline_load(il_serde *sd, const char *dir, char *errbuf, size_t errsz)
 {
-	char line[IL_SR_MAX_LINE];
+	char *line, *next, *p;
 	long lineno = 0;
 	bool ok = true;
-	char *p;
-	FILE *f;
+	il_buf text;
 
 	sd->ids_path = il_xasprintf("%s/offline-ids.properties", dir);
-	f = fopen(sd->ids_path, "r");
-	if (f == NULL) {
-		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", sd->ids_path, strerror(errno));
-		return false;
+	il_buf_init(&text, IL_SR_MAX_IDS_FILE);
+	if (il_buf_read_file(&text, sd->ids_path, errbuf, errsz) != IL_OK) {
+		ok = false;
+		goto done;
 	}
-	while (ok && fgets(line, sizeof(line), f) != NULL) {
+	if (text.len > 0 && memchr(text.data, '\0', text.len) != NULL) {
+		il_err_setf(errbuf, errsz, "\"%s\": contains a NUL byte", sd->ids_path);
+		ok = false;
+		goto done;
+	}
+	for (line = text.data; ok && line != NULL && *line != '\0'; line = next) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (strlen(line) > IL_SR_MAX_LINE - 2) {
 			il_err_setf(errbuf, errsz, "\"%s\":%ld: line longer than %d bytes", sd->ids_path,
 			    lineno, IL_SR_MAX_LINE - 2);
 			ok = false;
@@ -198,11 +225,8 @@ offline_load(il_serde *sd, const char *dir, char *errbuf, size_t errsz)
 			continue;
 		ok = offline_line(sd, p, lineno, errbuf, errsz);
 	}
-	if (ok && ferror(f)) {
-		il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", sd->ids_path, strerror(errno));
-		ok = false;
-	}
-	fclose(f);
+done:
+	il_buf_free(&text);
 	return ok;
 }
 
@@ -230,6 +254,7 @@ online_init(il_serde *sd, const il_conf *conf, const char *url, char *errbuf, si
 	while (len > 0 && url[len - 1] == '/')
 		len--;
 	sd->url = il_xstrndup(url, len);
+	sd->user = il_xstrdup(user);
 	sd->curl = curl_easy_init();
 	if (sd->curl == NULL) {
 		il_err_setf(errbuf, errsz, "could not make a libcurl handle for the schema registry");
@@ -297,11 +322,15 @@ il_serde_destroy(il_serde *sd)
 	for (i = 0; i < sd->nsubjects; i++)
 		free(sd->subjects[i].subject);
 	free(sd->subjects);
+	for (i = 0; i < sd->nunknown; i++)
+		free(sd->unknown[i].why);
+	free(sd->unknown);
 	if (sd->curl != NULL)
 		curl_easy_cleanup(sd->curl);
 	curl_slist_free_all(sd->headers);
 	il_buf_free(&sd->resp);
 	free(sd->ids_path);
+	free(sd->user);
 	free(sd->url);
 	free(sd);
 }
@@ -320,6 +349,44 @@ sr_message(const il_serde *sd, char *out, size_t outsz)
 	else
 		snprintf(out, outsz, "empty answer");
 	cJSON_Delete(j);
+}
+
+/*
+ * @returns the registry's "error_code" from an error answer, or -1 when the
+ * answer has none (it did not come from a registry: a proxy, a wrong URL).
+ */
+static long
+sr_error_code(const il_serde *sd)
+{
+	cJSON *j = cJSON_ParseWithLength(sd->resp.data != NULL ? sd->resp.data : "", sd->resp.len);
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error_code");
+	long v = -1;
+
+	if (cJSON_IsNumber(code) && code->valuedouble >= 0 && code->valuedouble < 1e9)
+		v = (long)code->valuedouble;
+	cJSON_Delete(j);
+	return v;
+}
+
+/*
+ * Explains a 401 or 403 answer to @p what: no retry fixes credentials, and
+ * no message is to blame either, so the caller stops and tells the operator.
+ */
+static il_err
+sr_refused(const il_serde *sd, long status, const char *what, char *errbuf, size_t errsz)
+{
+	char why[256];
+
+	sr_message(sd, why, sizeof(why));
+	if (sd->user[0] != '\0')
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" refused user \"%s\" (HTTP %ld) %s: "
+		    "%s; check schema.registry.username and schema.registry.password", sd->url,
+		    sd->user, status, what, why);
+	else
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" refused a request without credentials "
+		    "(HTTP %ld) %s: %s; set schema.registry.username and schema.registry.password",
+		    sd->url, status, what, why);
+	return IL_ERR_CONFIG;
 }
 
 /*
@@ -378,7 +445,7 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 {
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	const cJSON *jid;
-	char *body = NULL, *esc = NULL, *path = NULL;
+	char *body = NULL, *esc = NULL, *path = NULL, *what = NULL;
 	char why[256];
 	long status = 0;
 	il_err err;
@@ -395,6 +462,12 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 	err = sr_call(sd, path, body, &status, errbuf, errsz);
 	if (err != IL_OK)
 		goto done;
+	if (status == 401 || status == 403) {
+		what = il_xasprintf("to the registration of \"%s\" under subject \"%s\"",
+		    il_schema_fullname(s), subject);
+		err = sr_refused(sd, status, what, errbuf, errsz);
+		goto done;
+	}
 	if (status != 200) {
 		sr_message(sd, why, sizeof(why));
 		if (status == 409)
@@ -423,6 +496,7 @@ sr_register(il_serde *sd, const char *subject, const il_schema *s, int32_t *id,
 done:
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
+	free(what);
 	free(path);
 	curl_free(esc);
 	free(body);
@@ -504,21 +578,41 @@ sr_fetch(il_serde *sd, int32_t id, const il_schema **out, char *errbuf, size_t e
 	const il_schema *local;
 	il_schema *s;
 	cJSON *resp = NULL;
-	char why[256], path[64];
-	long status = 0;
+	char why[IL_SR_WHY_MAX], path[64], what[64];
+	long status = 0, code;
 	il_err err;
 
 	snprintf(path, sizeof(path), "/schemas/ids/%d", (int)id);
-	err = sr_call(sd, path, NULL, &status, errbuf, errsz);
-	if (err != IL_OK)
+	err = sr_call(sd, path, NULL, &status, why, sizeof(why));
+	if (err == IL_ERR_PERMANENT) {
+		/* Larger than any schema: nothing this id names can be used. */
+		il_err_setf(errbuf, errsz, "schema id %d cannot be used: %s", (int)id, why);
+		return IL_ERR_DECODE_SCHEMA;
+	}
+	if (err != IL_OK) {
+		il_err_setf(errbuf, errsz, "%s", why);
 		return err;
-	if (status == 404) {
+	}
+	code = status == 404 ? sr_error_code(sd) : -1;
+	if (code >= 40400 && code <= 40499) {
 		sr_message(sd, why, sizeof(why));
 		il_err_setf(errbuf, errsz, "unknown schema id %d: %s", (int)id, why);
 		return IL_ERR_DECODE_SCHEMA;
 	}
+	if (status == 401 || status == 403) {
+		snprintf(what, sizeof(what), "to the lookup of schema id %d", (int)id);
+		return sr_refused(sd, status, what, errbuf, errsz);
+	}
+	if (status == 404) {
+		/* Not a registry's "not found": every id would get it, so blaming
+		 * the message would dead-letter the whole topic. */
+		sr_message(sd, why, sizeof(why));
+		il_err_setf(errbuf, errsz, "schema registry \"%s\" answered HTTP 404 without a registry's "
+		    "error code for schema id %d: %s; check schema.registry.url", sd->url, (int)id, why);
+		return IL_ERR_CONFIG;
+	}
 	if (status != 200) {
-		/* not the message's fault (credentials, an outage): worth a retry */
+		/* not the message's fault (an outage, an overloaded registry): worth a retry */
 		sr_message(sd, why, sizeof(why));
 		il_err_setf(errbuf, errsz, "schema registry \"%s\" answered HTTP %ld for schema id %d: %s",
 		    sd->url, status, (int)id, why);
@@ -559,11 +653,66 @@ done:
 	return err;
 }
 
+static int64_t
+sr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* @returns the refusal of @p id still in force at @p now, or NULL. */
+static const il_sd_unknown *
+unknown_find(const il_serde *sd, int32_t id, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < sd->nunknown; i++)
+		if (sd->unknown[i].id == id)
+			return sd->unknown[i].until_ms > now ? &sd->unknown[i] : NULL;
+	return NULL;
+}
+
+/* Remembers the refusal of @p id; when full, the one that expires first makes room. */
+static void
+unknown_add(il_serde *sd, int32_t id, const char *why, int64_t now)
+{
+	il_sd_unknown *u = NULL;
+	size_t i;
+
+	for (i = 0; u == NULL && i < sd->nunknown; i++)
+		if (sd->unknown[i].id == id)
+			u = &sd->unknown[i];
+	if (u == NULL && sd->nunknown < IL_SR_UNKNOWN_MAX) {
+		if (sd->nunknown == sd->unknowncap) {
+			sd->unknowncap = sd->unknowncap ? 2 * sd->unknowncap : 16;
+			sd->unknown = il_xrealloc(sd->unknown, sd->unknowncap * sizeof(*sd->unknown));
+		}
+		u = &sd->unknown[sd->nunknown++];
+		u->why = NULL;
+	}
+	if (u == NULL) {
+		u = &sd->unknown[0];
+		for (i = 1; i < sd->nunknown; i++)
+			if (sd->unknown[i].until_ms < u->until_ms)
+				u = &sd->unknown[i];
+	}
+	free(u->why);
+	u->id = id;
+	u->until_ms = now + IL_SR_UNKNOWN_TTL_MS;
+	u->why = il_xstrdup(why);
+}
+
 il_err
 il_serde_schema_by_id(il_serde *sd, int32_t id, const il_schema **s,
     char *errbuf, size_t errsz)
 {
 	const il_sd_id *known = ids_find(sd, id);
+	const il_sd_unknown *unknown;
+	char why[IL_SR_WHY_MAX];
+	int64_t now;
+	il_err err;
 
 	if (known != NULL) {
 		*s = known->schema;
@@ -574,7 +723,19 @@ il_serde_schema_by_id(il_serde *sd, int32_t id, const il_schema **s,
 		    (int)id, sd->ids_path);
 		return IL_ERR_DECODE_SCHEMA;
 	}
-	return sr_fetch(sd, id, s, errbuf, errsz);
+	now = sr_now_ms();
+	unknown = unknown_find(sd, id, now);
+	if (unknown != NULL) {
+		il_err_setf(errbuf, errsz, "%s", unknown->why);
+		return IL_ERR_DECODE_SCHEMA;
+	}
+	why[0] = '\0';
+	err = sr_fetch(sd, id, s, why, sizeof(why));
+	if (err == IL_ERR_DECODE_SCHEMA)
+		unknown_add(sd, id, why, now);
+	if (err != IL_OK)
+		il_err_setf(errbuf, errsz, "%s", why);
+	return err;
 }
 
 il_err

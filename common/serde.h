@@ -4,9 +4,20 @@
  * Online: ids come from a Confluent-compatible Schema Registry over HTTP
  * (POST /subjects/<subject>/versions to register, GET /schemas/ids/<id> to
  * resolve), cached for the life of the process: a schema id never changes
- * meaning, so the cache needs no expiry.  Offline (an empty
+ * meaning, so the cache needs no expiry.  An id the registry does not know is
+ * remembered as such for a minute (at most 1024 ids), so a flood of messages
+ * with garbage ids costs one request per id per minute.  Offline (an empty
  * schema.registry.url, for the embedded demo): ids are the fixed ones listed in
  * schemas/offline-ids.properties and only local schemas decode.
+ *
+ * What a caller does with the result classes of the functions below:
+ *  - IL_ERR_DECODE_* (decode only): the message itself is bad; dead-letter it.
+ *  - IL_ERR_TRANSIENT: the registry is unreachable, overloaded or answered
+ *    something unusable; retry later (pause the partition), never dead-letter.
+ *  - IL_ERR_CONFIG: the registry refused our credentials (HTTP 401/403), or
+ *    schema.registry.url does not point at a registry; no retry and no
+ *    message fixes that: stop with the message, which names what to check.
+ *  - IL_ERR_PERMANENT (registration only): the registry refused the schema.
  *
  * Not thread-safe: one il_serde per thread.
  */
@@ -37,14 +48,19 @@ void il_serde_destroy(il_serde *sd);
 
 /**
  * @brief Finds (registering when needed) the id of @p s under @p subject.
- * @returns IL_ERR_TRANSIENT when the registry cannot be reached,
- * IL_ERR_PERMANENT when it refuses (409: incompatible).
+ * @returns IL_ERR_TRANSIENT when the registry cannot be reached or answers
+ * 408, 429 or 5xx, IL_ERR_CONFIG when it refuses the credentials (401, 403),
+ * IL_ERR_PERMANENT when it refuses the schema (409: incompatible, 422:
+ * invalid, or any other answer) or when offline ids have none for it.
  */
 il_err il_serde_schema_id(il_serde *sd, const char *subject, const il_schema *s,
     int32_t *id, char *errbuf, size_t errsz);
 /**
- * @brief Resolves @p id to a schema (local first, then the registry).
- * @returns IL_ERR_DECODE_SCHEMA when the id is unknown; the schema is owned by @p sd.
+ * @brief Resolves @p id to a schema (local first, then the registry); the
+ * schema is owned by @p sd.
+ * @returns IL_ERR_DECODE_SCHEMA when the registry does not know the id or
+ * holds no usable Avro schema for it (remembered for a minute),
+ * IL_ERR_TRANSIENT or IL_ERR_CONFIG as the header comment says.
  */
 il_err il_serde_schema_by_id(il_serde *sd, int32_t id, const il_schema **s,
     char *errbuf, size_t errsz);
@@ -58,7 +74,10 @@ il_err il_serde_encode(il_serde *sd, const char *topic, const il_schema *s,
 /**
  * @brief Decodes a wire-format message to its JSON form (caller frees with
  * cJSON_Delete); @p writer (optional) receives the schema it was written with.
- * @returns one of the IL_ERR_DECODE_* details with a precise reason.
+ * @returns IL_OK; one of the IL_ERR_DECODE_* details with a precise reason
+ * when the message is bad (dead-letter it); IL_ERR_TRANSIENT when the
+ * registry cannot tell now (retry later); IL_ERR_CONFIG when it refuses our
+ * credentials (stop).  Nothing else.
  */
 il_err il_serde_decode(il_serde *sd, const void *msg, size_t len, cJSON **json,
     const il_schema **writer, char *errbuf, size_t errsz);

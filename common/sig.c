@@ -1,3 +1,6 @@
+/*
+ * sig.c - the signal flags of a daemon: handlers only set flags.
+ */
 #include "sig.h"
 
 #include <stdlib.h>
@@ -29,6 +32,11 @@ il_sig_install(void)
 	struct sigaction sa = { 0 };
 
 	sigemptyset(&sa.sa_mask);
+	/* SA_RESTART: a flag being set must not make a blocking read or write
+	 * fail with EINTR halfway through a line or a message.  The waits that
+	 * must see a flag soon (poll, nanosleep) return EINTR regardless and
+	 * all of them are bounded. */
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = il_sig_on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -3,7 +3,12 @@
  *
  * Handlers only set flags; the main loop reads them.  SIGINT/SIGTERM ask for a
  * graceful drain and a second one for an immediate exit; SIGHUP asks for a
- * reload; SIGPIPE is ignored so a closed socket is an error return, not death.
+ * reload (a program that does not reload simply never takes the flag);
+ * SIGPIPE is ignored so a closed socket or pipe is an error return (EPIPE),
+ * not death.  Handlers are installed with SA_RESTART, so a signal does not
+ * make a blocking read or write on a pipe, file or terminal fail with EINTR;
+ * loops therefore wait with a bounded poll() or sleep (which return EINTR
+ * regardless) to notice a flag in time.
  */
 #ifndef IL_SIG_H
 #define IL_SIG_H
@@ -11,7 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-/** Installs the handlers; call once at start. */
+/** @brief Installs the handlers (SA_RESTART); call once at start. */
 void il_sig_install(void);
 /** @returns true once SIGINT or SIGTERM arrived. */
 bool il_sig_stop_requested(void);

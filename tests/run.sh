@@ -11,8 +11,8 @@
 #    their addresses (see tests/integration/helpers.sh) and runs every
 #    tests/integration/[0-9]*.sh in order.  A script prints one "PASS <name>"
 #    or "FAIL <name>: <reason>" line per check; one that exits non-zero
-#    without a FAIL line counts as one failure, one that prints neither and
-#    exits 0 as one pass.
+#    without a FAIL line counts as one failure, and so does one that prints
+#    neither line (it checked nothing).
 # The services are stopped and the state directory removed on every exit,
 # including Ctrl-C and SIGTERM.  Logs go to $BUILD/test-logs/ (and, when
 # something failed, the services' logs to $BUILD/test-logs/services/).
@@ -231,8 +231,10 @@ run_integration_tests() {
 		if [ "$RC" != 0 ] && [ "$f" = 0 ]; then
 			f=1
 			note=" (exit status $RC$([ "$RC" = 124 ] && echo ", timed out after ${IT_TIMEOUT} s"))"
-		elif [ "$RC" = 0 ] && [ "$p" = 0 ] && [ "$f" = 0 ]; then
-			p=1
+		elif [ "$p" = 0 ] && [ "$f" = 0 ]; then
+			# A script that checked nothing proves nothing.
+			f=1
+			note=" (no PASS or FAIL line: the script checked nothing)"
 		fi
 		passed=$((passed + p))
 		failed=$((failed + f))

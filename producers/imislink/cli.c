@@ -3,6 +3,7 @@
  */
 #include "imislink.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,13 +90,22 @@ bool
 il_cli_print_json(const cJSON *json)
 {
 	char *text = cJSON_PrintUnformatted(json);
+	bool ok;
+	int saved;
 
-	if (text == NULL)
+	if (text == NULL) {
+		errno = ENOMEM;
 		return false;
-	fputs(text, stdout);
-	putchar('\n');
+	}
+	/* A sticky error from an earlier line fails this one too: whatever
+	 * follows a lost line must not be taken for a complete output. */
+	errno = 0;
+	ok = fputs(text, stdout) != EOF && putchar('\n') != EOF && !ferror(stdout);
+	saved = errno;
 	cJSON_free(text);
-	return true;
+	if (!ok)
+		errno = saved != 0 ? saved : EIO;
+	return ok;
 }
 
 cJSON *

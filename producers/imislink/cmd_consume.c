@@ -3,14 +3,18 @@
  *
  * One JSON line per message on stdout.  Bytes that do not decode are shown
  * with the precise reason and in base64, and the run goes on: an operator
- * looking at a topic wants to see the bad message, not lose the rest.
+ * looking at a topic wants to see the bad message, not lose the rest.  A
+ * failed stdout (a reader that went away) ends the run, and with -G only
+ * what was flushed to stdout is committed.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -51,7 +55,8 @@ struct consume {
 	/* resources */
 	il_conf *conf;          /* borrowed from main */
 	il_schema_set *schemas; /* local schemas (offline ids, and first lookups) */
-	il_serde *sd;           /* decoder with registry lookups */
+	il_serde *sd;           /* schema lookups by id, local then registry */
+	size_t max_msg;         /* avro.max.message.bytes: larger values are not decoded */
 	il_consumer *c;         /* the consumer */
 
 	/* state */
@@ -62,7 +67,8 @@ struct consume {
 	long long printed;              /* messages printed */
 	long long uncommitted;          /* -G: printed since the last commit */
 	long long next_commit_ms;       /* -G: when to commit next */
-	bool fatal;                     /* a topic or consumer error ends the run */
+	bool fatal;                     /* a topic, consumer or output error ends the run */
+	bool out_failed;                /* stdout failed: nothing more is handed on */
 };
 
 static struct consume_part *
@@ -108,8 +114,52 @@ set_assigned(struct consume *cs, int32_t p, bool assigned)
 	cs->assigned += assigned ? 1 : -1;
 }
 
+/* Ends the run after stdout failed with @p err (the errno saved at the
+ * failure): a reader that went away (EPIPE) or a full disk must not leave
+ * the tool reading, and committing, messages that nobody receives. */
+static void
+output_failed(struct consume *cs, int err)
+{
+	cs->fatal = true;
+	if (cs->out_failed)
+		return;
+	cs->out_failed = true;
+	il_log_error("could not write messages to stdout, stopping", IL_STR("topic", cs->topic),
+	    IL_STR("reason", strerror(err)));
+}
+
+/*
+ * Hands on what was printed.  @returns false after an output failure: then
+ * nothing printed since the last successful flush may count as received.
+ */
+static bool
+flush_output(struct consume *cs)
+{
+	int err;
+
+	if (cs->out_failed)
+		return false;
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return true;
+	err = errno != 0 ? errno : EIO;
+	output_failed(cs, err);
+	return false;
+}
+
+/* @returns true when stdout is a pipe or socket whose reader went away: a
+ * write would fail with EPIPE, but an idle consumer writes nothing. */
+static bool
+output_closed(void)
+{
+	struct pollfd pfd = { STDOUT_FILENO, 0, 0 };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 /* Commits what was printed, stdout flushed first so a committed message was
- * really handed on; @p only limits it to one partition (-1: all). */
+ * really handed on (a failed flush commits nothing); @p only limits it to
+ * one partition (-1: all). */
 static void
 commit_printed(struct consume *cs, int32_t only, bool sync)
 {
@@ -118,7 +168,8 @@ commit_printed(struct consume *cs, int32_t only, bool sync)
 
 	if (cs->group == NULL)
 		return;
-	fflush(stdout);
+	if (!flush_output(cs))
+		return;
 	for (i = 0; i < cs->nparts; i++) {
 		if (cs->parts[i].commit < 0 || (only >= 0 && i != only))
 			continue;
@@ -190,7 +241,28 @@ headers_json(const rd_kafka_message_t *rkm)
 	return out;
 }
 
-static void
+/* Decodes a wire-format value, parsing its header once for both the schema
+ * id (printed) and the body.  @returns IL_OK with *@p value set. */
+static il_err
+decode_value(struct consume *cs, const void *payload, size_t len, int32_t *schema_id,
+    cJSON **value, char *errbuf, size_t errsz)
+{
+	const il_schema *writer = NULL;
+	const void *body;
+	size_t body_len;
+	il_err err;
+
+	*value = NULL;
+	err = il_wire_parse(payload, len, cs->max_msg, schema_id, &body, &body_len, errbuf, errsz);
+	if (err == IL_OK)
+		err = il_serde_schema_by_id(cs->sd, *schema_id, &writer, errbuf, errsz);
+	if (err == IL_OK)
+		err = il_avro_decode_json(writer, body, body_len, value, errbuf, errsz);
+	return err;
+}
+
+/* Prints one message; @returns false when stdout failed (the reason logged). */
+static bool
 print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 {
 	const unsigned char *payload = rkm->payload;
@@ -199,7 +271,8 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 	cJSON *out = cJSON_CreateObject(), *value = NULL, *key = NULL;
 	int64_t when = rd_kafka_message_timestamp(rkm, &tstype);
 	il_err err = IL_ERR_DECODE_SHORT;
-	int32_t schema_id;
+	int32_t schema_id = 0;
+	bool ok;
 
 	cJSON_AddStringToObject(out, "topic", rd_kafka_topic_name(rkm->rkt));
 	cJSON_AddNumberToObject(out, "partition", rkm->partition);
@@ -220,11 +293,8 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 	if (payload == NULL)
 		il_err_setf(errbuf, sizeof(errbuf), "message has no value (a tombstone)");
 	else
-		err = il_serde_decode(cs->sd, payload, rkm->len, &value, NULL, errbuf, sizeof(errbuf));
+		err = decode_value(cs, payload, rkm->len, &schema_id, &value, errbuf, sizeof(errbuf));
 	if (payload != NULL && err == IL_OK) {
-		/* The header was checked by the decode. */
-		schema_id = (int32_t)(((uint32_t)payload[1] << 24) | ((uint32_t)payload[2] << 16) |
-		    ((uint32_t)payload[3] << 8) | payload[4]);
 		cJSON_AddNumberToObject(out, "schema_id", schema_id);
 		cJSON_AddItemToObject(out, "value", value);
 	} else {
@@ -235,9 +305,11 @@ print_message(struct consume *cs, const rd_kafka_message_t *rkm)
 		    IL_INT("partition", rkm->partition), IL_INT("offset", rkm->offset),
 		    IL_STR("reason", errbuf));
 	}
-	if (!il_cli_print_json(out))
-		il_log_error("could not print a message", IL_INT("offset", rkm->offset));
+	ok = il_cli_print_json(out);
+	if (!ok)
+		output_failed(cs, errno);
 	cJSON_Delete(out);
+	return ok;
 }
 
 static void
@@ -291,8 +363,10 @@ run(struct consume *cs)
 		if (rkm == NULL) {
 			/* Idle: hand on what was printed (a reader may be
 			 * following the topic), committing it with -G. */
-			fflush(stdout);
-			maybe_commit(cs);
+			if (output_closed())
+				output_failed(cs, EPIPE);
+			else if (flush_output(cs))
+				maybe_commit(cs);
 			continue;
 		}
 		if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -301,7 +375,11 @@ run(struct consume *cs)
 			continue;
 		}
 		set_eof(cs, rkm->partition, false);
-		print_message(cs, rkm);
+		if (!print_message(cs, rkm)) {
+			/* Not printed: not counted, never committed. */
+			rd_kafka_message_destroy(rkm);
+			break;
+		}
 		cs->printed++;
 		pt = part(cs, rkm->partition);
 		if (cs->group != NULL && pt != NULL) {
@@ -477,7 +555,6 @@ cmd_consume(il_cli *cli, int argc, char **argv)
 	};
 	const char *topics[1];
 	char errbuf[1024];
-	int partitions;
 
 	parse_options(&cs, argc, argv);
 	if (cs.topic == NULL)
@@ -486,29 +563,33 @@ cmd_consume(il_cli *cli, int argc, char **argv)
 	il_sig_install();
 
 	cs.sd = il_cli_serde_new(cs.conf, &cs.schemas);
+	cs.max_msg = (size_t)il_conf_get_int(cs.conf, "avro.max.message.bytes");
 	cs.c = il_consumer_new(cs.conf, cs.group, on_rebalance, &cs, errbuf, sizeof(errbuf));
 	if (cs.c == NULL)
 		il_cli_fatal("%s", errbuf);
-	partitions = il_cli_topic_partitions(il_consumer_handle(cs.c), cs.topic,
-	    il_conf_get(cs.conf, "kafka.bootstrap.servers"));
 
 	if (cs.group != NULL) {
+		/* A missing topic comes back from the subscription as
+		 * UNKNOWN_TOPIC_OR_PART, which ends the run (handle_error()). */
 		topics[0] = cs.topic;
 		if (il_consumer_subscribe(cs.c, topics, 1, errbuf, sizeof(errbuf)) != IL_OK)
 			il_cli_fatal("%s", errbuf);
 	} else if (cs.partition >= 0) {
-		assign_one(&cs, partitions);
+		/* An assigned partition that does not exist is only logged by
+		 * librdkafka, and a missing topic surfaces after
+		 * topic.metadata.propagation.max.ms: look both up first. */
+		assign_one(&cs, il_cli_topic_partitions(il_consumer_handle(cs.c), cs.topic,
+		    il_conf_get(cs.conf, "kafka.bootstrap.servers")));
 	} else {
+		/* il_consumer_assign_all() looks the topic up and refuses a
+		 * missing one itself. */
 		assign_all(&cs);
 	}
 
 	cs.next_commit_ms = il_event_now_ms() + CONSUME_COMMIT_MS;
 	run(&cs);
 	commit_printed(&cs, -1, true);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		il_log_error("could not write messages to stdout", IL_STR("reason", strerror(errno)));
-		cs.fatal = true;
-	}
+	flush_output(&cs);
 	il_log_info("consume finished", IL_STR("topic", cs.topic), IL_INT("messages", cs.printed));
 
 	il_consumer_destroy(cs.c);
@@ -530,7 +611,8 @@ const il_cmd_entry il_cmd_consume_entry = {
 	"  -c, --count COUNT        exit after COUNT messages\n"
 	"  -e, --exit-at-end        exit when every partition is read to its end\n"
 	"  -p, --partition N        read only partition N (default: all)\n"
-	"  -G, --group GROUP        join consumer group GROUP, commit after printing\n"
+	"  -G, --group GROUP        join consumer group GROUP, commit what was handed on\n"
+	"                           to stdout (a reader that goes away ends the run, exit 1)\n"
 	"  Prints one JSON line per message: {\"topic\",\"partition\",\"offset\",\"timestamp\",\n"
 	"  \"key\",\"headers\",\"schema_id\",\"value\"}; a message that does not decode has\n"
 	"  \"error\" (the reason) and \"value_base64\" instead, and the run goes on.\n",

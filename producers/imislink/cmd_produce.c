@@ -5,10 +5,18 @@
  * body.  A line's fate is printed only when it is known for certain: refused
  * at once (with every reason), published or failed only from the delivery
  * report, so the output is a receipt an operator can rely on.
+ *
+ * Every wait is bounded (PRODUCE_WAIT_MS) and serves delivery reports: input
+ * that pauses does not hold receipts back, a full queue does not hide a stop
+ * request.  SIGINT/SIGTERM stop the reading, the delivery reports get a
+ * bounded drain, and each line read but not confirmed is reported "failed"
+ * ("interrupted before delivery").  SIGHUP changes nothing (no reload).
  */
 #include <errno.h>
-#include <stdarg.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,15 +40,25 @@
 /* Lines queued but not yet reported: bounds memory for any input size while
  * keeping enough in flight for librdkafka to batch. */
 #define PRODUCE_MAX_INFLIGHT 10000
-/* Progress lines: every this many ms, once more than PROGRESS_AFTER lines. */
+/* Progress lines: every this many ms, once more than PRODUCE_PROGRESS_AFTER lines. */
 #define PRODUCE_PROGRESS_MS 2000
 #define PRODUCE_PROGRESS_AFTER 5000
-/* How long one send may wait for room in librdkafka's local queue. */
-#define PRODUCE_SEND_BLOCK_MS 30000
-/* How long an interrupted run waits for outstanding delivery reports. */
+/* The longest single wait: for input, for room in the queue, for delivery
+ * reports.  Bounds how late a stop request is noticed and, while the input
+ * pauses, how late a receipt is printed. */
+#define PRODUCE_WAIT_MS 100
+/* How long an interrupted run waits for outstanding delivery reports, and
+ * then for the reports of what it purged. */
 #define PRODUCE_DRAIN_MS 10000
+#define PRODUCE_PURGE_MS 2000
+/* Bytes taken from the input by one read. */
+#define PRODUCE_READ_BYTES 65536
 /* Room for the reasons of one refused line. */
 #define PRODUCE_REASON_MAX 4096
+/* An offending event_id is quoted in a refusal up to this many bytes. */
+#define PRODUCE_QUOTE_MAX 80
+/* The receipt reason of every line a stop request left unconfirmed. */
+#define PRODUCE_INTERRUPTED "interrupted before delivery"
 
 enum produce_format {
 	FORMAT_AUTO,            /* decide per line */
@@ -48,10 +66,23 @@ enum produce_format {
 	FORMAT_OPENSPP,         /* openSPP individual body */
 };
 
-/* What a queued message carries to its delivery report. */
+/* The members that mark an openSPP individual body under --format auto;
+ * the refusal of an unrecognised line names exactly these. */
+static const char *const openspp_marks[] = {
+	"ids", "given_name", "family_name", "is_group", "phone_numbers", "registration_date",
+};
+#define NOPENSPP_MARKS (sizeof(openspp_marks) / sizeof(openspp_marks[0]))
+
+/* What a queued message carries to its delivery report.  Every message sent
+ * is on the list of struct produce until its report came, so a run that
+ * stops can name each line it gave up on and free what librdkafka never
+ * reported. */
 struct produce_msg {
 	unsigned long long line;        /* input line number, from 1 */
-	char event_id[65];              /* the event's id, for the receipt */
+	char *event_id;                 /* the event's id, whole, for the receipt */
+	bool reported;                  /* its receipt is out already (given up on) */
+	struct produce_msg *prev;       /* neighbours on the list of unreported messages */
+	struct produce_msg *next;
 };
 
 struct produce {
@@ -69,12 +100,20 @@ struct produce {
 	const il_schema *schema;        /* latest EligibilityEvent, in schemas */
 	il_serde *sd;                   /* encoder and schema ids */
 	il_producer *p;                 /* idempotent producer */
-	FILE *in;                       /* the input */
+	int fd;                         /* the input */
+	bool own_fd;                    /* fd was opened here (-f FILE) */
+	char *inbuf;                    /* bytes read, not yet taken into lines */
+	size_t inpos;                   /* next byte of inbuf to take */
+	size_t inlen;                   /* bytes in inbuf */
 	il_event_ctx ectx;              /* instance and key id type */
 	il_buf line;                    /* current line, bounded */
 	il_buf value;                   /* encoded message, bounded */
+	struct produce_msg *sent;       /* sent, no delivery report yet */
 
 	/* state */
+	bool line_started;              /* bytes of the next line were taken */
+	bool line_toolong;              /* the line outgrew its bound: dropped */
+	bool eof;                       /* the input ended */
 	unsigned long long lines;       /* lines read, blank ones included */
 	unsigned long long published;   /* delivery reports that said success */
 	unsigned long long refused;     /* lines refused before sending */
@@ -85,12 +124,48 @@ struct produce {
 	bool progress;                  /* the input is not a terminal */
 	bool fatal;                     /* stop: nothing more can be published */
 	bool interrupted;               /* stop: SIGINT/SIGTERM */
+	bool purged;                    /* what was still queued was purged */
+	bool out_failed;                /* stdout failed: receipts are lost */
 };
+
+/* Stops the run once stdout failed with @p err (the errno saved at the
+ * failure): receipts are the point of the tool, and without them nobody
+ * could tell which lines went out. */
+static void
+output_failed(struct produce *pr, int err)
+{
+	pr->fatal = true;
+	if (pr->out_failed)
+		return;
+	pr->out_failed = true;
+	il_log_error("could not write the receipts to stdout, stopping", IL_STR("reason", strerror(err)));
+}
+
+static void
+print_receipt(struct produce *pr, const cJSON *out)
+{
+	if (!pr->out_failed && !il_cli_print_json(out))
+		output_failed(pr, errno);
+}
+
+static void
+flush_receipts(struct produce *pr)
+{
+	int err;
+
+	if (pr->out_failed)
+		return;
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return;
+	err = errno != 0 ? errno : EIO;
+	output_failed(pr, err);
+}
 
 /* Prints a line's receipt for a refusal or failure; @p reason may hold
  * several lines, and bytes that are not UTF-8 are shown as '?'. */
 static void
-print_status(unsigned long long line, const char *status, const char *reason)
+print_status(struct produce *pr, unsigned long long line, const char *status, const char *reason)
 {
 	cJSON *out = cJSON_CreateObject();
 	char *safe = il_xstrdup(reason);
@@ -105,9 +180,23 @@ print_status(unsigned long long line, const char *status, const char *reason)
 	cJSON_AddNumberToObject(out, "line", (double)line);
 	cJSON_AddStringToObject(out, "status", status);
 	cJSON_AddStringToObject(out, "reason", safe);
-	il_cli_print_json(out);
+	print_receipt(pr, out);
 	cJSON_Delete(out);
 	free(safe);
+}
+
+static void
+print_published(struct produce *pr, const struct produce_msg *m, int32_t partition, int64_t offset)
+{
+	cJSON *out = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(out, "line", (double)m->line);
+	cJSON_AddStringToObject(out, "status", "published");
+	cJSON_AddStringToObject(out, "event_id", m->event_id);
+	cJSON_AddNumberToObject(out, "partition", partition);
+	cJSON_AddNumberToObject(out, "offset", (double)offset);
+	print_receipt(pr, out);
+	cJSON_Delete(out);
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -121,7 +210,15 @@ refuse(struct produce *pr, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	pr->refused++;
-	print_status(pr->lines, "refused", reason);
+	print_status(pr, pr->lines, "refused", reason);
+}
+
+/* A line that will never be sent: counted as failed, with @p reason. */
+static void
+fail_line(struct produce *pr, unsigned long long line, const char *reason)
+{
+	pr->failed++;
+	print_status(pr, line, "failed", reason);
 }
 
 static void
@@ -133,58 +230,114 @@ on_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic,
 	char reason[512];
 
 	(void)topic;
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		pr->sent = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
 	pr->inflight--;
-	if (err == IL_OK) {
+	if (m->reported) {
+		/* Given up on already: its receipt said so. */
+	} else if (err == IL_OK) {
 		pr->published++;
-		printf("{\"line\":%llu,\"status\":\"published\",\"event_id\":\"%s\","
-		    "\"partition\":%d,\"offset\":%lld}\n",
-		    m->line, m->event_id, (int)partition, (long long)offset);
+		print_published(pr, m, partition, offset);
+	} else if (pr->purged && pr->interrupted) {
+		fail_line(pr, m->line, PRODUCE_INTERRUPTED);
 	} else {
-		pr->failed++;
 		snprintf(reason, sizeof(reason), "delivery: %s", errstr != NULL ? errstr : il_err_str(err));
-		print_status(m->line, "failed", reason);
+		fail_line(pr, m->line, reason);
 	}
+	free(m->event_id);
 	free(m);
 }
 
-/*
- * Reads one line into pr->line without its newline (and a CR before it).
- * A line over the buffer's bound is read to its end and dropped, with
- * *toolong set, so one huge line costs no more memory than a legal one.
- * @returns 1 for a line, 0 at the end of input, -1 on a read error.
- */
-static int
-read_line(struct produce *pr, bool *toolong)
+/* Serves delivery reports for up to @p ms and notes a fatal producer. */
+static void
+serve_reports(struct produce *pr, int ms)
 {
-	char chunk[4096];
-	size_t n = 0;
-	bool any = false;
-	int c;
+	il_producer_poll(pr->p, ms);
+	if (il_producer_fatal(pr->p, NULL, 0) == IL_ERR_FATAL)
+		pr->fatal = true;
+}
 
-	il_buf_reset(&pr->line);
-	*toolong = false;
-	while ((c = getc_unlocked(pr->in)) != EOF) {
-		any = true;
-		if (c == '\n')
-			break;
-		if (*toolong)
-			continue;
-		chunk[n++] = (char)c;
-		if (n == sizeof(chunk)) {
-			if (il_buf_add(&pr->line, chunk, n) != IL_OK)
-				*toolong = true;
-			n = 0;
+static void
+input_failed(struct produce *pr, int err)
+{
+	il_log_error("could not read input", IL_STR("file", pr->file), IL_STR("reason", strerror(err)));
+	pr->fatal = true;
+}
+
+/*
+ * Waits up to PRODUCE_WAIT_MS for input and reads what came, serving
+ * delivery reports after the wait: a receipt must not wait for the next
+ * line (a producer feeding a pipe may pause for hours).  A signal only
+ * shortens the wait; the line being assembled stays in pr->line.
+ */
+static void
+fill_input(struct produce *pr)
+{
+	struct pollfd pfd = { pr->fd, POLLIN, 0 };
+	ssize_t n;
+	int rc;
+
+	rc = poll(&pfd, 1, PRODUCE_WAIT_MS);
+	if (rc < 0 && errno != EINTR) {
+		input_failed(pr, errno);
+		return;
+	}
+	if (rc > 0) {
+		/* Ready: this read does not block, whether or not the fd is
+		 * in non-blocking mode (stdin's is the shell's to set). */
+		n = read(pr->fd, pr->inbuf, PRODUCE_READ_BYTES);
+		if (n > 0) {
+			pr->inpos = 0;
+			pr->inlen = (size_t)n;
+		} else if (n == 0) {
+			pr->eof = true;
+		} else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+			input_failed(pr, errno);
+			return;
 		}
 	}
-	if (c == EOF && ferror(pr->in))
-		return -1;
-	if (!any)
-		return 0;
-	if (!*toolong && n > 0 && il_buf_add(&pr->line, chunk, n) != IL_OK)
-		*toolong = true;
-	if (!*toolong && pr->line.len > 0 && pr->line.data[pr->line.len - 1] == '\r')
+	serve_reports(pr, 0);
+}
+
+/*
+ * Takes the next line out of the bytes read into pr->line, without its
+ * newline (and a CR before it); at the end of the input, the last line
+ * even without a newline.  A line over the buffer's bound is taken to its
+ * end and dropped, with pr->line_toolong set, so one huge line costs no more
+ * memory than a legal one.
+ * @returns true for a line, false when more input is needed.
+ */
+static bool
+take_line(struct produce *pr)
+{
+	const char *start, *nl;
+	size_t n;
+
+	if (pr->inpos < pr->inlen) {
+		if (!pr->line_started) {
+			il_buf_reset(&pr->line);
+			pr->line_toolong = false;
+			pr->line_started = true;
+		}
+		start = pr->inbuf + pr->inpos;
+		nl = memchr(start, '\n', pr->inlen - pr->inpos);
+		n = nl != NULL ? (size_t)(nl - start) : pr->inlen - pr->inpos;
+		if (!pr->line_toolong && il_buf_add(&pr->line, start, n) != IL_OK)
+			pr->line_toolong = true;
+		pr->inpos += n + (nl != NULL ? 1 : 0);
+		if (nl == NULL)
+			return false;
+	} else if (!pr->eof || !pr->line_started) {
+		return false;
+	}
+	pr->line_started = false;
+	if (!pr->line_toolong && pr->line.len > 0 && pr->line.data[pr->line.len - 1] == '\r')
 		pr->line.data[--pr->line.len] = '\0';
-	return 1;
+	return true;
 }
 
 static bool
@@ -201,67 +354,90 @@ is_blank(const il_buf *b)
 
 /* @returns the format of @p json under auto: NULL reason when known. */
 static enum produce_format
-detect_format(const cJSON *json, const char **reason)
+detect_format(const cJSON *json, char *reason, size_t reasonsz)
 {
-	static const char *const openspp_marks[] = {
-		"ids", "given_name", "family_name", "is_group", "phone_numbers", "registration_date",
-	};
 	size_t i;
+	int n;
 
-	*reason = NULL;
+	reason[0] = '\0';
 	if (cJSON_GetObjectItemCaseSensitive(json, "event_type") != NULL)
 		return FORMAT_EVENT;
-	for (i = 0; i < sizeof(openspp_marks) / sizeof(openspp_marks[0]); i++) {
+	for (i = 0; i < NOPENSPP_MARKS; i++) {
 		if (cJSON_GetObjectItemCaseSensitive(json, openspp_marks[i]) != NULL)
 			return FORMAT_OPENSPP;
 	}
-	*reason = "neither an EligibilityEvent (no \"event_type\") nor an openSPP individual body "
-	    "(no \"ids\", \"given_name\", \"family_name\" or \"is_group\")";
+	n = snprintf(reason, reasonsz, "neither an EligibilityEvent (no \"event_type\") nor an openSPP "
+	    "individual body (no ");
+	for (i = 0; i < NOPENSPP_MARKS && n >= 0 && (size_t)n < reasonsz; i++)
+		n += snprintf(reason + n, reasonsz - (size_t)n, "%s\"%s\"",
+		    i == 0 ? "" : i + 1 == NOPENSPP_MARKS ? " or " : ", ", openspp_marks[i]);
+	if (n >= 0 && (size_t)n < reasonsz)
+		snprintf(reason + n, reasonsz - (size_t)n, ")");
 	return FORMAT_AUTO;
 }
 
-static const char *
-str_member(const cJSON *obj, const char *name)
+static cJSON *
+member(const cJSON *obj, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, name);
 }
 
 /* Sets member @p name of @p obj to @p item, replacing any old value. */
 static void
 set_member(cJSON *obj, const char *name, cJSON *item)
 {
-	if (cJSON_GetObjectItemCaseSensitive(obj, name) != NULL)
+	if (member(obj, name) != NULL)
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, item);
 	else
 		cJSON_AddItemToObject(obj, name, item);
 }
 
-/* Completes an event given in its JSON form: a missing event_id is derived
- * from its source as any producer would, a missing produced_at is now. */
-static void
-complete_event(cJSON *event, const char *position)
+static bool
+absent(const cJSON *v)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(event, "event_id");
-	const cJSON *at = cJSON_GetObjectItemCaseSensitive(event, "produced_at");
-	const cJSON *src = cJSON_GetObjectItemCaseSensitive(event, "source");
-	char eid[65], ts[IL_TIME_LEN];
-	const char *pos;
+	return v == NULL || cJSON_IsNull(v);
+}
 
-	if (id == NULL || cJSON_IsNull(id)) {
-		/* Without a source position the line's own position keeps two
-		 * different events of one file from sharing an id. */
-		pos = str_member(src, "position");
-		il_event_id(str_member(src, "system"), str_member(src, "instance"),
-		    str_member(src, "kind"), pos != NULL ? pos : position,
-		    str_member(src, "table"), str_member(src, "primary_key"), eid);
+/*
+ * Checks and completes an event given in its JSON form.  A given event_id
+ * must have the form the schema promises; a missing one is derived from the
+ * event's own source fields as any producer derives it, the source position
+ * first set to the line's own @p position when the line has none (else two
+ * events of one file about one record would share an id).  A missing
+ * produced_at is now.
+ * @returns false after refusing the line.
+ */
+static bool
+complete_event(struct produce *pr, cJSON *event, const char *position)
+{
+	const cJSON *id = member(event, "event_id");
+	cJSON *src = member(event, "source");
+	char eid[65], ts[IL_TIME_LEN];
+	size_t len;
+
+	if (!absent(id) && !(cJSON_IsString(id) && il_event_id_valid(id->valuestring))) {
+		if (!cJSON_IsString(id)) {
+			refuse(pr, "event_id: expected 64 lower-case hex digits, got %s",
+			    il_text_json_kind(id, true));
+			return false;
+		}
+		len = strlen(id->valuestring);
+		refuse(pr, "event_id: expected 64 lower-case hex digits, got \"%.*s\"%s",
+		    (int)(len > PRODUCE_QUOTE_MAX ? PRODUCE_QUOTE_MAX : len), id->valuestring,
+		    len > PRODUCE_QUOTE_MAX ? "..." : "");
+		return false;
+	}
+	if (absent(id)) {
+		if (cJSON_IsObject(src) && absent(member(src, "position")))
+			set_member(src, "position", cJSON_CreateString(position));
+		il_event_id_of_source(src, eid);
 		set_member(event, "event_id", cJSON_CreateString(eid));
 	}
-	if (at == NULL || cJSON_IsNull(at)) {
+	if (absent(member(event, "produced_at"))) {
 		il_time_format_ms(il_event_now_ms(), ts);
 		set_member(event, "produced_at", cJSON_CreateString(ts));
 	}
+	return true;
 }
 
 static void
@@ -292,10 +468,9 @@ add_programme(struct produce *pr, cJSON *event)
 static cJSON *
 line_to_event(struct produce *pr, cJSON *json, bool *json_taken)
 {
-	char position[512], reasons[PRODUCE_REASON_MAX];
+	char reasons[PRODUCE_REASON_MAX], *position;
 	enum produce_format fmt = pr->format;
-	const char *why = NULL;
-	cJSON *event;
+	cJSON *event = NULL;
 
 	*json_taken = false;
 	if (!cJSON_IsObject(json)) {
@@ -304,35 +479,72 @@ line_to_event(struct produce *pr, cJSON *json, bool *json_taken)
 		return NULL;
 	}
 	if (fmt == FORMAT_AUTO)
-		fmt = detect_format(json, &why);
-	if (why != NULL) {
-		refuse(pr, "line: %s", why);
+		fmt = detect_format(json, reasons, sizeof(reasons));
+	if (fmt == FORMAT_AUTO) {
+		refuse(pr, "line: %s", reasons);
 		return NULL;
 	}
-	snprintf(position, sizeof(position), "%s:%llu", pr->position_prefix, pr->lines);
+	position = il_event_file_position(pr->position_prefix, pr->lines, pr->line.data, pr->line.len);
 	if (fmt == FORMAT_EVENT) {
-		complete_event(json, position);
-		*json_taken = true;
-		return json;
+		if (complete_event(pr, json, position)) {
+			*json_taken = true;
+			event = json;
+		}
+		goto done;
 	}
 	event = il_event_from_openspp(&pr->ectx, json, "FILE", position, reasons, sizeof(reasons));
 	if (event == NULL) {
 		refuse(pr, "%s", reasons);
-		return NULL;
+		goto done;
 	}
 	add_programme(pr, event);
+
+done:
+	free(position);
 	return event;
 }
 
-/* Waits until fewer than PRODUCE_MAX_INFLIGHT lines are unreported. */
-static void
-wait_for_room(struct produce *pr)
+/*
+ * Queues @p m's message, waiting while PRODUCE_MAX_INFLIGHT lines are
+ * unreported or librdkafka's queue is full, in waits of PRODUCE_WAIT_MS that
+ * serve delivery reports and check for a stop request.
+ * @returns IL_OK when queued; otherwise the line's receipt is printed.
+ */
+static il_err
+send_message(struct produce *pr, const char *key, struct produce_msg *m)
 {
-	while (pr->inflight >= PRODUCE_MAX_INFLIGHT && !pr->fatal) {
-		il_producer_poll(pr->p, 100);
+	il_err err;
+
+	for (;;) {
+		if (il_sig_stop_requested()) {
+			pr->interrupted = true;
+			fail_line(pr, m->line, PRODUCE_INTERRUPTED);
+			return IL_ERR_TIMEOUT;
+		}
+		if (pr->fatal) {
+			fail_line(pr, m->line, "delivery: the producer hit a fatal error");
+			return IL_ERR_FATAL;
+		}
+		if (pr->inflight >= PRODUCE_MAX_INFLIGHT) {
+			serve_reports(pr, PRODUCE_WAIT_MS);
+			continue;
+		}
+		err = il_producer_send(pr->p, pr->topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
+		    pr->value.data, pr->value.len, NULL, 0, m, PRODUCE_WAIT_MS);
+		if (err == IL_OK)
+			return IL_OK;
+		if (err != IL_ERR_TIMEOUT)
+			break;
+		/* The local queue stayed full for one wait: it served reports
+		 * meanwhile; look at the flags and try again. */
 		if (il_producer_fatal(pr->p, NULL, 0) == IL_ERR_FATAL)
 			pr->fatal = true;
 	}
+	if (err == IL_ERR_FATAL)
+		pr->fatal = true;
+	fail_line(pr, m->line, err == IL_ERR_FATAL ? "delivery: the producer hit a fatal error" :
+	    "delivery: the producer refused the message (unknown topic or too large)");
+	return err;
 }
 
 /* Encodes and sends one event; the receipt comes from the delivery report. */
@@ -340,7 +552,7 @@ static void
 publish(struct produce *pr, const cJSON *event)
 {
 	char errbuf[PRODUCE_REASON_MAX], *key = NULL;
-	struct produce_msg *m;
+	struct produce_msg *m = NULL;
 	const cJSON *id;
 	il_err err;
 
@@ -363,50 +575,42 @@ publish(struct produce *pr, const cJSON *event)
 	if (err != IL_OK) {
 		/* The registry refused or cannot be reached: every further
 		 * line would fail the same way. */
-		pr->failed++;
-		print_status(pr->lines, "failed", errbuf[0] != '\0' ? errbuf : il_err_str(err));
+		fail_line(pr, pr->lines, errbuf[0] != '\0' ? errbuf : il_err_str(err));
 		il_log_error("schema registry failed, stopping", IL_STR("reason", errbuf));
 		pr->fatal = true;
 		goto done;
 	}
 
-	wait_for_room(pr);
-	if (pr->fatal) {
-		pr->failed++;
-		print_status(pr->lines, "failed", "delivery: the producer hit a fatal error");
-		goto done;
-	}
-	m = il_xmalloc(sizeof(*m));
+	m = il_xcalloc(1, sizeof(*m));
 	m->line = pr->lines;
 	id = cJSON_GetObjectItemCaseSensitive(event, "event_id");
-	snprintf(m->event_id, sizeof(m->event_id), "%s", cJSON_IsString(id) ? id->valuestring : "");
+	m->event_id = il_xstrdup(cJSON_IsString(id) ? id->valuestring : "");
+	if (send_message(pr, key, m) != IL_OK)
+		goto done;
+	/* librdkafka holds it now, until the delivery report. */
+	m->next = pr->sent;
+	if (pr->sent != NULL)
+		pr->sent->prev = m;
+	pr->sent = m;
 	pr->inflight++;
-	err = il_producer_send(pr->p, pr->topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
-	    pr->value.data, pr->value.len, NULL, 0, m, PRODUCE_SEND_BLOCK_MS);
-	if (err != IL_OK) {
-		pr->inflight--;
-		pr->failed++;
-		free(m);
-		if (err == IL_ERR_FATAL)
-			pr->fatal = true;
-		print_status(pr->lines, "failed", err == IL_ERR_TIMEOUT ?
-		    "delivery: the local queue stayed full" : err == IL_ERR_FATAL ?
-		    "delivery: the producer hit a fatal error" :
-		    "delivery: the producer refused the message (unknown topic or too large)");
-	}
+	m = NULL;
 
 done:
+	if (m != NULL) {
+		free(m->event_id);
+		free(m);
+	}
 	free(key);
 }
 
 static void
-handle_line(struct produce *pr, bool toolong)
+handle_line(struct produce *pr)
 {
 	const char *end = NULL;
 	bool taken = false;
 	cJSON *json, *event;
 
-	if (toolong) {
+	if (pr->line_toolong) {
 		refuse(pr, "line: longer than avro.max.message.bytes (%zu bytes)", pr->line.max);
 		return;
 	}
@@ -453,51 +657,63 @@ maybe_progress(struct produce *pr)
 	if (now < pr->next_progress_ms)
 		return;
 	pr->next_progress_ms = now + PRODUCE_PROGRESS_MS;
-	fflush(stdout);
+	flush_receipts(pr);
 	log_progress(pr, "produce progress");
+}
+
+/* After a stop request: the complete lines already read are not sent, and
+ * each gets its receipt, so the output names every line taken from the
+ * input.  A line cut short by the stop was not complete: only logged. */
+static void
+fail_unread_lines(struct produce *pr)
+{
+	bool eof = pr->eof;
+
+	pr->eof = false;
+	while (take_line(pr)) {
+		pr->lines++;
+		if (pr->line_toolong || !is_blank(&pr->line))
+			fail_line(pr, pr->lines, PRODUCE_INTERRUPTED);
+	}
+	pr->eof = eof;
+	if (pr->line_started)
+		il_log_warn("the stop cut a line short: it was not read", IL_INT("line", pr->lines + 1),
+		    IL_INT("bytes", pr->line.len));
 }
 
 static void
 read_input(struct produce *pr)
 {
-	bool toolong;
-	int rc;
-
 	while (!pr->fatal) {
 		if (il_sig_stop_requested()) {
 			pr->interrupted = true;
 			break;
 		}
-		rc = read_line(pr, &toolong);
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			if (errno == EINTR) {
-				/* A signal cut the read short: go on unless it was
-				 * a stop request, checked at the top. */
-				clearerr(pr->in);
-				continue;
-			}
-			il_log_error("could not read input", IL_STR("file", pr->file), IL_STR("reason", strerror(errno)));
-			pr->fatal = true;
-			break;
+		if (take_line(pr)) {
+			pr->lines++;
+			handle_line(pr);
+			serve_reports(pr, 0);
+			maybe_progress(pr);
+			continue;
 		}
-		pr->lines++;
-		handle_line(pr, toolong);
-		il_producer_poll(pr->p, 0);
-		if (il_producer_fatal(pr->p, NULL, 0) == IL_ERR_FATAL)
-			pr->fatal = true;
-		maybe_progress(pr);
+		if (pr->eof)
+			break;
+		fill_input(pr);
 	}
+	if (pr->interrupted)
+		fail_unread_lines(pr);
 }
 
-/* Waits for every delivery report; a stop request or a fatal error bounds the
- * wait, and what is still queued then is purged and reported as failed. */
+/*
+ * Waits for every delivery report.  A stop request or a fatal error bounds
+ * the wait: what is still queued then is purged, and every line whose report
+ * still did not come gets its receipt here.
+ */
 static void
 drain(struct produce *pr)
 {
+	struct produce_msg *m;
 	long long deadline = -1;
-	int i;
 
 	while (pr->inflight > 0) {
 		if (deadline < 0 && (pr->interrupted || pr->fatal || il_sig_stop_requested())) {
@@ -507,16 +723,23 @@ drain(struct produce *pr)
 		}
 		if (deadline >= 0 && il_event_now_ms() >= deadline)
 			break;
-		il_producer_poll(pr->p, 100);
-		if (il_producer_fatal(pr->p, NULL, 0) == IL_ERR_FATAL)
-			pr->fatal = true;
+		serve_reports(pr, PRODUCE_WAIT_MS);
 	}
 	if (pr->inflight == 0)
 		return;
 	il_log_warn("purging messages not yet delivered", IL_INT("count", pr->inflight));
+	pr->purged = true;
 	rd_kafka_purge(il_producer_handle(pr->p), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	for (i = 0; i < 50 && pr->inflight > 0; i++)
-		il_producer_poll(pr->p, 100);
+	deadline = il_event_now_ms() + PRODUCE_PURGE_MS;
+	while (pr->inflight > 0 && il_event_now_ms() < deadline)
+		il_producer_poll(pr->p, PRODUCE_WAIT_MS);
+	for (m = pr->sent; m != NULL; m = m->next) {
+		if (m->reported)
+			continue;
+		m->reported = true;
+		fail_line(pr, m->line, pr->interrupted ? PRODUCE_INTERRUPTED :
+		    "delivery: no report before the producer stopped");
+	}
 }
 
 static void
@@ -581,34 +804,55 @@ parse_options(struct produce *pr, int argc, char **argv)
 		    "not to --format event");
 }
 
-/* Opens the input and the Kafka, Avro and registry clients; fatal on error. */
+/* Opens the input; fatal on error. */
 static void
-setup(struct produce *pr)
+open_input(struct produce *pr)
 {
-	char errbuf[1024];
 	const char *base;
 	struct stat st;
+	int flags;
 
 	if (pr->file == NULL || strcmp(pr->file, "-") == 0) {
-		pr->in = stdin;
+		pr->fd = STDIN_FILENO;
 		pr->file = "-";
 		base = "stdin";
 	} else {
-		pr->in = fopen(pr->file, "r");
-		if (pr->in == NULL)
+		/* A FIFO blocks here until its writer opens it. */
+		pr->fd = open(pr->file, O_RDONLY | O_CLOEXEC);
+		if (pr->fd < 0)
 			il_cli_fatal("could not open file \"%s\": %s", pr->file, strerror(errno));
+		pr->own_fd = true;
 		base = strrchr(pr->file, '/') != NULL ? strrchr(pr->file, '/') + 1 : pr->file;
 	}
 	/* The base name, so the same file read from another directory gives
 	 * the same positions and so the same event ids. */
 	if (pr->position_prefix == NULL)
 		pr->position_prefix = base;
-	pr->progress = !isatty(fileno(pr->in));
-	/* Streamed input (a pipe, a terminal) may pause for a long time: each
-	 * receipt must then reach the reader at once, not when a buffer fills. */
-	if (fstat(fileno(pr->in), &st) != 0 || !S_ISREG(st.st_mode))
+	pr->progress = !isatty(pr->fd);
+	if (fstat(pr->fd, &st) != 0)
+		il_cli_fatal("could not read file \"%s\": %s", pr->file, strerror(errno));
+	if (!S_ISREG(st.st_mode)) {
+		/* Streamed input (a pipe, a terminal) may pause for a long
+		 * time: each receipt must then reach the reader at once, not
+		 * when a buffer fills. */
 		setvbuf(stdout, NULL, _IOLBF, 0);
+		/* Non-blocking reads on a description of our own; stdin's is
+		 * shared with the shell, and poll() already says when a read
+		 * will not block. */
+		flags = pr->own_fd ? fcntl(pr->fd, F_GETFL) : -1;
+		if (flags >= 0)
+			(void)fcntl(pr->fd, F_SETFL, flags | O_NONBLOCK);
+	}
+	pr->inbuf = il_xmalloc(PRODUCE_READ_BYTES);
+}
 
+/* Opens the input and the Kafka, Avro and registry clients; fatal on error. */
+static void
+setup(struct produce *pr)
+{
+	char errbuf[1024];
+
+	open_input(pr);
 	pr->sd = il_cli_serde_new(pr->conf, &pr->schemas);
 	pr->schema = il_schema_set_latest(pr->schemas, "EligibilityEvent");
 	if (pr->schema == NULL)
@@ -627,7 +871,9 @@ cmd_produce(il_cli *cli, int argc, char **argv)
 		.format = FORMAT_AUTO,
 		.programme_id = -1,
 		.conf = cli->conf,
+		.fd = -1,
 	};
+	struct produce_msg *m;
 	size_t max;
 	int rc;
 
@@ -646,10 +892,7 @@ cmd_produce(il_cli *cli, int argc, char **argv)
 	pr.next_progress_ms = pr.start_ms + PRODUCE_PROGRESS_MS;
 	read_input(&pr);
 	drain(&pr);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		il_log_error("could not write the receipts to stdout", IL_STR("reason", strerror(errno)));
-		pr.fatal = true;
-	}
+	flush_receipts(&pr);
 	if (pr.interrupted)
 		il_log_warn("produce interrupted before the end of the input", IL_INT("lines", pr.lines));
 	log_progress(&pr, "produce finished");
@@ -661,13 +904,21 @@ cmd_produce(il_cli *cli, int argc, char **argv)
 	else
 		rc = 0;
 
+	/* Reports that still come are for lines given up on: freed unprinted. */
 	il_producer_destroy(pr.p);
+	while (pr.sent != NULL) {
+		m = pr.sent;
+		pr.sent = m->next;
+		free(m->event_id);
+		free(m);
+	}
 	il_serde_destroy(pr.sd);
 	il_schema_set_destroy(pr.schemas);
 	il_buf_free(&pr.line);
 	il_buf_free(&pr.value);
-	if (pr.in != stdin)
-		fclose(pr.in);
+	free(pr.inbuf);
+	if (pr.own_fd)
+		close(pr.fd);
 	return rc;
 }
 
@@ -683,11 +934,17 @@ const il_cmd_entry il_cmd_produce_entry = {
 	"                           event or openspp force one reading\n"
 	"  --programme-id N         programme.id of events made from openSPP bodies\n"
 	"  --programme-name S       programme.name of events made from openSPP bodies\n"
-	"  --position-prefix S      source.position of an openSPP line is S:LINE\n"
-	"                           (default: the file's base name, or \"stdin\")\n"
+	"  --position-prefix S      source.position of a line is S:LINE:HASH, HASH the\n"
+	"                           first 16 hex digits of the line's SHA-256 (default S:\n"
+	"                           the file's base name, or \"stdin\"); an event line with\n"
+	"                           neither event_id nor source.position gets it too\n"
+	"  An event's id is the SHA-256 of its source fields: the same file gives the\n"
+	"  same ids again, a changed line a new one.  A given event_id must be 64\n"
+	"  lower-case hex digits.\n"
 	"  Prints one JSON line per input line once its fate is known:\n"
 	"  {\"line\":N,\"status\":\"published\",\"event_id\":...,\"partition\":P,\"offset\":O}\n"
-	"  after the broker acknowledged it, \"refused\" with every reason, or \"failed\".\n"
+	"  after the broker acknowledged it, \"refused\" with every reason, or \"failed\"\n"
+	"  (\"interrupted before delivery\" for each line a SIGINT/SIGTERM left unconfirmed).\n"
 	"  Exit status: 0 all published, 2 some refused, 1 delivery failures or fatal.\n",
 	cmd_produce,
 };

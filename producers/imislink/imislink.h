@@ -76,7 +76,12 @@ int il_cli_topic_partitions(rd_kafka_t *rk, const char *topic, const char *broke
 
 /**
  * @brief Writes @p json as one line on stdout (compact, then a newline).
- * @returns false when it could not be printed (out of memory).
+ * The line may still sit in stdout's buffer: only a successful fflush()
+ * says it was handed on.
+ * @returns false when it could not be printed, with errno saying why
+ * (ENOMEM, or the write error: EPIPE once the reader went away).  After a
+ * write error stdout's error indicator stays set, so every later call fails
+ * too.
  */
 bool il_cli_print_json(const cJSON *json);
 

@@ -6,6 +6,9 @@
 #   watermarks.  It runs twice: with librdkafka's default (eager) assignors and
 #   with cooperative-sticky, the two paths of the rebalance callback.  Then
 #   kafka-consumer-groups --describe must agree: LAG 0 on all 6 partitions.
+#   Each run also checks the client rules: -X cannot weaken the delivery
+#   guarantees, librdkafka's log lines come only through polling, and a
+#   pause or resume librdkafka refuses leaves the pause state as it was.
 # Needs: kafka.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"

@@ -3,8 +3,10 @@
 #   - registers both schemas, encodes, decodes with an empty cache (GET by
 #     id), decodes a version the tree does not hold, gets an incompatible
 #     version refused (409) and an unknown id refused precisely;
-#   - against a private registry taken away mid-run: cached ids keep
-#     working, everything else is IL_ERR_TRANSIENT (worth a retry).
+#   - against a private registry taken away mid-run: a flood of messages
+#     with an unknown id costs one request (counted in the registry's
+#     log), cached ids (and the unknown one) keep working, everything else
+#     is IL_ERR_TRANSIENT (worth a retry).
 # Needs: registry.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
@@ -38,7 +40,7 @@ trap '"$IL_HARNESS_DIR/registry.sh" stop "$state" >/dev/null 2>&1 || true' EXIT
 if "$IL_HARNESS_DIR/registry.sh" start "$state" >&2; then
 	url=$(. "$state/registry.env" && echo "$SCHEMA_REGISTRY_URL")
 	info "private registry at $url, stopped mid-run"
-	run_checks "$bin" outage "$url" "$IL_HARNESS_DIR/registry.sh" stop "$state"
+	run_checks "$bin" outage "$url" "$state/registry.log" "$IL_HARNESS_DIR/registry.sh" stop "$state"
 else
 	FAIL private_registry "could not start a registry in \"$state\""
 fi

@@ -9,7 +9,11 @@
 #     kafka-consumer-groups agrees: lag 0), --from-time (ISO and ms);
 #   - undecodable bytes are printed with the reason and do not stop consume;
 #   - configuration and usage errors exit 1 naming the key or the command;
-#   - the same file produced again gives the same event ids.
+#   - event ids are SHA-256 over the event's own source fields (never a
+#     national ID), positions are FILE:LINE:HASH-OF-LINE, a given event_id
+#     must be 64 lower-case hex digits and is kept whole in the receipt;
+#   - the same file produced again gives the same event ids; a file of the
+#     same name with a changed line gives a new id for that line only.
 # Needs: kafka, registry.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
@@ -95,6 +99,21 @@ lines = [
                 "occurred_at": 0, "registrant": {"source_id": 9}}),
     # 10: longer than avro.max.message.bytes (set to 2048 below)
     json.dumps({"ids": [], "id": 10, "address": "x" * 3000}),
+    # 11: an event_id that is not a SHA-256, with a quote and over 64 bytes
+    json.dumps({"event_id": "not\"an id" + "x" * 100, "event_type": "REGISTRANT_SUBMITTED",
+                "source": {"system": "openspp", "instance": "it-openspp", "kind": "FILE"},
+                "occurred_at": 0, "registrant": {"source_id": 11}}),
+    # 12: an event with its own well-formed event_id: kept whole
+    json.dumps({"event_id": "0123456789abcdef" * 4, "event_type": "REGISTRANT_SUBMITTED",
+                "source": {"system": "openspp", "instance": "it-openspp", "kind": "FILE",
+                "position": "given:12", "table": "res_partner", "primary_key": "12"},
+                "occurred_at": 0, "registrant": {"source_id": 12}}),
+    # 13: neither format: the reason names every member auto-detection looks for
+    json.dumps({"colour": "red"}),
+    # 14: an event_id in upper case
+    json.dumps({"event_id": "0123456789ABCDEF" * 4, "event_type": "REGISTRANT_SUBMITTED",
+                "source": {"system": "openspp", "instance": "it-openspp", "kind": "FILE"},
+                "occurred_at": 0, "registrant": {"source_id": 14}}),
 ]
 print("\n".join(lines))
 PY
@@ -115,33 +134,44 @@ for text in open(sys.argv[1]):
     j = json.loads(text)
     assert j["line"] not in r, "two receipts for line %d" % j["line"]
     r[j["line"]] = j
-assert sorted(r) == [1, 3, 4, 5, 6, 7, 8, 9, 10], "receipts for lines %s" % sorted(r)
-for n in (1, 4, 6, 7):
+assert sorted(r) == [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], "receipts for lines %s" % sorted(r)
+for n in (1, 4, 6, 7, 12):
     j = r[n]
     assert j["status"] == "published", "line %d: %s" % (n, j)
     assert re.fullmatch("[0-9a-f]{64}", j["event_id"]), j
     assert 0 <= j["partition"] < 6 and j["offset"] >= 0, j
-for n in (3, 5, 8, 9, 10):
+assert r[12]["event_id"] == "0123456789abcdef" * 4, r[12]
+for n in (3, 5, 8, 9, 10, 11, 13, 14):
     assert r[n]["status"] == "refused", "line %d: %s" % (n, r[n])
-why = {n: r[n]["reason"] for n in (3, 5, 8, 9, 10)}
+why = {n: r[n]["reason"] for n in (3, 5, 8, 9, 10, 11, 13, 14)}
 assert "birthdate: expected YYYY-MM-DD, got \"1990-02-30\" (no such day)" in why[3].split("\n"), why[3]
 assert "given_nme: unknown member" in why[3].split("\n"), why[3]
 assert "invalid JSON" in why[5], why[5]
 assert "expected a JSON object" in why[8], why[8]
 assert "colour" in why[9], why[9]
 assert "avro.max.message.bytes" in why[10], why[10]
+# quoted up to 80 bytes: the reason stays short whatever the line holds
+assert why[11] == 'event_id: expected 64 lower-case hex digits, got "%s"...' % ('not"an id' + "x" * 100)[:80], why[11]
+assert why[14].startswith("event_id: expected 64 lower-case hex digits, got"), why[14]
+assert why[13] == ('line: neither an EligibilityEvent (no "event_type") nor an openSPP individual body '
+                   '(no "ids", "given_name", "family_name", "is_group", "phone_numbers" or '
+                   '"registration_date")'), why[13]
 PY
 
 # -- consume -e: the published events, decoded, with their keys ---------------
 "$tool" consume -t "$main_topic" -e >"$tmp/consumed" 2>"$tmp/consume.log"
 rc=$?
 [ "$rc" = 0 ] || FAIL imislink-consume-exit "exit status $rc: $(tail -n 3 "$tmp/consume.log" | tr '\n' ' ')"
-json_check imislink-consume-decoded "$tmp/receipts" "$tmp/consumed" <<'PY'
-import json, re, sys
+json_check imislink-consume-decoded "$tmp/receipts" "$tmp/consumed" "$input" <<'PY'
+import hashlib, json, re, sys
+lines = open(sys.argv[3], "rb").read().split(b"\n")
+def line_hash(n):
+    return hashlib.sha256(lines[n - 1]).hexdigest()[:16]
 receipts = {j["event_id"]: j for j in map(json.loads, open(sys.argv[1])) if j["status"] == "published"}
 msgs = [json.loads(t) for t in open(sys.argv[2])]
-assert len(msgs) == 4, "consumed %d messages, expected 4" % len(msgs)
-want_keys = {1: "NID-IT-1", 4: "NID-IT-4", 6: "it-openspp:res_partner:66", 7: "HH-IT-900"}
+assert len(msgs) == 5, "consumed %d messages, expected 5" % len(msgs)
+want_keys = {1: "NID-IT-1", 4: "NID-IT-4", 6: "it-openspp:res_partner:66", 7: "HH-IT-900",
+             12: "it-openspp:res_partner:12"}
 by_line = {}
 for m in msgs:
     assert "error" not in m, m
@@ -156,12 +186,26 @@ for n, key in want_keys.items():
 one = by_line[1]["value"]
 assert one["registrant"]["given_name"] == "ÉLODIE", one["registrant"]
 assert one["programme"] == {"id": 7, "name": "IT programme", "target_type": None}, one["programme"]
-assert one["source"]["position"] == "input.jsonl:1", one["source"]
+assert one["source"]["position"] == "input.jsonl:1:" + line_hash(1), one["source"]
+assert one["source"]["primary_key"] is None, one["source"]
 seed = by_line[6]["value"]["registrant"]
 assert seed["gender"] is None and seed["birthdate"] is None, seed
 assert seed["source_id"] == 66 and seed["external_ids"] == [], seed
 four = by_line[4]["value"]
 assert four["produced_at"] is not None and four["occurred_at"] == "2026-01-02T03:04:05.000Z", four
+# an event line without event_id and position: the line's position is filled in
+assert four["source"]["position"] == "input.jsonl:4:" + line_hash(4), four["source"]
+assert by_line[6]["value"]["source"]["position"] == "input.jsonl:6:" + line_hash(6)
+assert by_line[7]["value"]["source"]["position"] == "hh:7"
+# every derived id is the SHA-256 of the event's own source fields, as
+# the schema's doc says: anyone can recompute it, and nothing else (no
+# national ID) goes in
+for n in (1, 4, 6, 7):
+    src = by_line[n]["value"]["source"]
+    fields = [src[f] or "" for f in ("system", "instance", "kind", "position", "table", "primary_key")]
+    want = hashlib.sha256("\0".join(fields).encode()).hexdigest()
+    assert by_line[n]["value"]["event_id"] == want, "line %d: id %s, expected %s from %s" % (
+        n, by_line[n]["value"]["event_id"], want, fields)
 PY
 
 # -- consume -c, -p -------------------------------------------------------------
@@ -186,10 +230,10 @@ PY
 "$tool" consume -t "$main_topic" -G "$group" -e >"$tmp/group2" 2>"$tmp/group2.log"
 n1=$(wc -l <"$tmp/group1")
 n2=$(wc -l <"$tmp/group2")
-if [ "$n1" = 4 ] && [ "$n2" = 0 ]; then
+if [ "$n1" = 5 ] && [ "$n2" = 0 ]; then
 	PASS imislink-consume-group-commits
 else
-	FAIL imislink-consume-group-commits "first run printed $n1 (expected 4), second $n2 (expected 0)"
+	FAIL imislink-consume-group-commits "first run printed $n1 (expected 5), second $n2 (expected 0)"
 fi
 # The group commits only partitions it read messages from.
 used=$(python3 -c 'import json,sys
@@ -268,6 +312,10 @@ expect_error imislink-config-file-error 'unknown key \"kafka.grop.id\"' "$tool" 
 expect_error imislink-config-set-error 'invalid value for \"openimis.api.url\"' "$tool" --set openimis.api.url=ftp://x consume -e
 expect_error imislink-unknown-command 'imislink --help' "$tool" frobnicate
 expect_error imislink-missing-topic 'does not exist' "$tool" produce -t "$main_topic-missing" -f "$input"
+# consume learns of a missing topic from its own assignment or subscription
+expect_error imislink-consume-missing-topic 'does not exist' "$tool" consume -t "$main_topic-missing" -e
+expect_error imislink-group-missing-topic 'Unknown topic' "$tool" consume -G "$group-missing" -t "$main_topic-missing"
+expect_error imislink-missing-partition 'partition 6 does not exist' "$tool" consume -t "$main_topic" -p 6
 expect_error imislink-bad-format '--format' "$tool" produce --format csv -f "$input"
 expect_error imislink-mixed-modes '-G does not mix' "$tool" consume -G g -p 1
 
@@ -286,5 +334,28 @@ import json, sys
 a, b = ({j["line"]: j.get("event_id") for j in map(json.loads, open(f))} for f in sys.argv[1:3])
 assert a == b, "event ids differ: %s vs %s" % (a, b)
 PY
+
+# -- two files of the same name: a changed line is a new event -----------------
+# a/input.jsonl holds lines 1 and 6 of the input; b/input.jsonl line 1 and an
+# edited line 6.  Line 1 keeps its id (the same line of a file of that name),
+# the edited line gets a new one.
+mkdir -p "$tmp/a" "$tmp/b"
+sed -n '1p;6p' "$input" >"$tmp/a/input.jsonl"
+{ sed -n '1p' "$input"; sed -n '6p' "$input" | sed 's/AMANI/AMANA/'; } >"$tmp/b/input.jsonl"
+"$tool" produce -t "$main_topic" -f "$tmp/a/input.jsonl" >"$tmp/receipts-a" 2>"$tmp/produce-a.log"
+rc_a=$?
+"$tool" produce -t "$main_topic" -f "$tmp/b/input.jsonl" >"$tmp/receipts-b" 2>"$tmp/produce-b.log"
+rc_b=$?
+if [ "$rc_a" = 0 ] && [ "$rc_b" = 0 ]; then
+	json_check imislink-produce-changed-line-new-id "$tmp/receipts" "$tmp/receipts-a" "$tmp/receipts-b" <<'PY'
+import json, sys
+orig, a, b = ({j["line"]: j for j in map(json.loads, open(f))} for f in sys.argv[1:4])
+assert all(j["status"] == "published" for j in list(a.values()) + list(b.values())), (a, b)
+assert a[1]["event_id"] == b[1]["event_id"] == orig[1]["event_id"], (a[1], b[1], orig[1])
+assert a[2]["event_id"] != b[2]["event_id"], (a[2], b[2])
+PY
+else
+	FAIL imislink-produce-changed-line-new-id "exit status $rc_a and $rc_b: $(tail -n 2 "$tmp/produce-b.log" | tr '\n' ' ')"
+fi
 
 finish

@@ -8,20 +8,26 @@
  * from one member to the other.  Both commit synchronously as they go and in
  * the revocation callback.  Checks: each key's events arrive in order, every
  * event is handled exactly once, and the committed offsets equal the high
- * watermarks.
+ * watermarks.  Then the rest of common/kafka.c: reading without a group,
+ * pause and resume (also when librdkafka refuses them), -X properties
+ * refused (by librdkafka, or because they would weaken the guarantees),
+ * fatal errors, a full queue, and librdkafka's log lines.
  *
  * usage: it_kafka_group TOPIC GROUP [PARTITION.ASSIGNMENT.STRATEGY]
  * Prints one "PASS name" or "FAIL name: reason" line per check; exits 1 when
  * any check failed.  Needs KAFKA_BOOTSTRAP_SERVERS.
  */
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "kafka.h"
@@ -82,6 +88,53 @@ struct member {
 };
 
 static int failures;
+
+/*
+ * Fault injection for check_pause_refused(): librdkafka 2.0.2 refuses to
+ * pause or resume only a partition of a topic it does not know, which a
+ * paused partition's topic always is, so a refusal cannot be had from the
+ * broker.  These definitions take the place of librdkafka's for common/kafka.c
+ * (linked into this program), count the calls that reach librdkafka, and
+ * make the next inject_failures calls fail as an unknown partition would.
+ * Set only while no other thread uses a consumer.
+ */
+static atomic_int inject_failures;      /* calls left to refuse */
+static atomic_int real_pauses;          /* rd_kafka_pause_partitions() calls passed on */
+static atomic_int real_resumes;         /* rd_kafka_resume_partitions() calls passed on */
+
+typedef rd_kafka_resp_err_t (pause_resume_fn)(rd_kafka_t *, rd_kafka_topic_partition_list_t *);
+
+static rd_kafka_resp_err_t
+pass_on(const char *name, atomic_int *calls, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	pause_resume_fn *real;
+	int i;
+
+	if (atomic_load(&inject_failures) > 0) {
+		atomic_fetch_sub(&inject_failures, 1);
+		for (i = 0; i < parts->cnt; i++)
+			parts->elems[i].err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	}
+	/* POSIX's way to turn dlsym()'s answer into a function pointer. */
+	*(void **)&real = dlsym(RTLD_NEXT, name);
+	if (real == NULL)
+		abort();
+	atomic_fetch_add(calls, 1);
+	return real(rk, parts);
+}
+
+rd_kafka_resp_err_t
+rd_kafka_pause_partitions(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions)
+{
+	return pass_on("rd_kafka_pause_partitions", &real_pauses, rk, partitions);
+}
+
+rd_kafka_resp_err_t
+rd_kafka_resume_partitions(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions)
+{
+	return pass_on("rd_kafka_resume_partitions", &real_resumes, rk, partitions);
+}
 
 static il_conf *make_conf(const char *strategy);
 
@@ -617,6 +670,52 @@ check_pause_resume(il_consumer *c, const char *topic, int64_t deadline)
 	    "read %d of %d events, %d offset jumps, %d calls answered wrongly", n, NEVENTS, jumps, bad);
 }
 
+/*
+ * A pause or resume librdkafka refuses leaves il_consumer's record of paused
+ * partitions as it was: the failed call reports the refusal, and the next
+ * call is passed on to librdkafka again instead of being taken as already
+ * done.  A resume that failed once must still resume: read from the start,
+ * every event comes (partition 0 among them), in order.
+ */
+static void
+check_pause_refused(il_consumer *c, const char *topic, int64_t deadline)
+{
+	int64_t next[NPARTS] = { 0 };
+	int pauses, resumes, jumps = 0, n = 0;
+	il_err err[6];
+	char errbuf[512] = "";
+
+	if (il_consumer_assign_all(c, topic, RD_KAFKA_OFFSET_BEGINNING, -1, errbuf,
+	    sizeof(errbuf)) != IL_OK) {
+		check(false, "kafka-group-pause-refused", "could not assign: %s", errbuf);
+		return;
+	}
+	pauses = atomic_load(&real_pauses);
+	resumes = atomic_load(&real_resumes);
+	err[0] = il_consumer_pause(c, topic, 0);
+	inject_failures = 1;
+	err[1] = il_consumer_resume(c, topic, 0);
+	err[2] = il_consumer_resume(c, topic, 0);
+	inject_failures = 1;
+	err[3] = il_consumer_pause(c, topic, 1);
+	err[4] = il_consumer_pause(c, topic, 1);
+	err[5] = il_consumer_resume(c, topic, 1);
+	inject_failures = 0;
+	pauses = atomic_load(&real_pauses) - pauses;
+	resumes = atomic_load(&real_resumes) - resumes;
+	if (err[5] == IL_OK)
+		n = drain(c, NEVENTS, deadline < now_ms() + 30000 ? deadline : now_ms() + 30000,
+		    next, &jumps);
+	check(err[0] == IL_OK && err[1] == IL_ERR_NOTFOUND && err[2] == IL_OK &&
+	    err[3] == IL_ERR_NOTFOUND && err[4] == IL_OK && err[5] == IL_OK && pauses == 2 &&
+	    resumes == 2 && n == NEVENTS && jumps == 0, "kafka-group-pause-refused",
+	    "pause %s, refused resume %s, resume %s, refused pause %s, pause %s, resume %s; "
+	    "%d pauses and %d resumes reached librdkafka (want 2 and 2); read %d of %d events, "
+	    "%d offset jumps", il_err_str(err[0]), il_err_str(err[1]), il_err_str(err[2]),
+	    il_err_str(err[3]), il_err_str(err[4]), il_err_str(err[5]), pauses, resumes, n,
+	    NEVENTS, jumps);
+}
+
 /* @returns how many partitions of @p c's assignment start at @p offset. */
 static int
 assigned_at(il_consumer *c, int64_t offset)
@@ -652,8 +751,10 @@ check_assign_all(const il_conf *conf, const char *topic, int64_t deadline)
 	n = assigned_at(c, RD_KAFKA_OFFSET_BEGINNING);
 	check(err == IL_OK && n == NPARTS, "kafka-group-assign-beginning", "%s; %d partitions at the start",
 	    err == IL_OK ? "assigned" : errbuf, n);
-	if (err == IL_OK)
+	if (err == IL_OK) {
 		check_pause_resume(c, topic, deadline);
+		check_pause_refused(c, topic, deadline);
+	}
 
 	/* Time 0 is before every event: each partition starts at its first offset. */
 	err = il_consumer_assign_all(c, topic, RD_KAFKA_OFFSET_END, 0, errbuf, sizeof(errbuf));
@@ -675,6 +776,84 @@ check_assign_all(const il_conf *conf, const char *topic, int64_t deadline)
 	check(err == IL_ERR_INVALID && strcmp(errbuf, want) == 0, "kafka-group-assign-no-commit",
 	    "got %s: %s", il_err_str(err), errbuf);
 	il_consumer_destroy(c);
+}
+
+/*
+ * Makes a producer (@p group NULL) or a consumer in @p group from -X
+ * @p props (NULL-terminated), then destroys it.
+ * @returns whether it was made; the reason in @p errbuf when not.
+ */
+static bool
+make_client(const char *const *props, const char *group, char *errbuf, size_t errsz)
+{
+	il_conf *conf = il_conf_new();
+	il_producer *p = NULL;
+	il_consumer *c = NULL;
+	bool ok = true;
+
+	errbuf[0] = '\0';
+	/* Nothing listens there: the client is made, never used. */
+	ok = il_conf_set(conf, "kafka.bootstrap.servers", "127.0.0.1:1", NULL, errbuf, errsz) == IL_OK;
+	for (; ok && *props != NULL; props++)
+		ok = il_conf_set_rdkafka_arg(conf, *props, errbuf, errsz) == IL_OK;
+	if (ok && group == NULL)
+		ok = (p = il_producer_new(conf, NULL, NULL, errbuf, errsz)) != NULL;
+	else if (ok)
+		ok = (c = il_consumer_new(conf, group, NULL, NULL, errbuf, errsz)) != NULL;
+	il_producer_destroy(p);
+	il_consumer_destroy(c);
+	il_conf_destroy(conf);
+	return ok;
+}
+
+/*
+ * -X cannot weaken the guarantees: a producer that is not idempotent with
+ * acks=all, or a consumer that commits or stores offsets by itself, is
+ * refused with the property, its value and why; the same values spelled as
+ * librdkafka spells them are accepted.
+ */
+static void
+check_config_guards(void)
+{
+	static const char producer_why[] = "refused: imislink's delivery guarantee needs acks=all "
+	    "(idempotent producer)";
+	static const struct {
+		const char *props[3];   /* -X arguments */
+		const char *group;      /* NULL: a producer */
+		const char *want;       /* the message; NULL: accepted */
+	} cases[] = {
+		{ { "enable.idempotence=false", "acks=1", NULL }, NULL,
+		    "option -X: enable.idempotence=false: refused: imislink's delivery guarantee needs "
+		    "the idempotent producer (enable.idempotence=true)" },
+		{ { "acks=1", NULL }, NULL, producer_why },
+		{ { "request.required.acks=0", NULL }, NULL, producer_why },
+		{ { "topic.acks=1", NULL }, NULL, producer_why },
+		{ { "enable.idempotence=0", NULL }, NULL, "enable.idempotence=0: refused: " },
+		{ { "acks=all", "enable.idempotence=true", NULL }, NULL, NULL },
+		{ { "acks=-1", "linger.ms=5", NULL }, NULL, NULL },
+		{ { "enable.auto.commit=true", NULL }, "it-guard",
+		    "option -X: enable.auto.commit=true: refused: imislink commits an offset only once "
+		    "its event's outcome is durable (enable.auto.commit=false)" },
+		{ { "enable.auto.offset.store=true", NULL }, "it-guard",
+		    "option -X: enable.auto.offset.store=true: refused: imislink stores an offset only "
+		    "once its event's outcome is durable (enable.auto.offset.store=false)" },
+		{ { "enable.auto.commit=false", "enable.auto.offset.store=false", NULL }, "it-guard", NULL },
+		/* The guards of a producer are not a consumer's, and the other way round. */
+		{ { "acks=1", NULL }, "it-guard", NULL },
+	};
+	const size_t n = sizeof(cases) / sizeof(cases[0]);
+	char errbuf[512] = "";
+	bool made = false, ok = true;
+	size_t i;
+
+	for (i = 0; ok && i < n; i++) {
+		made = make_client(cases[i].props, cases[i].group, errbuf, sizeof(errbuf));
+		ok = cases[i].want == NULL ? made : !made && strstr(errbuf, cases[i].want) != NULL;
+	}
+	i = ok ? n - 1 : i - 1;
+	check(ok, "kafka-group-config-guards", "-X %s for a %s: %s \"%s\"", cases[i].props[0],
+	    cases[i].group == NULL ? "producer" : "consumer", made ? "accepted" : "refused with",
+	    errbuf);
 }
 
 /* A -X property librdkafka refuses is named with librdkafka's reason. */
@@ -728,41 +907,97 @@ check_fatal(const il_conf *conf)
 	il_producer_destroy(p);
 }
 
+/* @returns how many lines of the file at @p path hold @p needle; -1 when unreadable. */
+static int
+count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Lines of librdkafka's own log callback, as il_kafka_log_cb() writes them. */
+#define RDKAFKA_LINE "\"msg\":\"librdkafka\""
+
 /*
  * With no broker, librdkafka reports the same connection failure again and
  * again (after a second or so, adding "(after 0ms in state CONNECT, 1
- * identical error(s) suppressed)"): it must reach the log as JSON lines, but
- * each line at most once per ten seconds (this check runs for five).
+ * identical error(s) suppressed)").  Its log lines are written only by the
+ * thread that polls, never by librdkafka's broker threads (whose connection
+ * fails at once: a second without polling writes nothing), so a slow log
+ * cannot stall a broker; and each line at most once per ten seconds (this
+ * check polls for five).  A consumer's lines come through il_consumer_poll().
  */
 static void
-check_log_limit(il_log_level level)
+check_log_lines(il_log_level level, bool consumer)
 {
 	static char keys[64][512];              /* distinct lines seen, without ts */
-	FILE *out = tmpfile();
+	const char *name = consumer ? "kafka-group-log-consumer" : "kafka-group-log-limit";
+	const char *topics[1] = { "it-log-lines" };
+	struct timespec pause = { 1, 0 };
+	char path[] = "/tmp/it_kafka_group.log.XXXXXXXX";
 	il_conf *conf = il_conf_new();
 	il_producer *p = NULL;
+	il_consumer *c = NULL;
+	rd_kafka_message_t *rkm;
 	char errbuf[512] = "", line[4096];
 	const char *from, *to;
-	int nkeys = 0, lines = 0, repeats = 0, bad = 0, i;
+	int nkeys = 0, lines = 0, repeats = 0, bad = 0, unpolled = -1, fd, i;
 	int64_t until;
+	FILE *out = NULL, *in = NULL;
+	bool made = false;
 
+	fd = mkstemp(path);
+	if (fd >= 0)
+		out = fdopen(fd, "w");
 	if (out == NULL || il_conf_set(conf, "kafka.bootstrap.servers", "127.0.0.1:1", NULL,
 	    errbuf, sizeof(errbuf)) != IL_OK) {
-		check(false, "kafka-group-log-limit", "could not prepare: %s", errbuf);
+		check(false, name, "could not prepare: %s", errbuf);
 		goto out;
 	}
 	il_log_init(NULL, IL_LOG_WARN, out);
-	p = il_producer_new(conf, NULL, NULL, errbuf, sizeof(errbuf));
-	for (until = now_ms() + 5000; p != NULL && now_ms() < until;)
-		il_producer_poll(p, 100);
+	if (consumer) {
+		c = il_consumer_new(conf, "it-log-lines", NULL, NULL, errbuf, sizeof(errbuf));
+		if (c != NULL && il_consumer_subscribe(c, topics, 1, errbuf, sizeof(errbuf)) != IL_OK) {
+			il_consumer_destroy(c);
+			c = NULL;
+		}
+	} else {
+		p = il_producer_new(conf, NULL, NULL, errbuf, sizeof(errbuf));
+	}
+	made = p != NULL || c != NULL;
+	if (made) {
+		nanosleep(&pause, NULL);
+		unpolled = count_lines(path, RDKAFKA_LINE);
+	}
+	for (until = now_ms() + 5000; (p != NULL || c != NULL) && now_ms() < until;) {
+		if (p != NULL) {
+			il_producer_poll(p, 100);
+			continue;
+		}
+		rkm = il_consumer_poll(c, 100);
+		if (rkm != NULL)
+			rd_kafka_message_destroy(rkm);
+		/* Seeing the lines arrive is all this one is about. */
+		if (count_lines(path, RDKAFKA_LINE) > 0)
+			break;
+	}
 	il_producer_destroy(p);
+	il_consumer_destroy(c);
 	il_log_init(NULL, level, stderr);
-	rewind(out);
-	while (fgets(line, sizeof(line), out) != NULL) {
-		lines++;
+	in = fopen(path, "r");
+	while (in != NULL && fgets(line, sizeof(line), in) != NULL) {
+		lines += strstr(line, RDKAFKA_LINE) != NULL;
 		from = strstr(line, "\"msg\":");
 		bad += strncmp(line, "{\"ts\":", 6) != 0 || from == NULL;
-		if (from == NULL)
+		if (from == NULL || consumer)
 			continue;
 		/* librdkafka's "(after 3ms in state CONNECT)" differs each time. */
 		to = strstr(from, " (after ");
@@ -775,12 +1010,19 @@ check_log_limit(il_log_level level)
 		else if (nkeys < 63)
 			nkeys++;
 	}
-	check(p != NULL && lines > 0 && repeats == 0 && bad == 0, "kafka-group-log-limit",
-	    "%s%d lines, %d repeated within the window, %d not JSON", p == NULL ? errbuf : "",
-	    lines, repeats, bad);
+	check(made && unpolled == 0 && lines > 0 &&
+	    repeats == 0 && bad == 0, name,
+	    "%s%d lines written without a poll, %d librdkafka lines in all, %d repeated within "
+	    "the window, %d not JSON", errbuf, unpolled, lines, repeats, bad);
 out:
+	if (in != NULL)
+		fclose(in);
 	if (out != NULL)
 		fclose(out);
+	else if (fd >= 0)
+		close(fd);
+	if (fd >= 0)
+		unlink(path);
 	il_conf_destroy(conf);
 }
 
@@ -883,6 +1125,7 @@ main(int argc, char **argv)
 	const char *topic, *group;              /* names the script made unique */
 	il_log_level level;                     /* log threshold */
 	char errbuf[512];
+	bool ok;
 	int k;
 
 	if (argc < 3 || argc > 4 || getenv("KAFKA_BOOTSTRAP_SERVERS") == NULL) {
@@ -909,11 +1152,10 @@ main(int argc, char **argv)
 	check(p != NULL, "kafka-group-producer", "%s", errbuf);
 	if (p == NULL)
 		goto out;
-	if (!create_topic(il_producer_handle(p), topic, errbuf, sizeof(errbuf))) {
-		check(false, "kafka-group-create-topic", "%s", errbuf);
+	ok = create_topic(il_producer_handle(p), topic, errbuf, sizeof(errbuf));
+	check(ok, "kafka-group-create-topic", "%s", errbuf);
+	if (!ok)
 		goto out;
-	}
-	check(true, "kafka-group-create-topic", "");
 	produce_all(p, topic, &ps);
 	check_spread(&ps);
 	if (failures > 0)
@@ -932,9 +1174,11 @@ main(int argc, char **argv)
 	check_committed(cconf, topic, group, &a, &b);
 	check_assign_all(pconf, topic, sh.deadline);
 	check_config_errors();
+	check_config_guards();
 	check_fatal(pconf);
 	check_queue_full(level);
-	check_log_limit(level);
+	check_log_lines(level, false);
+	check_log_lines(level, true);
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.lock);
 out:

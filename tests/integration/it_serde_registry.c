@@ -6,10 +6,12 @@
  *	    of TOPIC, encodes, decodes with a fresh serde (empty cache: GET by
  *	    id), decodes a version the tree does not hold, has an incompatible
  *	    version refused (409) and an unknown id refused precisely.
- *	it_serde_registry outage URL STOP-COMMAND...
- *	    against a private registry at URL: warms the cache, runs
- *	    STOP-COMMAND to take the registry away, then checks that cached
- *	    ids still serve and that everything else is IL_ERR_TRANSIENT.
+ *	it_serde_registry outage URL LOG STOP-COMMAND...
+ *	    against a private registry at URL that logs each request to LOG:
+ *	    warms the cache, checks that a flood of messages with an unknown
+ *	    id costs one request, runs STOP-COMMAND to take the registry away,
+ *	    then checks that cached ids (and the unknown one) still serve and
+ *	    that everything else is IL_ERR_TRANSIENT.
  *
  * Prints one "PASS <name>" or "FAIL <name>: <reason>" line per check (see
  * tests/integration/helpers.sh); exits 1 when any check failed.
@@ -221,6 +223,37 @@ run_registry(it *t, const char *topic)
 	free(subject);
 }
 
+/* @returns how many lines of @p path hold @p needle, or -1 when it cannot be read. */
+static int
+count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Decodes a message of schema id @p id with a one-byte body. */
+static il_err
+decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
+{
+	unsigned char hdr[IL_WIRE_HEADER_LEN + 1];
+	cJSON *out = NULL;
+	il_err rc;
+
+	il_wire_header(id, hdr);
+	hdr[IL_WIRE_HEADER_LEN] = 0;
+	rc = il_serde_decode(sd, hdr, sizeof(hdr), &out, NULL, err, errsz);
+	cJSON_Delete(out);
+	return rc;
+}
+
 static int
 run_command(char **argv)
 {
@@ -239,13 +272,14 @@ run_command(char **argv)
 }
 
 static void
-run_outage(it *t, const char *url, char **stop)
+run_outage(it *t, const char *url, const char *log, char **stop)
 {
 	cJSON *full = il_test_avro_json("event-typical.json"), *out = NULL;
 	il_serde *sd = serde_new(t);
-	char err[512], prefix[512];
+	char err[512], prefix[512], first[512], needle[64];
 	unsigned char hdr[IL_WIRE_HEADER_LEN + 1];
-	int32_t id1 = 0, id;
+	int32_t id1 = 0, id, garbage;
+	int i, bad = 0, requests;
 	il_buf msg;
 	il_err rc;
 
@@ -256,6 +290,21 @@ run_outage(it *t, const char *url, char **stop)
 		goto done;
 	}
 	id1 = header_id(&msg);
+
+	/* Garbage ids: each costs the registry one request, not one per message. */
+	garbage = id1 + 5000;
+	rc = decode_id(sd, garbage, first, sizeof(first));
+	for (i = 0; i < 200; i++)
+		bad += decode_id(sd, garbage, err, sizeof(err)) != IL_ERR_DECODE_SCHEMA ||
+		    strcmp(err, first) != 0;
+	snprintf(needle, sizeof(needle), "\"GET /schemas/ids/%d ", (int)garbage);
+	requests = count_lines(log, needle);
+	if (rc == IL_ERR_DECODE_SCHEMA && bad == 0 && requests == 1)
+		pass("unknown_id_flood_costs_one_request");
+	else
+		fail(t, "unknown_id_flood_costs_one_request", "code %d (%s), %d answers differed, "
+		    "%d requests for id %d in \"%s\"", (int)rc, first, bad, requests, (int)garbage, log);
+
 	if (run_command(stop) != 0) {
 		fail(t, "outage_stop_registry", "\"%s\" failed", stop[0]);
 		goto done;
@@ -273,6 +322,12 @@ run_outage(it *t, const char *url, char **stop)
 		fail(t, "cached_decode_survives_outage", "code %d: %s", (int)rc, err);
 	cJSON_Delete(out);
 	out = NULL;
+	/* The registry said it does not know the id: still true in the outage. */
+	rc = decode_id(sd, garbage, err, sizeof(err));
+	if (rc == IL_ERR_DECODE_SCHEMA && strcmp(err, first) == 0)
+		pass("unknown_id_remembered_in_outage");
+	else
+		fail(t, "unknown_id_remembered_in_outage", "code %d: %s", (int)rc, err);
 
 	snprintf(prefix, sizeof(prefix), "could not reach schema registry \"%s\": ", url);
 	rc = il_serde_schema_id(sd, "outage-results-value", t->result, &id, err, sizeof(err));
@@ -298,7 +353,7 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s registry TOPIC\n"
-	    "       %s outage URL STOP-COMMAND...\n", prog, prog);
+	    "       %s outage URL LOG STOP-COMMAND...\n", prog, prog);
 	exit(2);
 }
 
@@ -312,7 +367,7 @@ main(int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	if (argc == 3 && strcmp(argv[1], "registry") == 0)
 		url = getenv("SCHEMA_REGISTRY_URL");
-	else if (argc >= 4 && strcmp(argv[1], "outage") == 0)
+	else if (argc >= 5 && strcmp(argv[1], "outage") == 0)
 		url = argv[2];
 	else
 		usage(argv[0]);
@@ -335,7 +390,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "registry") == 0)
 		run_registry(&t, argv[2]);
 	else
-		run_outage(&t, url, argv + 3);
+		run_outage(&t, url, argv[3], argv + 4);
 	il_schema_set_destroy(t.set);
 	il_conf_destroy(t.conf);
 	return t.fails == 0 ? 0 : 1;

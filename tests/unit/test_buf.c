@@ -11,7 +11,25 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "buf.h"
+
+/* Writes @p len bytes of @p data to a new temporary file; @returns its path (static). */
+static const char *
+tmp_file(const void *data, size_t len)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/test_buf.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+	return path;
+}
 
 static void
 test_init_empty(void **state)
@@ -318,6 +336,82 @@ test_take_empty(void **state)
 	assert_null(b.data);
 }
 
+/* A file is appended whole, NUL-terminated, up to the bound and not a byte more. */
+static void
+test_read_file(void **state)
+{
+	char err[256], want[256];
+	const char *path;
+	il_buf b;
+
+	(void)state;
+	il_buf_init(&b, 10);
+	assert_int_equal(il_buf_add(&b, "ab", 2), IL_OK);
+	path = tmp_file("12345678", 8);
+	assert_int_equal(il_buf_read_file(&b, path, err, sizeof(err)), IL_OK);
+	assert_int_equal(b.len, 10);
+	assert_string_equal(b.data, "ab12345678");
+	/* Nothing left: even one byte more is refused, the buffer kept. */
+	il_buf_reset(&b);
+	assert_int_equal(il_buf_add(&b, "ab", 2), IL_OK);
+	unlink(path);
+	path = tmp_file("123456789", 9);
+	assert_int_equal(il_buf_read_file(&b, path, err, sizeof(err)), IL_ERR_NOMEM);
+	snprintf(want, sizeof(want), "could not read file \"%s\": larger than 8 bytes", path);
+	assert_string_equal(err, want);
+	assert_int_equal(b.len, 2);
+	assert_string_equal(b.data, "ab");
+	unlink(path);
+	/* An empty file adds nothing, even to a buffer that may hold nothing. */
+	il_buf_free(&b);
+	il_buf_init(&b, 0);
+	path = tmp_file("", 0);
+	assert_int_equal(il_buf_read_file(&b, path, err, sizeof(err)), IL_OK);
+	assert_int_equal(b.len, 0);
+	unlink(path);
+	il_buf_free(&b);
+}
+
+/* Files whose size stat() does not tell are read in steps, bounded all the same. */
+static void
+test_read_file_unknown_size(void **state)
+{
+	char err[256];
+	il_buf b;
+
+	(void)state;
+	il_buf_init(&b, 1 << 20);
+	assert_int_equal(il_buf_read_file(&b, "/proc/self/status", err, sizeof(err)), IL_OK);
+	assert_true(b.len > 0);
+	assert_memory_equal(b.data, "Name:", 5);
+	assert_int_equal(strlen(b.data), b.len);
+	il_buf_free(&b);
+	/* An endless stream stops at the bound. */
+	il_buf_init(&b, 100000);
+	assert_int_equal(il_buf_read_file(&b, "/dev/zero", err, sizeof(err)), IL_ERR_NOMEM);
+	assert_string_equal(err, "could not read file \"/dev/zero\": larger than 100000 bytes");
+	assert_int_equal(b.len, 0);
+	il_buf_free(&b);
+}
+
+static void
+test_read_file_errors(void **state)
+{
+	char err[256];
+	il_buf b;
+
+	(void)state;
+	il_buf_init(&b, 64);
+	assert_int_equal(il_buf_read_file(&b, "/nonexistent/test_buf", err, sizeof(err)), IL_ERR_IO);
+	assert_string_equal(err, "could not open file \"/nonexistent/test_buf\": No such file or directory");
+	assert_int_equal(il_buf_read_file(&b, "/tmp", err, sizeof(err)), IL_ERR_IO);
+	assert_string_equal(err, "could not read file \"/tmp\": Is a directory");
+	assert_int_equal(b.len, 0);
+	/* The caller may not want the reason. */
+	assert_int_equal(il_buf_read_file(&b, "/nonexistent/test_buf", NULL, 0), IL_ERR_IO);
+	il_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -338,6 +432,9 @@ main(void)
 		cmocka_unit_test(test_json_escaping_bound),
 		cmocka_unit_test(test_take),
 		cmocka_unit_test(test_take_empty),
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_read_file_unknown_size),
+		cmocka_unit_test(test_read_file_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,7 @@ static const struct {
 	il_conf_type type;
 } spec[] = {
 	{ "avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", "1048576", IL_CONF_INT },
-	{ "http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_CONF_STRING },
+	{ "http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_CONF_IPV4 },
 	{ "http.max.body.bytes", "IMISLINK_HTTP_MAX_BODY_BYTES", "1048576", IL_CONF_INT },
 	{ "http.port", "IMISLINK_HTTP_PORT", "9464", IL_CONF_INT },
 	{ "kafka.bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", IL_CONF_BROKERS },
@@ -475,6 +475,35 @@ test_topic_values(void **state)
 	assert_set_refused(conf, "topic.eligibility", "a:b", want);
 }
 
+/* http.address is bound with inet_pton(): anything else is refused at load, naming the key. */
+static void
+test_ipv4_values(void **state)
+{
+	il_conf *conf = *state;
+	const char *want = "expected an IPv4 address such as 127.0.0.1 or 0.0.0.0";
+
+	assert_set_ok(conf, "http.address", "0.0.0.0", "0.0.0.0");
+	assert_set_ok(conf, "http.address", "10.1.2.3", "10.1.2.3");
+	assert_set_ok(conf, "http.address", "255.255.255.255", "255.255.255.255");
+	assert_set_refused(conf, "http.address", "localhost", want);
+	assert_string_equal(errbuf, "test: invalid value for \"http.address\": expected an IPv4 address "
+	    "such as 127.0.0.1 or 0.0.0.0, got \"localhost\"");
+	assert_set_refused(conf, "http.address", "", want);
+	assert_set_refused(conf, "http.address", "::1", want);
+	assert_set_refused(conf, "http.address", "127.0.0.256", want);
+	assert_set_refused(conf, "http.address", "127.1", want);
+	assert_set_refused(conf, "http.address", " 127.0.0.1", want);
+	assert_set_refused(conf, "http.address", "127.0.0.1:9464", want);
+	assert_string_equal(il_conf_get(conf, "http.address"), "255.255.255.255");
+
+	/* From the environment the message names the variable, then the key. */
+	setenv("IMISLINK_HTTP_ADDRESS", "my-host", 1);
+	assert_int_equal(il_conf_load_env(conf, errbuf, sizeof(errbuf)), IL_ERR_CONFIG);
+	assert_string_equal(errbuf, "environment variable IMISLINK_HTTP_ADDRESS: invalid value for "
+	    "\"http.address\": expected an IPv4 address such as 127.0.0.1 or 0.0.0.0, got \"my-host\"");
+	unsetenv("IMISLINK_HTTP_ADDRESS");
+}
+
 static void
 test_string_values(void **state)
 {
@@ -804,11 +833,16 @@ test_secret_files(void **state)
 	big = malloc(65537);
 	assert_non_null(big);
 	memset(big, 'k', 65537);
+	/* The bound itself is allowed, one byte more is not. */
+	setenv("OPENIMIS_PASSWORD_FILE", write_tmp("pw-max", big, 65536), 1);
+	assert_int_equal(il_conf_load_env(conf, errbuf, sizeof(errbuf)), IL_OK);
+	assert_int_equal(strlen(il_conf_get(conf, "openimis.password")), 65536);
 	path = write_tmp("pw-big", big, 65537);
 	free(big);
 	setenv("OPENIMIS_PASSWORD_FILE", path, 1);
 	assert_int_equal(il_conf_load_env(conf, errbuf, sizeof(errbuf)), IL_ERR_CONFIG);
-	snprintf(want, sizeof(want), "environment variable OPENIMIS_PASSWORD_FILE: file \"%s\" is larger than 65536 bytes", path);
+	snprintf(want, sizeof(want), "environment variable OPENIMIS_PASSWORD_FILE: could not read file \"%s\": "
+	    "larger than 65536 bytes", path);
 	assert_string_equal(errbuf, want);
 	path = write_tmp("pw-nul", "ab\0cd", 5);
 	setenv("OPENIMIS_PASSWORD_FILE", path, 1);
@@ -1044,9 +1078,9 @@ test_programming_errors_abort(void **state)
 {
 	il_conf *conf = *state;
 
-	assert_aborts(get_unknown, conf, "\"msg\":\"unknown configuration key\",\"key\":\"no.such.key\"");
-	assert_aborts(get_int_of_string, conf, "\"key\":\"kafka.client.id\"");
-	assert_aborts(get_bool_of_int, conf, "\"key\":\"http.port\"");
+	assert_aborts(get_unknown, conf, "\"msg\":\"unknown configuration key\",\"conf_key\":\"no.such.key\"");
+	assert_aborts(get_int_of_string, conf, "\"conf_key\":\"kafka.client.id\"");
+	assert_aborts(get_bool_of_int, conf, "\"conf_key\":\"http.port\"");
 	/* A secret reads like any other key, for the code that needs it. */
 	assert_string_equal(il_conf_get(conf, "openimis.password"), "");
 }
@@ -1213,6 +1247,7 @@ main(void)
 		T(test_url_values),
 		T(test_brokers_values),
 		T(test_topic_values),
+		T(test_ipv4_values),
 		T(test_string_values),
 		T(test_secret_values),
 		T(test_quote_is_bounded),

@@ -58,9 +58,9 @@ test_id_known_vector(void **state)
 	char id[65];
 
 	(void)state;
-	il_event_id("openspp", "openspp-test", "FILE", "people.jsonl:3", "res_partner", "NID-1001", id);
-	/* python3: hashlib.sha256(b'openspp\0openspp-test\0FILE\0people.jsonl:3\0res_partner\0NID-1001') */
-	assert_string_equal(id, "857a319900af92e93c266c66355022d8d0014150a17a8bfbeedf5a09110fd55c");
+	il_event_id("openspp", "openspp-test", "FILE", "people.jsonl:3", "res_partner", "66", id);
+	/* python3: hashlib.sha256(b'openspp\0openspp-test\0FILE\0people.jsonl:3\0res_partner\066') */
+	assert_string_equal(id, "d1db9a619c4909625a9aa816057ea149234e44b6a41db78356d370fa583f8b30");
 	il_event_id(NULL, NULL, NULL, NULL, NULL, NULL, id);
 	assert_string_equal(id, "8855508aade16ec573d21e6a485dfd0a7624085c1a14b5ecdd6485de0c6839a4");
 	il_event_id("", "", "", "", "", "", id);
@@ -93,6 +93,89 @@ test_id_deterministic_and_distinct(void **state)
 	il_event_id("ab", "c", "", "", "", "", a);
 	il_event_id("a", "bc", "", "", "", "", b);
 	assert_string_not_equal(a, b);
+}
+
+/* The id of an event is the id of its own source record, with absent, null
+ * and non-string members as empty. */
+static void
+test_id_of_source(void **state)
+{
+	cJSON *full = il_test_parse_json("{\"system\": \"openspp\", \"instance\": \"i\", \"kind\": \"CDC\","
+	    " \"position\": \"0/16B3748\", \"table\": \"res_partner\", \"primary_key\": \"42\"}");
+	cJSON *sparse = il_test_parse_json("{\"system\": \"openspp\", \"instance\": null, \"kind\": 4,"
+	    " \"table\": \"res_partner\"}");
+	cJSON *notobj = il_test_parse_json("[\"openspp\"]");
+	char a[65], b[65];
+
+	(void)state;
+	il_event_id_of_source(full, a);
+	il_event_id("openspp", "i", "CDC", "0/16B3748", "res_partner", "42", b);
+	assert_string_equal(a, b);
+	il_event_id_of_source(sparse, a);
+	il_event_id("openspp", NULL, NULL, NULL, "res_partner", NULL, b);
+	assert_string_equal(a, b);
+	il_event_id_of_source(notobj, a);
+	il_event_id(NULL, NULL, NULL, NULL, NULL, NULL, b);
+	assert_string_equal(a, b);
+	il_event_id_of_source(NULL, a);
+	assert_string_equal(a, b);
+	cJSON_Delete(full);
+	cJSON_Delete(sparse);
+	cJSON_Delete(notobj);
+}
+
+static void
+test_id_valid(void **state)
+{
+	char id[65], bad[66];
+
+	(void)state;
+	il_event_id("a", "b", "c", "d", "e", "f", id);
+	assert_true(il_event_id_valid(id));
+	assert_true(il_event_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+	assert_false(il_event_id_valid(NULL));
+	assert_false(il_event_id_valid(""));
+	/* upper case, one digit short, one too many, a quote, a NUL inside */
+	assert_false(il_event_id_valid("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+	assert_false(il_event_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"));
+	assert_false(il_event_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"));
+	assert_false(il_event_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\""));
+	memcpy(bad, id, 65);
+	bad[10] = '\0';
+	assert_false(il_event_id_valid(bad));
+	memcpy(bad, id, 65);
+	bad[63] = 'g';
+	assert_false(il_event_id_valid(bad));
+}
+
+static void
+test_file_position(void **state)
+{
+	char *a, *b, *c, *d, *e, *f;
+
+	(void)state;
+	/* python3: hashlib.sha256(b'abc').hexdigest()[:16] */
+	a = il_event_file_position("people.jsonl", 3, "abc", 3);
+	assert_string_equal(a, "people.jsonl:3:ba7816bf8f01cfea");
+	/* the same line again: the same position */
+	b = il_event_file_position("people.jsonl", 3, "abc", 3);
+	assert_string_equal(a, b);
+	/* a changed line, or the same text on another line: another one */
+	c = il_event_file_position("people.jsonl", 3, "abd", 3);
+	assert_string_not_equal(a, c);
+	d = il_event_file_position("people.jsonl", 4, "abc", 3);
+	assert_string_equal(d, "people.jsonl:4:ba7816bf8f01cfea");
+	/* the bytes count, not the C string: a NUL inside is hashed too */
+	e = il_event_file_position("x", 1, "a\0b", 3);
+	assert_string_equal(e, "x:1:59b271ae1bbcb1d3");
+	f = il_event_file_position(NULL, 18446744073709551615ULL, "", 0);
+	assert_string_equal(f, ":18446744073709551615:e3b0c44298fc1c14");
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(e);
+	free(f);
 }
 
 static void
@@ -194,10 +277,16 @@ test_map_every_field(void **state)
 	assert_non_null(ev);
 	assert_string_equal(err, "");
 	assert_string_equal(str_at(ev, "event_type"), "REGISTRANT_SUBMITTED");
-	il_event_id("openspp", "openspp-test", "FILE", "people.jsonl:3", "res_partner", "NID-1001", id);
+	/* Without a res_partner id the primary key is unknown: the id covers
+	 * the source fields only, never the national ID. */
+	il_event_id("openspp", "openspp-test", "FILE", "people.jsonl:3", "res_partner", NULL, id);
 	assert_string_equal(str_at(ev, "event_id"), id);
+	il_event_id("openspp", "openspp-test", "FILE", "people.jsonl:3", "res_partner", "NID-1001", id);
+	assert_string_not_equal(str_at(ev, "event_id"), id);
 
 	src = cJSON_GetObjectItemCaseSensitive(ev, "source");
+	il_event_id_of_source(src, id);
+	assert_string_equal(str_at(ev, "event_id"), id);
 	assert_string_equal(str_at(src, "system"), "openspp");
 	assert_string_equal(str_at(src, "instance"), "openspp-test");
 	assert_string_equal(str_at(src, "kind"), "FILE");
@@ -279,6 +368,31 @@ test_map_same_position_same_id(void **state)
 	cJSON_Delete(body);
 }
 
+/* The primary key of the source is the res_partner id, and only it. */
+static void
+test_map_id_uses_source_id(void **state)
+{
+	cJSON *with = il_test_parse_json("{\"id\": 1001, \"ids\": [{\"id_type\": \"National ID\", \"value\": \"NID-1\"}]}");
+	cJSON *other = il_test_parse_json("{\"id\": 1001, \"ids\": [{\"id_type\": \"National ID\", \"value\": \"NID-2\"}]}");
+	cJSON *a, *b;
+	char err[256] = "", id[65];
+
+	(void)state;
+	a = il_event_from_openspp(&ctx, with, "FILE", "f:1:00", err, sizeof(err));
+	b = il_event_from_openspp(&ctx, other, "FILE", "f:1:00", err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(str_at(cJSON_GetObjectItemCaseSensitive(a, "source"), "primary_key"), "1001");
+	il_event_id("openspp", "openspp-test", "FILE", "f:1:00", "res_partner", "1001", id);
+	assert_string_equal(str_at(a, "event_id"), id);
+	/* Only the source fields count (the position stands for the content). */
+	assert_string_equal(str_at(a, "event_id"), str_at(b, "event_id"));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(with);
+	cJSON_Delete(other);
+}
+
 static void
 test_map_minimal_body_keeps_nulls(void **state)
 {
@@ -335,6 +449,8 @@ test_map_seed_individual_66(void **state)
 	src = cJSON_GetObjectItemCaseSensitive(ev, "source");
 	assert_string_equal(str_at(src, "primary_key"), "66");
 	il_event_id("openspp", "openspp-test", "FILE", "individual-66.json:1", "res_partner", "66", id);
+	assert_string_equal(str_at(ev, "event_id"), id);
+	il_event_id_of_source(src, id);
 	assert_string_equal(str_at(ev, "event_id"), id);
 	/* No ID of the key type: the key falls back to the database id. */
 	key = il_event_key(&ctx, ev, err, sizeof(err));
@@ -566,12 +682,16 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_known_vector),
 		cmocka_unit_test(test_id_deterministic_and_distinct),
+		cmocka_unit_test(test_id_of_source),
+		cmocka_unit_test(test_id_valid),
+		cmocka_unit_test(test_file_position),
 		cmocka_unit_test(test_key_registrant_external_id),
 		cmocka_unit_test(test_key_registrant_source_id),
 		cmocka_unit_test(test_key_household_first),
 		cmocka_unit_test(test_key_no_identity),
 		cmocka_unit_test(test_map_every_field),
 		cmocka_unit_test(test_map_same_position_same_id),
+		cmocka_unit_test(test_map_id_uses_source_id),
 		cmocka_unit_test(test_map_minimal_body_keeps_nulls),
 		cmocka_unit_test(test_map_seed_individual_66),
 		cmocka_unit_test(test_map_encodes_with_schema),

@@ -3,8 +3,12 @@
  *
  * Offline mode (empty schema.registry.url) takes its ids from
  * schemas/offline-ids.properties; the online mode is tested against the test
- * Schema Registry by tests/integration/it_serde_registry.c.  The one online
- * case here needs no service: a registry that cannot be reached.
+ * Schema Registry by tests/integration/it_serde_registry.c.  The online cases
+ * here need no service: a registry that cannot be reached, and answers the
+ * test registry cannot give (it has no authentication): an HTTP peer on
+ * common/http.c answers 401, 403, 500, a foreign schema type and a 404 that
+ * is no registry's, and counts requests, which shows that unknown ids are
+ * remembered and how many.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +20,12 @@
 
 #include <cmocka.h>
 
+#include <stdatomic.h>
+
 #include "avro.h"
 #include "conf.h"
+#include "http.h"
+#include "log.h"
 #include "serde.h"
 #include "testutil.h"
 #include "xalloc.h"
@@ -299,6 +307,249 @@ test_registry_unreachable(void **state)
 	il_conf_destroy(conf);
 }
 
+/* Ids the peer below answers; first of the range it answers with 404 "not found". */
+#define PEER_IDS 4096
+#define PEER_FLOOD_FIRST 1000
+/* The serde's bound on remembered unknown ids (serde.c IL_SR_UNKNOWN_MAX). */
+#define PEER_FLOOD_COUNT 1024
+
+/* An HTTP peer answering as a registry would; see the file comment. */
+typedef struct peer {
+	il_http *http;                  /* the server */
+	char url[64];                   /* its base URL */
+	atomic_int hits[PEER_IDS];      /* GET /schemas/ids/<id> requests per id */
+	atomic_int posts;               /* registration requests */
+} peer;
+
+static void
+peer_reply(il_http_response *resp, int status, const char *body)
+{
+	resp->status = status;
+	resp->content_type = "application/vnd.schemaregistry.v1+json";
+	if (il_buf_adds(&resp->body, body) != IL_OK)
+		resp->status = 500;
+}
+
+static void
+peer_get_id(const il_http_request *req, il_http_response *resp, void *ctx)
+{
+	peer *pr = ctx;
+	long id = strtol(req->path + strlen("/schemas/ids/"), NULL, 10);
+
+	if (id > 0 && id < PEER_IDS)
+		atomic_fetch_add(&pr->hits[id], 1);
+	if (id == 7)
+		peer_reply(resp, 401, "{\"error_code\":40101,\"message\":\"Unauthorized\"}");
+	else if (id == 8)
+		peer_reply(resp, 403, "{\"error_code\":40301,\"message\":\"User is denied "
+		    "operation Read on Subject\"}");
+	else if (id == 10)
+		peer_reply(resp, 500, "{\"error_code\":50001,\"message\":\"Error in the backend "
+		    "data store\"}");
+	else if (id == 11)
+		peer_reply(resp, 200, "{\"schema\":\"syntax = \\\"proto3\\\";\","
+		    "\"schemaType\":\"PROTOBUF\"}");
+	else
+		peer_reply(resp, 404, "{\"error_code\":40403,\"message\":\"Schema not found\"}");
+}
+
+static void
+peer_post(const il_http_request *req, il_http_response *resp, void *ctx)
+{
+	peer *pr = ctx;
+
+	atomic_fetch_add(&pr->posts, 1);
+	if (strstr(req->path, "auth403") != NULL)
+		peer_reply(resp, 403, "{\"error_code\":40301,\"message\":\"User is denied "
+		    "operation Write on Subject\"}");
+	else
+		peer_reply(resp, 401, "{\"error_code\":40101,\"message\":\"Unauthorized\"}");
+}
+
+static peer *
+peer_start(void)
+{
+	peer *pr = il_xcalloc(1, sizeof(*pr));
+	char path[64], err[256];
+	int i;
+
+	pr->http = il_http_new("127.0.0.1", 0, 1 << 20, NULL, NULL, NULL);
+	/* Id 12 has no route: the server's own 404, with no registry error code. */
+	for (i = 1; i < PEER_IDS; i++) {
+		if (i == 12)
+			continue;
+		snprintf(path, sizeof(path), "/schemas/ids/%d", i);
+		il_http_route(pr->http, "GET", path, peer_get_id, pr);
+	}
+	il_http_route(pr->http, "POST", "/subjects/auth401-value/versions", peer_post, pr);
+	il_http_route(pr->http, "POST", "/subjects/auth403-value/versions", peer_post, pr);
+	if (il_http_listen(pr->http, err, sizeof(err)) != IL_OK)
+		fail_msg("%s", err);
+	snprintf(pr->url, sizeof(pr->url), "http://127.0.0.1:%d", il_http_port(pr->http));
+	return pr;
+}
+
+static void
+peer_stop(peer *pr)
+{
+	il_http_stop(pr->http);
+	free(pr);
+}
+
+static il_serde *
+peer_serde(const peer *pr, const il_schema_set *set, const char *user, il_conf **conf)
+{
+	char err[512];
+	il_serde *sd;
+
+	*conf = il_conf_new();
+	conf_set(*conf, "schema.registry.url", pr->url);
+	conf_set(*conf, "schema.registry.username", user);
+	conf_set(*conf, "schema.registry.password", user[0] != '\0' ? "pw-never-shown" : "");
+	sd = il_serde_new(*conf, set, err, sizeof(err));
+	if (sd == NULL)
+		fail_msg("%s", err);
+	return sd;
+}
+
+/* Decodes a message of schema id @p id with a one-byte body. */
+static il_err
+decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
+{
+	unsigned char msg[IL_WIRE_HEADER_LEN + 1];
+	cJSON *out = NULL;
+	il_err rc;
+
+	il_wire_header(id, msg);
+	msg[IL_WIRE_HEADER_LEN] = 0;
+	rc = il_serde_decode(sd, msg, sizeof(msg), &out, NULL, err, errsz);
+	assert_null(out);
+	return rc;
+}
+
+/* Credentials refused are a configuration problem: IL_ERR_CONFIG on both paths. */
+static void
+test_registry_refuses_credentials(void **state)
+{
+	fixture *f = *state;
+	const il_schema *s = il_schema_set_latest(f->set, "EligibilityEvent");
+	peer *pr = peer_start();
+	char err[512], want[512];
+	il_conf *conf, *anon_conf;
+	il_serde *sd = peer_serde(pr, f->set, "reader", &conf);
+	il_serde *anon = peer_serde(pr, f->set, "", &anon_conf);
+	int32_t id;
+
+	assert_int_equal(decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	snprintf(want, sizeof(want), "schema registry \"%s\" refused user \"reader\" (HTTP 401) to the "
+	    "lookup of schema id 7: Unauthorized; check schema.registry.username and "
+	    "schema.registry.password", pr->url);
+	assert_string_equal(err, want);
+	assert_int_equal(decode_id(sd, 8, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_non_null(strstr(err, "(HTTP 403) to the lookup of schema id 8: User is denied"));
+	assert_int_equal(decode_id(anon, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	snprintf(want, sizeof(want), "schema registry \"%s\" refused a request without credentials "
+	    "(HTTP 401) to the lookup of schema id 7: Unauthorized; set schema.registry.username "
+	    "and schema.registry.password", pr->url);
+	assert_string_equal(err, want);
+	/* Not remembered: once the credentials are fixed, the id must work. */
+	assert_int_equal(decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(atomic_load(&pr->hits[7]), 3);
+
+	assert_int_equal(il_serde_schema_id(sd, "auth401-value", s, &id, err, sizeof(err)),
+	    IL_ERR_CONFIG);
+	snprintf(want, sizeof(want), "schema registry \"%s\" refused user \"reader\" (HTTP 401) to the "
+	    "registration of \"org.imislink.events.EligibilityEvent\" under subject \"auth401-value\": "
+	    "Unauthorized; check schema.registry.username and schema.registry.password", pr->url);
+	assert_string_equal(err, want);
+	assert_int_equal(il_serde_schema_id(sd, "auth403-value", s, &id, err, sizeof(err)),
+	    IL_ERR_CONFIG);
+	assert_non_null(strstr(err, "(HTTP 403) to the registration of"));
+	assert_null(strstr(err, "pw-never-shown"));
+
+	il_serde_destroy(anon);
+	il_serde_destroy(sd);
+	il_conf_destroy(anon_conf);
+	il_conf_destroy(conf);
+	peer_stop(pr);
+}
+
+/*
+ * A flood of messages with an unknown id costs one request per id, not one
+ * per message; an outage-like answer (500) is never remembered; a 404 that
+ * did not come from a registry blames the URL, not the message.
+ */
+static void
+test_unknown_ids_remembered(void **state)
+{
+	fixture *f = *state;
+	peer *pr = peer_start();
+	char err[512], first[512];
+	il_conf *conf;
+	il_serde *sd = peer_serde(pr, f->set, "", &conf);
+	int i;
+
+	assert_int_equal(decode_id(sd, 9, first, sizeof(first)), IL_ERR_DECODE_SCHEMA);
+	assert_string_equal(first, "unknown schema id 9: Schema not found");
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(decode_id(sd, 9, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+		assert_string_equal(err, first);
+	}
+	assert_int_equal(atomic_load(&pr->hits[9]), 1);
+
+	/* A schema of another kind stays unusable: remembered as well. */
+	assert_int_equal(decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_string_equal(err, "schema id 11 is a PROTOBUF schema, not Avro");
+	assert_int_equal(decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(atomic_load(&pr->hits[11]), 1);
+
+	/* The registry failing is worth a retry, each time. */
+	assert_int_equal(decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
+	assert_non_null(strstr(err, "answered HTTP 500 for schema id 10: Error in the backend"));
+	assert_int_equal(decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
+	assert_int_equal(atomic_load(&pr->hits[10]), 2);
+
+	/* No registry said "not found": every id would get it, the URL is wrong. */
+	assert_int_equal(decode_id(sd, 12, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_non_null(strstr(err, "answered HTTP 404 without a registry's error code for schema "
+	    "id 12: "));
+	assert_non_null(strstr(err, "; check schema.registry.url"));
+
+	il_serde_destroy(sd);
+	il_conf_destroy(conf);
+	peer_stop(pr);
+}
+
+/* The memory of unknown ids is bounded: past the bound the oldest is forgotten. */
+static void
+test_unknown_ids_bounded(void **state)
+{
+	fixture *f = *state;
+	peer *pr = peer_start();
+	char err[512];
+	il_conf *conf;
+	il_serde *sd = peer_serde(pr, f->set, "", &conf);
+	int i, again = 0;
+
+	for (i = 0; i <= PEER_FLOOD_COUNT; i++)
+		assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
+		    IL_ERR_DECODE_SCHEMA);
+	/* The newest PEER_FLOOD_COUNT ids are remembered... */
+	for (i = 1; i <= PEER_FLOOD_COUNT; i++) {
+		assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
+		    IL_ERR_DECODE_SCHEMA);
+		again += atomic_load(&pr->hits[PEER_FLOOD_FIRST + i]) != 1;
+	}
+	assert_int_equal(again, 0);
+	/* ...the first one made room and is asked for again. */
+	assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(atomic_load(&pr->hits[PEER_FLOOD_FIRST]), 2);
+
+	il_serde_destroy(sd);
+	il_conf_destroy(conf);
+	peer_stop(pr);
+}
+
 int
 main(void)
 {
@@ -311,7 +562,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_schema_without_offline_id, setup, teardown),
 		cmocka_unit_test(test_offline_ids_file_errors),
 		cmocka_unit_test_setup_teardown(test_registry_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registry_refuses_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_ids_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_ids_bounded, setup, teardown),
 	};
+
+	/* The peer's "http listening" lines are not what this test is about. */
+	il_log_init("test_serde", IL_LOG_WARN, NULL);
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
