@@ -53,6 +53,7 @@ help:
 	@echo "make quick    unit tests only (no broker, no PostgreSQL)"
 	@echo "make asan     the same as make test, whose test build is the sanitizer build"
 	@echo "make bench    run the benchmarks; figures go to $(BUILD)/bench.jsonl"
+	@echo "make fuzz     libFuzzer over the parsers of outside bytes (clang; FUZZ_SECONDS per target, default 60)"
 	@echo "make clean    remove $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.c

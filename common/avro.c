@@ -257,12 +257,16 @@ static void
 msg_add_escaped(il_msg *m, const char *s, size_t max)
 {
 	size_t len = strlen(s), i;
+	bool raw;
 
 	if (len > max) {
 		len = max;
 		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
 			len--;
 	}
+	/* A reason ends up in JSON (logs, receipts, dead-letter headers): bytes
+	 * that are not UTF-8 are shown as \xNN instead of being copied. */
+	raw = il_text_utf8_valid(s, len, NULL);
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
@@ -270,6 +274,8 @@ msg_add_escaped(il_msg *m, const char *s, size_t max)
 			msg_add(m, "\\%c", ch);
 		else if (ch < 0x20)
 			msg_add(m, "\\u%04x", ch);
+		else if (ch >= 0x80 && !raw)
+			msg_add(m, "\\x%02x", ch);
 		else
 			msg_add(m, "%c", ch);
 	}
@@ -289,7 +295,9 @@ path_format(const il_path *path, il_msg *m)
 
 		switch (seg->kind) {
 		case 'f':
-			msg_add(m, "%s%s", i > 0 || path->show_root ? "." : "", seg->name);
+			/* A field name may come from the caller's JSON: escape it too. */
+			msg_add(m, "%s", i > 0 || path->show_root ? "." : "");
+			msg_add_escaped(m, seg->name, IL_QUOTE_MAX);
 			break;
 		case 'k':
 			msg_add(m, "[\"");

@@ -1,0 +1,7 @@
+/*
+ * fuzz_avro_decode - libFuzzer program; the target itself is
+ * fuzz_avro_decode_one() in targets.h, which tests/unit/test_fuzz_corpus.c replays.
+ */
+#include "targets.h"
+
+FUZZ_MAIN(fuzz_avro_decode_one)

@@ -1,0 +1,654 @@
+/*
+ * targets.h - the entry functions of the fuzz targets, shared by the
+ * libFuzzer programs (tests/fuzz/fuzz_*.c, built with clang by `make fuzz`)
+ * and by tests/unit/test_fuzz_corpus.c, which replays every file of
+ * tests/data/fuzz/<target>/ through the same functions under the normal
+ * sanitizer build, so that a crash once found stays fixed on machines
+ * without clang.
+ *
+ * Each fuzz_<target>_one() feeds one input to a parser that takes bytes from
+ * outside and then checks what the product promises about the answer: a
+ * refusal carries a reason, an accepted Kafka value survives a round trip
+ * through the JSON form, an accepted openSPP body makes an event that has a
+ * key and encodes, a time that parses formats back to itself.  A broken
+ * promise calls ctx->on_fail, which aborts (libFuzzer then keeps the input as
+ * a crash) unless the caller put something else there (the unit test:
+ * cmocka's fail_msg).
+ *
+ * Header-only (static inline): each program links only libimislink.a or the
+ * common/ objects.
+ */
+#ifndef IL_FUZZ_TARGETS_H
+#define IL_FUZZ_TARGETS_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "avro.h"
+#include "buf.h"
+#include "conf.h"
+#include "err.h"
+#include "event.h"
+#include "serde.h"
+#include "text.h"
+#include "timefmt.h"
+#include "xalloc.h"
+
+#ifndef IL_SCHEMAS_DIR
+#error "IL_SCHEMAS_DIR must name schemas/ (the Makefile defines it)"
+#endif
+
+/* Reasons are written into buffers of this size, as the programs do. */
+#define FUZZ_ERRSZ 512
+/* Bound of the encode buffers: twice the default avro.max.message.bytes. */
+#define FUZZ_OUT_MAX (2 * 1024 * 1024)
+
+typedef struct fuzz_ctx fuzz_ctx;
+
+/** Reports a broken promise; must not return (the default aborts). */
+typedef void (fuzz_fail_fn)(const fuzz_ctx *ctx, const char *msg);
+
+struct fuzz_ctx {
+	il_schema_set *schemas;         /* the tree's schemas */
+	const il_schema *event;         /* latest EligibilityEvent */
+	const il_schema *result;        /* latest EnrollmentResult */
+	il_conf *conf;                  /* defaults, offline: what il_serde needs */
+	il_serde *serde;                /* offline serde over schemas */
+	cJSON *typical;                 /* a valid event, encoded between two encodes */
+	int memfd;                      /* holds a properties file being read */
+	char conf_path[64];             /* /proc/self/fd/<memfd> */
+	FILE *devnull;                  /* where il_conf_dump() writes */
+	fuzz_fail_fn *on_fail;          /* called on a broken promise */
+	const char *label;              /* the input being replayed, for messages; may be NULL */
+};
+
+static inline void
+fuzz_fail_abort(const fuzz_ctx *ctx, const char *msg)
+{
+	fprintf(stderr, "fuzz: broken promise%s%s: %s\n", ctx->label != NULL ? " in " : "",
+	    ctx->label != NULL ? ctx->label : "", msg);
+	abort();
+}
+
+static inline void
+fuzz_fail(const fuzz_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void
+fuzz_fail(const fuzz_ctx *ctx, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->on_fail(ctx, msg);
+	/* a fail function that returns breaks its own contract */
+	abort();
+}
+
+/* Stops the process at set-up: nothing can be fuzzed without the fixtures. */
+static inline void
+fuzz_setup_fail(const char *what, const char *why)
+{
+	fprintf(stderr, "fuzz: could not set up %s: %s\n", what, why);
+	exit(1);
+}
+
+/**
+ * @brief Makes the state the targets share: the tree's schemas, an offline
+ * serde, a memfd for properties files.  Exits on failure (start-up).
+ * @returns a context to free with fuzz_ctx_destroy().
+ */
+static inline fuzz_ctx *
+fuzz_ctx_new(void)
+{
+	static const char typical[] =
+	    "{\"event_id\":\"e\",\"event_type\":\"REGISTRANT_UPDATED\","
+	    "\"source\":{\"system\":\"openspp\",\"instance\":\"i\",\"kind\":\"CDC\",\"position\":\"0/1\"},"
+	    "\"occurred_at\":\"2026-01-02T03:04:05.678Z\",\"produced_at\":1,"
+	    "\"registrant\":{\"source_id\":7,\"external_ids\":[{\"type\":\"National ID\",\"value\":\"X\"},"
+	    "{\"type\":\"t\",\"value\":\"v\",\"status\":\"valid\",\"expiry_date\":\"2030-01-01\"}],"
+	    "\"phones\":[{\"number\":\"1\"}],\"birthdate\":\"1990-01-01\"}}";
+	fuzz_ctx *ctx = il_xcalloc(1, sizeof(*ctx));
+	char err[FUZZ_ERRSZ];
+
+	ctx->on_fail = fuzz_fail_abort;
+	ctx->memfd = -1;
+	ctx->schemas = il_schema_set_load(IL_SCHEMAS_DIR, err, sizeof(err));
+	if (ctx->schemas == NULL)
+		fuzz_setup_fail("the schemas", err);
+	ctx->event = il_schema_set_latest(ctx->schemas, "EligibilityEvent");
+	ctx->result = il_schema_set_latest(ctx->schemas, "EnrollmentResult");
+	if (ctx->event == NULL || ctx->result == NULL)
+		fuzz_setup_fail("the schemas", "EligibilityEvent or EnrollmentResult missing");
+	ctx->conf = il_conf_new();
+	if (il_conf_set(ctx->conf, "schema.registry.url", "", "fuzz", err, sizeof(err)) != IL_OK ||
+	    il_conf_set(ctx->conf, "schemas.dir", IL_SCHEMAS_DIR, "fuzz", err, sizeof(err)) != IL_OK)
+		fuzz_setup_fail("the configuration", err);
+	ctx->serde = il_serde_new(ctx->conf, ctx->schemas, err, sizeof(err));
+	if (ctx->serde == NULL)
+		fuzz_setup_fail("the serde", err);
+	ctx->typical = cJSON_Parse(typical);
+	if (ctx->typical == NULL)
+		fuzz_setup_fail("the typical event", "not JSON");
+	/* memfd_create() is declared only with _GNU_SOURCE: call it by number */
+	ctx->memfd = (int)syscall(SYS_memfd_create, "fuzz-properties", 0);
+	if (ctx->memfd < 0)
+		fuzz_setup_fail("a memfd", strerror(errno));
+	snprintf(ctx->conf_path, sizeof(ctx->conf_path), "/proc/self/fd/%d", ctx->memfd);
+	ctx->devnull = fopen("/dev/null", "w");
+	if (ctx->devnull == NULL)
+		fuzz_setup_fail("/dev/null", strerror(errno));
+	return ctx;
+}
+
+/** Frees @p ctx; NULL is a no-op. */
+static inline void
+fuzz_ctx_destroy(fuzz_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	if (ctx->devnull != NULL)
+		fclose(ctx->devnull);
+	if (ctx->memfd >= 0)
+		close(ctx->memfd);
+	cJSON_Delete(ctx->typical);
+	il_serde_destroy(ctx->serde);
+	il_conf_destroy(ctx->conf);
+	il_schema_set_destroy(ctx->schemas);
+	free(ctx);
+}
+
+/* -------------------------------------------------------------- checks */
+
+/*
+ * A refusal must say why; with @p utf8, in UTF-8 (the reasons of a refused
+ * Kafka value become dead-letter headers, UTF-8 strings, and those of a
+ * refused openSPP body an HTTP answer).  Reasons about the caller's own
+ * JSON, a file or an argument may quote them as they were written.
+ */
+static inline void
+fuzz_check_reason(const fuzz_ctx *ctx, const char *what, il_err err, const char *errbuf,
+    bool utf8)
+{
+	if (errbuf[0] == '\0')
+		fuzz_fail(ctx, "%s refused (%s) without a reason", what, il_err_str(err));
+	if (utf8 && !il_text_utf8_valid(errbuf, strlen(errbuf), NULL))
+		fuzz_fail(ctx, "%s refused with a reason that is not UTF-8: %s", what, errbuf);
+}
+
+/*
+ * Compares two JSON forms by their text (cJSON_Compare() finds a NaN, which
+ * a float or double of a registry's schema may hold, unequal to itself).
+ */
+static inline void
+fuzz_check_same_json(const fuzz_ctx *ctx, const char *what, const cJSON *a, const cJSON *b)
+{
+	char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+
+	if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
+		fuzz_fail(ctx, "%s: %s became %s", what, ta != NULL ? ta : "?", tb != NULL ? tb : "?");
+	free(ta);
+	free(tb);
+}
+
+/*
+ * An accepted body must survive the JSON form: the JSON form encodes
+ * (a dead letter or a replay re-encodes it), and decodes to itself again.
+ */
+static inline void
+fuzz_check_round_trip(const fuzz_ctx *ctx, const il_schema *s, const cJSON *json)
+{
+	char err[FUZZ_ERRSZ] = "";
+	cJSON *again = NULL;
+	il_buf b;
+	il_err rc;
+
+	il_buf_init(&b, FUZZ_OUT_MAX);
+	rc = il_avro_encode_json(s, json, &b, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "a decoded %s does not encode again: %s", il_schema_name(s), err);
+	rc = il_avro_decode_json(s, b.data, b.len, &again, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "a re-encoded %s does not decode: %s", il_schema_name(s), err);
+	fuzz_check_same_json(ctx, "decode, encode, decode", json, again);
+	cJSON_Delete(again);
+	il_buf_free(&b);
+}
+
+/*
+ * il_avro_decode_json() walks a body before avro-c reads it so that avro-c
+ * never fails (a failed avro-c read leaks, and trusts length prefixes): a
+ * refusal that comes from avro-c means the walk let something through.
+ */
+static inline void
+fuzz_check_walk(const fuzz_ctx *ctx, il_err rc, const char *errbuf)
+{
+	if (rc == IL_ERR_DECODE_BODY && strstr(errbuf, "avro-c ") != NULL)
+		fuzz_fail(ctx, "the body walk accepted what avro-c refused: %s", errbuf);
+}
+
+/* Decodes a whole Kafka value and checks the answer. */
+static inline void
+fuzz_serde_check(const fuzz_ctx *ctx, const uint8_t *msg, size_t len)
+{
+	char err[FUZZ_ERRSZ] = "";
+	const il_schema *writer = NULL;
+	cJSON *json = NULL;
+	il_err rc;
+
+	rc = il_serde_decode(ctx->serde, msg, len, &json, &writer, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (json != NULL)
+			fuzz_fail(ctx, "il_serde_decode failed (%s) but gave a value", il_err_str(rc));
+		if (IL_ERR_CLASS(rc) != IL_ERR_DECODE)
+			fuzz_fail(ctx, "il_serde_decode failed with %s, not a decode error: %s",
+			    il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_serde_decode", rc, err, true);
+		fuzz_check_walk(ctx, rc, err);
+		return;
+	}
+	if (json == NULL || writer == NULL)
+		fuzz_fail(ctx, "il_serde_decode succeeded without a value or a writer schema");
+	fuzz_check_round_trip(ctx, writer, json);
+	cJSON_Delete(json);
+}
+
+/* ------------------------------------------------------------- targets */
+
+/**
+ * fuzz_serde_decode: @p data is a whole Kafka value (wire header and body).
+ * It is decoded as it is, then again with the header forced to a known
+ * schema id (1 or 2 by the low bit of byte 4) so that the body walker sees
+ * every input, not only the few that start with a valid header.
+ */
+static inline void
+fuzz_serde_decode_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	unsigned char *copy;
+
+	fuzz_serde_check(ctx, data, size);
+	if (size < IL_WIRE_HEADER_LEN)
+		return;
+	copy = il_xmalloc(size);
+	memcpy(copy, data, size);
+	il_wire_header((data[4] & 1) ? 2 : 1, copy);
+	fuzz_serde_check(ctx, copy, size);
+	free(copy);
+}
+
+/**
+ * fuzz_avro_decode: byte 0 picks the schema (low bit: 0 EligibilityEvent,
+ * 1 EnrollmentResult), the rest is an Avro body for il_avro_decode_json().
+ */
+static inline void
+fuzz_avro_decode_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	const il_schema *s;
+	char err[FUZZ_ERRSZ] = "";
+	cJSON *json = NULL;
+	il_err rc;
+
+	if (size == 0)
+		return;
+	s = (data[0] & 1) ? ctx->result : ctx->event;
+	rc = il_avro_decode_json(s, data + 1, size - 1, &json, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (json != NULL)
+			fuzz_fail(ctx, "il_avro_decode_json failed but gave a value");
+		if (rc != IL_ERR_DECODE_BODY && rc != IL_ERR_DECODE_TRAILING)
+			fuzz_fail(ctx, "il_avro_decode_json failed with %s: %s", il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_avro_decode_json", rc, err, true);
+		fuzz_check_walk(ctx, rc, err);
+		return;
+	}
+	if (json == NULL)
+		fuzz_fail(ctx, "il_avro_decode_json succeeded without a value");
+	fuzz_check_round_trip(ctx, s, json);
+	cJSON_Delete(json);
+}
+
+/* Encodes @p json with @p s, then checks the bytes and a second encode. */
+static inline void
+fuzz_encode_check(const fuzz_ctx *ctx, const il_schema *s, const cJSON *json)
+{
+	char err[FUZZ_ERRSZ] = "";
+	il_buf first, between, second;
+	cJSON *back = NULL;
+	il_err rc;
+
+	il_buf_init(&first, FUZZ_OUT_MAX);
+	il_buf_init(&between, FUZZ_OUT_MAX);
+	il_buf_init(&second, FUZZ_OUT_MAX);
+	rc = il_avro_encode_json(s, json, &first, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (rc != IL_ERR_ENCODE)
+			fuzz_fail(ctx, "il_avro_encode_json failed with %s: %s", il_err_str(rc), err);
+		if (first.len != 0)
+			fuzz_fail(ctx, "il_avro_encode_json failed but wrote %zu bytes", first.len);
+		fuzz_check_reason(ctx, "il_avro_encode_json", rc, err, true);
+		goto done;
+	}
+	/* what we write, we must read */
+	rc = il_avro_decode_json(s, first.data, first.len, &back, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "an encoded %s does not decode: %s", il_schema_name(s), err);
+	fuzz_check_round_trip(ctx, s, back);
+	/*
+	 * The encoder reuses avro-c values from one call to the next: the
+	 * same value must give the same bytes whatever was encoded between.
+	 */
+	rc = il_avro_encode_json(ctx->event, ctx->typical, &between, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "the typical event no longer encodes: %s", err);
+	rc = il_avro_encode_json(s, json, &second, err, sizeof(err));
+	if (rc != IL_OK || second.len != first.len || memcmp(first.data, second.data, first.len) != 0)
+		fuzz_fail(ctx, "a second encode of the same %s gave other bytes (%s)",
+		    il_schema_name(s), rc != IL_OK ? err : "different output");
+done:
+	cJSON_Delete(back);
+	il_buf_free(&first);
+	il_buf_free(&between);
+	il_buf_free(&second);
+}
+
+/**
+ * fuzz_avro_encode: @p data is JSON text; what parses is encoded with both
+ * schemas by il_avro_encode_json() (the validation of the JSON form).
+ */
+static inline void
+fuzz_avro_encode_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	cJSON *json = cJSON_ParseWithLength((const char *)data, size);
+
+	if (json == NULL)
+		return;
+	fuzz_encode_check(ctx, ctx->event, json);
+	fuzz_encode_check(ctx, ctx->result, json);
+	cJSON_Delete(json);
+}
+
+/**
+ * fuzz_event_openspp: @p data is JSON text, as an openSPP body for
+ * il_event_from_openspp() and as an event for il_event_key().
+ */
+static inline void
+fuzz_event_openspp_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	const il_event_ctx ectx = { "openspp-fuzz", "National ID" };
+	char err[FUZZ_ERRSZ] = "";
+	cJSON *body = cJSON_ParseWithLength((const char *)data, size), *ev;
+	char *key;
+	il_buf b;
+	il_err rc;
+
+	if (body == NULL)
+		return;
+	key = il_event_key(&ectx, body, err, sizeof(err));
+	if (key == NULL)
+		fuzz_check_reason(ctx, "il_event_key", IL_ERR_INVALID, err, true);
+	else if (key[0] == '\0')
+		fuzz_fail(ctx, "il_event_key gave an empty key");
+	free(key);
+
+	err[0] = '\0';
+	ev = il_event_from_openspp(&ectx, body, "PUSH", "fuzz:1", err, sizeof(err));
+	cJSON_Delete(body);
+	if (ev == NULL) {
+		fuzz_check_reason(ctx, "il_event_from_openspp", IL_ERR_INVALID, err, true);
+		return;
+	}
+	/* an accepted body makes an event that has a key and fits the schema */
+	key = il_event_key(&ectx, ev, err, sizeof(err));
+	if (key == NULL || key[0] == '\0')
+		fuzz_fail(ctx, "an event made from an accepted body has no key: %s", err);
+	if (!il_text_utf8_valid(key, strlen(key), NULL))
+		fuzz_fail(ctx, "an event made from an accepted body has a key that is not UTF-8");
+	free(key);
+	il_buf_init(&b, FUZZ_OUT_MAX);
+	rc = il_avro_encode_json(ctx->event, ev, &b, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "an event made from an accepted body does not encode: %s", err);
+	il_buf_free(&b);
+	cJSON_Delete(ev);
+}
+
+static inline il_err
+fuzz_conf_pair_cb(const char *key, const char *value, void *arg, char *errbuf, size_t errsz)
+{
+	size_t *count = arg;
+
+	(void)errbuf;
+	(void)errsz;
+	if (key == NULL || value == NULL || key[0] == '\0')
+		return IL_ERR_INVALID;
+	(*count)++;
+	return IL_OK;
+}
+
+/* Reads the properties file in the memfd and checks the answer. */
+static inline void
+fuzz_conf_check_file(const fuzz_ctx *ctx)
+{
+	char err[FUZZ_ERRSZ] = "", err2[FUZZ_ERRSZ];
+	il_conf *conf = il_conf_new(), *fresh = il_conf_new();
+	size_t count = 0;
+	il_err rc;
+
+	rc = il_conf_load_file(conf, ctx->conf_path, true, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (rc != IL_ERR_CONFIG && rc != IL_ERR_IO)
+			fuzz_fail(ctx, "il_conf_load_file failed with %s: %s", il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_conf_load_file", rc, err, false);
+		/* the message names the file (and the line) */
+		if (strstr(err, ctx->conf_path) == NULL)
+			fuzz_fail(ctx, "il_conf_load_file refused without naming the file: %s", err);
+	}
+	/* whatever was applied before a refusal is a configuration to use */
+	il_conf_dump(conf, ctx->devnull);
+	rc = il_conf_rdkafka_foreach(conf, fuzz_conf_pair_cb, &count, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "a librdkafka property without a name: %s", err);
+	(void)il_conf_reload_check(conf, fresh, err2, sizeof(err2));
+	(void)il_conf_reload_check(fresh, conf, err2, sizeof(err2));
+	(void)il_conf_get_int(conf, "http.port");
+	il_conf_destroy(fresh);
+	il_conf_destroy(conf);
+}
+
+/**
+ * fuzz_conf_file: @p data is a properties file for il_conf_load_file()
+ * (through a memfd), and each of its lines an argument of --set and -X.
+ */
+static inline void
+fuzz_conf_file_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	char err[FUZZ_ERRSZ];
+	const uint8_t *line = data, *nl;
+	il_conf *conf;
+	char *arg;
+	size_t n;
+	il_err rc;
+
+	if (ftruncate(ctx->memfd, 0) != 0 ||
+	    (size > 0 && pwrite(ctx->memfd, data, size, 0) != (ssize_t)size))
+		fuzz_fail(ctx, "could not write the memfd: %s", strerror(errno));
+	fuzz_conf_check_file(ctx);
+
+	conf = il_conf_new();
+	while (line < data + size) {
+		nl = memchr(line, '\n', (size_t)(data + size - line));
+		n = nl != NULL ? (size_t)(nl - line) : (size_t)(data + size - line);
+		/* an argument is a C string: it ends at a NUL */
+		arg = il_xstrndup((const char *)line, n);
+		err[0] = '\0';
+		rc = il_conf_set_arg(conf, arg, err, sizeof(err));
+		if (rc != IL_OK)
+			fuzz_check_reason(ctx, "il_conf_set_arg", rc, err, false);
+		err[0] = '\0';
+		rc = il_conf_set_rdkafka_arg(conf, arg, err, sizeof(err));
+		if (rc != IL_OK)
+			fuzz_check_reason(ctx, "il_conf_set_rdkafka_arg", rc, err, false);
+		free(arg);
+		line += n + 1;
+	}
+	il_conf_dump(conf, ctx->devnull);
+	il_conf_destroy(conf);
+}
+
+/**
+ * fuzz_schema: @p data is the text of a schema, as a Schema Registry answer
+ * gives it to il_schema_from_json(); a schema that loads decodes @p data
+ * itself as a body (what decodes must survive the round trip through the
+ * JSON form).  il_schema_check_backward() is left out: it only ever sees
+ * the tree's own schemas, and avro-c's schema resolution leaks on a record
+ * that holds an array of itself.
+ */
+static inline void
+fuzz_schema_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	char err[FUZZ_ERRSZ] = "";
+	cJSON *json = NULL;
+	il_schema *s;
+	il_err rc;
+
+	s = il_schema_from_json((const char *)data, size, err, sizeof(err));
+	if (s == NULL) {
+		fuzz_check_reason(ctx, "il_schema_from_json", IL_ERR_DECODE_SCHEMA, err, false);
+		return;
+	}
+	if (il_schema_fullname(s) == NULL || il_schema_text(s) == NULL)
+		fuzz_fail(ctx, "a loaded schema has no name or no text");
+	rc = il_avro_decode_json(s, data, size, &json, err, sizeof(err));
+	if (rc != IL_OK) {
+		fuzz_check_reason(ctx, "il_avro_decode_json", rc, err, true);
+		fuzz_check_walk(ctx, rc, err);
+	} else {
+		fuzz_check_round_trip(ctx, s, json);
+	}
+	cJSON_Delete(json);
+	il_schema_destroy(s);
+}
+
+/* A point in time that parsed must format and parse back to itself. */
+static inline void
+fuzz_time_check_ms(const fuzz_ctx *ctx, const char *text, unsigned flags, int64_t ms)
+{
+	char out[IL_TIME_LEN];
+	const char *why;
+	int64_t again = 0;
+
+	if (!il_time_format_ms(ms, out))
+		return;
+	why = il_time_parse_ms(out, 0, &again);
+	if (why != NULL || again != ms)
+		fuzz_fail(ctx, "\"%s\" (flags %u) is %" PRId64 " ms, formatted \"%s\", which parses "
+		    "to %" PRId64 " (%s)", text, flags, ms, out, again, why != NULL ? why : "ok");
+}
+
+/**
+ * fuzz_time: @p data (cut at a NUL) is text for il_time_parse_ms() with
+ * every flag combination and for il_time_parse_date(); its first 8 bytes
+ * are also a number of milliseconds and of days to format and parse back.
+ */
+static inline void
+fuzz_time_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	static const unsigned flagsets[] = {
+		0, IL_TIME_LENIENT, IL_TIME_MILLIS, IL_TIME_LENIENT | IL_TIME_MILLIS,
+	};
+	char *text = il_xstrndup((const char *)data, size);
+	char out[IL_TIME_LEN], date[IL_TIME_DATE_LEN];
+	int64_t ms[4], days = 0, x = 0, back = 0;
+	const char *why[4], *dwhy;
+	size_t i, j;
+	uint64_t u = 0;
+	bool in;
+
+	for (i = 0; i < 4; i++) {
+		ms[i] = 0;
+		why[i] = il_time_parse_ms(text, flagsets[i], &ms[i]);
+		if (why[i] == NULL)
+			fuzz_time_check_ms(ctx, text, flagsets[i], ms[i]);
+	}
+	/* more flags only ever accept more, with the same meaning */
+	for (i = 0; i < 4; i++) {
+		for (j = 0; j < 4; j++) {
+			if ((flagsets[i] & flagsets[j]) != flagsets[i] || why[i] != NULL)
+				continue;
+			if (why[j] != NULL || ms[j] != ms[i])
+				fuzz_fail(ctx, "\"%s\" parses with flags %u but not the same with flags %u",
+				    text, flagsets[i], flagsets[j]);
+		}
+	}
+	dwhy = il_time_parse_date(text, &days);
+	if (dwhy == NULL) {
+		if (!il_time_format_date(days, date) || strcmp(date, text) != 0)
+			fuzz_fail(ctx, "date \"%s\" is day %" PRId64 ", formatted \"%s\"", text, days, date);
+		if (why[1] != NULL || ms[1] != days * IL_TIME_MS_PER_DAY)
+			fuzz_fail(ctx, "date \"%s\" is not midnight UTC of its day when lenient", text);
+	}
+	free(text);
+
+	if (size < 8)
+		return;
+	for (i = 0; i < 8; i++)
+		u = u << 8 | data[i];
+	x = (int64_t)u;
+	/* out of range, the text is the nearer end of the range: still a time */
+	in = il_time_format_ms(x, out);
+	if (il_time_parse_ms(out, 0, &back) != NULL || (in && back != x))
+		fuzz_fail(ctx, "%" PRId64 " ms formats as \"%s\", which parses to %" PRId64, x, out,
+		    back);
+	in = il_time_format_date(x, date);
+	if (il_time_parse_date(date, &back) != NULL || (in && back != x))
+		fuzz_fail(ctx, "day %" PRId64 " formats as \"%s\", which parses to %" PRId64, x, date,
+		    back);
+}
+
+/*
+ * The libFuzzer program of one target: the state is made once, before the
+ * first input (libFuzzer gives its entry point nothing to carry it).
+ * avro-c keeps pointers at unaligned addresses inside its generic values
+ * (records packed into arrays), which LeakSanitizer does not scan by
+ * default: without use_unaligned=1 the values cached with a schema look
+ * leaked whenever a leak check runs while they are alive.
+ */
+#define FUZZ_MAIN(one)                                                          \
+	static fuzz_ctx *fuzz_main_ctx;                                         \
+	const char *__lsan_default_options(void);                               \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);                      \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);           \
+	const char *                                                            \
+	__lsan_default_options(void)                                            \
+	{                                                                       \
+		return "use_unaligned=1";                                       \
+	}                                                                       \
+	int                                                                     \
+	LLVMFuzzerInitialize(int *argc, char ***argv)                           \
+	{                                                                       \
+		(void)argc;                                                     \
+		(void)argv;                                                     \
+		fuzz_main_ctx = fuzz_ctx_new();                                 \
+		return 0;                                                       \
+	}                                                                       \
+	int                                                                     \
+	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                \
+	{                                                                       \
+		one(fuzz_main_ctx, data, size);                                 \
+		return 0;                                                       \
+	}
+
+#endif
