@@ -37,3 +37,5 @@ set +a
 topic=$(make_topic_name bench-produce)
 create_topic "$topic" 6
 "$BUILD/bench/bench_produce" -t "$topic" -n 200000
+# linger.ms=20 is part of the latency: a source that needs less sets -X linger.ms.
+"$BUILD/bench/bench_produce" -t "$topic" -n 50000 -r 5000
