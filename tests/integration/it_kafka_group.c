@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "kafka.h"
 #include "log.h"
+#include "../unit/testutil.h"
 
 #define NKEYS 500               /* distinct keys */
 #define NSEQ 20                 /* events per key */
@@ -907,22 +908,6 @@ check_fatal(const il_conf *conf)
 	il_producer_destroy(p);
 }
 
-/* @returns how many lines of the file at @p path hold @p needle; -1 when unreadable. */
-static int
-count_lines(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* Lines of librdkafka's own log callback, as il_kafka_log_cb() writes them. */
 #define RDKAFKA_LINE "\"msg\":\"librdkafka\""
 
@@ -975,7 +960,7 @@ check_log_lines(il_log_level level, bool consumer)
 	made = p != NULL || c != NULL;
 	if (made) {
 		nanosleep(&pause, NULL);
-		unpolled = count_lines(path, RDKAFKA_LINE);
+		unpolled = il_test_count_lines(path, RDKAFKA_LINE);
 	}
 	for (until = now_ms() + 5000; (p != NULL || c != NULL) && now_ms() < until;) {
 		if (p != NULL) {
@@ -986,7 +971,7 @@ check_log_lines(il_log_level level, bool consumer)
 		if (rkm != NULL)
 			rd_kafka_message_destroy(rkm);
 		/* Seeing the lines arrive is all this one is about. */
-		if (count_lines(path, RDKAFKA_LINE) > 0)
+		if (il_test_count_lines(path, RDKAFKA_LINE) > 0)
 			break;
 	}
 	il_producer_destroy(p);

@@ -223,22 +223,6 @@ run_registry(it *t, const char *topic)
 	free(subject);
 }
 
-/* @returns how many lines of @p path hold @p needle, or -1 when it cannot be read. */
-static int
-count_lines(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* Decodes a message of schema id @p id with a one-byte body. */
 static il_err
 decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
@@ -298,7 +282,7 @@ run_outage(it *t, const char *url, const char *log, char **stop)
 		bad += decode_id(sd, garbage, err, sizeof(err)) != IL_ERR_DECODE_SCHEMA ||
 		    strcmp(err, first) != 0;
 	snprintf(needle, sizeof(needle), "\"GET /schemas/ids/%d ", (int)garbage);
-	requests = count_lines(log, needle);
+	requests = il_test_count_lines(log, needle);
 	if (rc == IL_ERR_DECODE_SCHEMA && bad == 0 && requests == 1)
 		pass("unknown_id_flood_costs_one_request");
 	else

@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -113,6 +114,22 @@ il_test_load_schemas(const char *dir)
 	if (set == NULL)
 		IL_TEST_FAIL("could not load the schemas of \"%s\": %s", dir, err);
 	return set;
+}
+
+/* @returns how many lines of the file at @p path hold @p needle; -1 when unreadable. */
+static inline int
+il_test_count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
 }
 
 #endif
