@@ -223,20 +223,6 @@ run_registry(it *t, const char *topic)
 	free(subject);
 }
 
-/* Decodes a message of schema id @p id with a one-byte body. */
-static il_err
-decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
-{
-	unsigned char hdr[IL_WIRE_HEADER_LEN + 1];
-	cJSON *out = NULL;
-	il_err rc;
-
-	il_wire_header(id, hdr);
-	hdr[IL_WIRE_HEADER_LEN] = 0;
-	rc = il_serde_decode(sd, hdr, sizeof(hdr), &out, NULL, err, errsz);
-	cJSON_Delete(out);
-	return rc;
-}
 
 static int
 run_command(char **argv)
@@ -277,9 +263,9 @@ run_outage(it *t, const char *url, const char *log, char **stop)
 
 	/* Garbage ids: each costs the registry one request, not one per message. */
 	garbage = id1 + 5000;
-	rc = decode_id(sd, garbage, first, sizeof(first));
+	rc = il_test_decode_id(sd, garbage, first, sizeof(first));
 	for (i = 0; i < 200; i++)
-		bad += decode_id(sd, garbage, err, sizeof(err)) != IL_ERR_DECODE_SCHEMA ||
+		bad += il_test_decode_id(sd, garbage, err, sizeof(err)) != IL_ERR_DECODE_SCHEMA ||
 		    strcmp(err, first) != 0;
 	snprintf(needle, sizeof(needle), "\"GET /schemas/ids/%d ", (int)garbage);
 	requests = il_test_count_lines(log, needle);
@@ -307,7 +293,7 @@ run_outage(it *t, const char *url, const char *log, char **stop)
 	cJSON_Delete(out);
 	out = NULL;
 	/* The registry said it does not know the id: still true in the outage. */
-	rc = decode_id(sd, garbage, err, sizeof(err));
+	rc = il_test_decode_id(sd, garbage, err, sizeof(err));
 	if (rc == IL_ERR_DECODE_SCHEMA && strcmp(err, first) == 0)
 		pass("unknown_id_remembered_in_outage");
 	else

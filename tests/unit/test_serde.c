@@ -412,20 +412,6 @@ peer_serde(const peer *pr, const il_schema_set *set, const char *user, il_conf *
 	return sd;
 }
 
-/* Decodes a message of schema id @p id with a one-byte body. */
-static il_err
-decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
-{
-	unsigned char msg[IL_WIRE_HEADER_LEN + 1];
-	cJSON *out = NULL;
-	il_err rc;
-
-	il_wire_header(id, msg);
-	msg[IL_WIRE_HEADER_LEN] = 0;
-	rc = il_serde_decode(sd, msg, sizeof(msg), &out, NULL, err, errsz);
-	assert_null(out);
-	return rc;
-}
 
 /* Credentials refused are a configuration problem: IL_ERR_CONFIG on both paths. */
 static void
@@ -440,20 +426,20 @@ test_registry_refuses_credentials(void **state)
 	il_serde *anon = peer_serde(pr, f->set, "", &anon_conf);
 	int32_t id;
 
-	assert_int_equal(decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(il_test_decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
 	snprintf(want, sizeof(want), "schema registry \"%s\" refused user \"reader\" (HTTP 401) to the "
 	    "lookup of schema id 7: Unauthorized; check schema.registry.username and "
 	    "schema.registry.password", pr->url);
 	assert_string_equal(err, want);
-	assert_int_equal(decode_id(sd, 8, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(il_test_decode_id(sd, 8, err, sizeof(err)), IL_ERR_CONFIG);
 	assert_non_null(strstr(err, "(HTTP 403) to the lookup of schema id 8: User is denied"));
-	assert_int_equal(decode_id(anon, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(il_test_decode_id(anon, 7, err, sizeof(err)), IL_ERR_CONFIG);
 	snprintf(want, sizeof(want), "schema registry \"%s\" refused a request without credentials "
 	    "(HTTP 401) to the lookup of schema id 7: Unauthorized; set schema.registry.username "
 	    "and schema.registry.password", pr->url);
 	assert_string_equal(err, want);
 	/* Not remembered: once the credentials are fixed, the id must work. */
-	assert_int_equal(decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(il_test_decode_id(sd, 7, err, sizeof(err)), IL_ERR_CONFIG);
 	assert_int_equal(atomic_load(&pr->hits[7]), 3);
 
 	assert_int_equal(il_serde_schema_id(sd, "auth401-value", s, &id, err, sizeof(err)),
@@ -489,28 +475,28 @@ test_unknown_ids_remembered(void **state)
 	il_serde *sd = peer_serde(pr, f->set, "", &conf);
 	int i;
 
-	assert_int_equal(decode_id(sd, 9, first, sizeof(first)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(il_test_decode_id(sd, 9, first, sizeof(first)), IL_ERR_DECODE_SCHEMA);
 	assert_string_equal(first, "unknown schema id 9: Schema not found");
 	for (i = 0; i < 100; i++) {
-		assert_int_equal(decode_id(sd, 9, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+		assert_int_equal(il_test_decode_id(sd, 9, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
 		assert_string_equal(err, first);
 	}
 	assert_int_equal(atomic_load(&pr->hits[9]), 1);
 
 	/* A schema of another kind stays unusable: remembered as well. */
-	assert_int_equal(decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(il_test_decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
 	assert_string_equal(err, "schema id 11 is a PROTOBUF schema, not Avro");
-	assert_int_equal(decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(il_test_decode_id(sd, 11, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
 	assert_int_equal(atomic_load(&pr->hits[11]), 1);
 
 	/* The registry failing is worth a retry, each time. */
-	assert_int_equal(decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
+	assert_int_equal(il_test_decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
 	assert_non_null(strstr(err, "answered HTTP 500 for schema id 10: Error in the backend"));
-	assert_int_equal(decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
+	assert_int_equal(il_test_decode_id(sd, 10, err, sizeof(err)), IL_ERR_TRANSIENT);
 	assert_int_equal(atomic_load(&pr->hits[10]), 2);
 
 	/* No registry said "not found": every id would get it, the URL is wrong. */
-	assert_int_equal(decode_id(sd, 12, err, sizeof(err)), IL_ERR_CONFIG);
+	assert_int_equal(il_test_decode_id(sd, 12, err, sizeof(err)), IL_ERR_CONFIG);
 	assert_non_null(strstr(err, "answered HTTP 404 without a registry's error code for schema "
 	    "id 12: "));
 	assert_non_null(strstr(err, "; check schema.registry.url"));
@@ -532,17 +518,17 @@ test_unknown_ids_bounded(void **state)
 	int i, again = 0;
 
 	for (i = 0; i <= PEER_FLOOD_COUNT; i++)
-		assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
+		assert_int_equal(il_test_decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
 		    IL_ERR_DECODE_SCHEMA);
 	/* The newest PEER_FLOOD_COUNT ids are remembered... */
 	for (i = 1; i <= PEER_FLOOD_COUNT; i++) {
-		assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
+		assert_int_equal(il_test_decode_id(sd, PEER_FLOOD_FIRST + i, err, sizeof(err)),
 		    IL_ERR_DECODE_SCHEMA);
 		again += atomic_load(&pr->hits[PEER_FLOOD_FIRST + i]) != 1;
 	}
 	assert_int_equal(again, 0);
 	/* ...the first one made room and is asked for again. */
-	assert_int_equal(decode_id(sd, PEER_FLOOD_FIRST, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
+	assert_int_equal(il_test_decode_id(sd, PEER_FLOOD_FIRST, err, sizeof(err)), IL_ERR_DECODE_SCHEMA);
 	assert_int_equal(atomic_load(&pr->hits[PEER_FLOOD_FIRST]), 2);
 
 	il_serde_destroy(sd);

@@ -19,6 +19,7 @@
 
 #include "avro.h"
 #include "buf.h"
+#include "serde.h"
 #include "xalloc.h"
 
 #ifndef IL_TEST_DATA_DIR
@@ -130,6 +131,29 @@ il_test_count_lines(const char *path, const char *needle)
 		n += strstr(line, needle) != NULL;
 	fclose(f);
 	return n;
+}
+
+/*
+ * Decodes a message of schema id @p id with a one-byte body: what the serde
+ * answers for the id alone.  A refused message leaves no value behind.
+ */
+static inline il_err
+il_test_decode_id(il_serde *sd, int32_t id, char *err, size_t errsz)
+{
+	unsigned char msg[IL_WIRE_HEADER_LEN + 1];
+	cJSON *out = NULL;
+	il_err rc;
+
+	il_wire_header(id, msg);
+	msg[IL_WIRE_HEADER_LEN] = 0;
+	rc = il_serde_decode(sd, msg, sizeof(msg), &out, NULL, err, errsz);
+	if (rc != IL_OK && out != NULL) {
+		cJSON_Delete(out);
+		IL_TEST_FAIL("il_serde_decode refused id %d but returned a value", (int)id);
+		return rc;
+	}
+	cJSON_Delete(out);
+	return rc;
 }
 
 #endif
