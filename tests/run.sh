@@ -55,6 +55,14 @@ CHILD=		# the test (or timeout) process we are waiting for
 STARTERS=()	# service start scripts still running
 cleaned=0
 
+# tally NAME PASSED FAILED NOTE T0: adds one test file's counts to the totals
+# and prints its progress line.
+tally() {
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	printf '%-44s %3d passed, %d failed%s (%d s)\n' "$1" "$2" "$3" "$4" $((SECONDS - $5))
+}
+
 rm -f "$LOGDIR"/*.log
 rm -rf "$LOGDIR/services"
 
@@ -160,10 +168,7 @@ run_unit_tests() {
 			f=1
 			note=" (no cmocka summary in its output)"
 		fi
-		passed=$((passed + p))
-		failed=$((failed + f))
-		printf '%-44s %3d passed, %d failed%s (%d s)\n' "unit/$name" \
-			"$p" "$f" "$note" $((SECONDS - t0))
+		tally "unit/$name" "$p" "$f" "$note" "$t0"
 		if [ "$f" != 0 ]; then
 			show_failure "$log"
 		fi
@@ -236,10 +241,7 @@ run_integration_tests() {
 			f=1
 			note=" (no PASS or FAIL line: the script checked nothing)"
 		fi
-		passed=$((passed + p))
-		failed=$((failed + f))
-		printf '%-44s %3d passed, %d failed%s (%d s)\n' "integration/$name" \
-			"$p" "$f" "$note" $((SECONDS - t0))
+		tally "integration/$name" "$p" "$f" "$note" "$t0"
 		if [ "$f" != 0 ]; then
 			grep -a '^FAIL ' "$log" | sed 's/^/    /'
 			show_failure "$log"

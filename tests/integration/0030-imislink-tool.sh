@@ -44,18 +44,6 @@ if ! create_topic "$main_topic" 6 || ! create_topic "$raw_topic" 1; then
 	finish
 fi
 
-# json_check NAME FILE... <<'PY': runs the Python check on stdin with the
-# files as sys.argv[1:]; it prints the reason and exits non-zero on failure.
-json_check() {
-	local name=$1 out
-	shift
-	if out=$(python3 - "$@" 2>&1); then
-		PASS "$name"
-	else
-		FAIL "$name" "$(tail -n 5 <<<"$out" | tr '\n' ' ')"
-	fi
-}
-
 # -- produce: a file of valid and invalid lines ------------------------------
 input=$tmp/input.jsonl
 python3 - "$fixtures/individual-66.json" >"$input" <<'PY'

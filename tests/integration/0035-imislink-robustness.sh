@@ -54,18 +54,6 @@ wait_bounded() {
 	wait "$pid"
 }
 
-# json_check NAME FILE... <<'PY': runs the Python check on stdin with the
-# files as sys.argv[1:]; it prints the reason and exits non-zero on failure.
-json_check() {
-	local name=$1 out
-	shift
-	if out=$(python3 - "$@" 2>&1); then
-		PASS "$name"
-	else
-		FAIL "$name" "$(tail -n 5 <<<"$out" | tr '\n' ' ')"
-	fi
-}
-
 # person N: an openSPP body on one line, with its own national ID and an
 # address long enough that a few hundred of them overflow a pipe.
 person() {

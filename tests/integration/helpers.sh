@@ -61,6 +61,18 @@ check() {
 	fi
 }
 
+# json_check NAME FILE... <<'PY': runs the Python check on stdin with the
+# files as sys.argv[1:]; it prints the reason and exits non-zero on failure.
+json_check() {
+	local name=$1 out
+	shift
+	if out=$(python3 - "$@" 2>&1); then
+		PASS "$name"
+	else
+		FAIL "$name" "$(tail -n 5 <<<"$out" | tr '\n' ' ')"
+	fi
+}
+
 # finish: exit 1 when any check of this script failed, else 0.
 finish() {
 	[ "$IL_FAILS" = 0 ]
