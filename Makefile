@@ -34,6 +34,11 @@ PROGRAM_DIRS := $(patsubst %/main.c,%,$(sort $(wildcard producers/*/main.c worke
 program_name  = $(if $(filter imislink,$(notdir $(1))),imislink,imislink-$(notdir $(1)))
 PROGRAMS     := $(foreach d,$(PROGRAM_DIRS),$(BUILD)/bin/$(call program_name,$(d)))
 
+# A program's modules other than main.c also form build/libprograms.a, so unit
+# and integration tests can link the worker's modules (each has its own prefix).
+PROG_MOD_SRC := $(filter-out %/main.c,$(sort $(foreach d,$(PROGRAM_DIRS),$(wildcard $(d)/*.c))))
+PROG_LIB     := $(BUILD)/libprograms.a
+
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 IT_SRC     := $(sort $(wildcard tests/integration/it_*.c))
@@ -65,6 +70,11 @@ $(LIB): $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(PROG_LIB): $(PROG_MOD_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
 define PROGRAM_template
 $(BUILD)/bin/$(call program_name,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIB)
 	@mkdir -p $$(dir $$@)
@@ -72,15 +82,15 @@ $(BUILD)/bin/$(call program_name,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildca
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call PROGRAM_template,$(d))))
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(PROG_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/it_%: $(BUILD)/obj/tests/integration/it_%.o $(LIB)
+$(BUILD)/tests/it_%: $(BUILD)/obj/tests/integration/it_%.o $(PROG_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(PROG_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -71,6 +71,11 @@ typedef struct il_conf_key {
  */
 static const il_conf_key il_conf_keys[] = {
 	IL_K_INT("avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest Avro message accepted or produced, in bytes"),
+	IL_K_STR("enroll.mapping.file", "IMISLINK_ENROLL_MAPPING_FILE", "", IL_RESTART, "mapping of openSPP programmes, areas, IDs and genders to openIMIS (see deploy/enroll-mapping.example); required by the enrollment worker"),
+	IL_K_INT("enroll.max.buffered", "IMISLINK_ENROLL_MAX_BUFFERED", 1, 1000000, "20000", IL_RESTART, "events a worker holds (in flight plus waiting behind their key) before it pauses fetching"),
+	IL_K_INT("enroll.max.in.flight", "IMISLINK_ENROLL_MAX_IN_FLIGHT", 1, 4096, "256", IL_RESTART, "enrollments a worker runs at once (distinct keys); 1 with one partition is the sequential baseline"),
+	IL_K_INT("enroll.shutdown.timeout.ms", "IMISLINK_ENROLL_SHUTDOWN_TIMEOUT_MS", 0, 600000, "10000", IL_RESTART, "how long a rebalance or a shutdown lets in-flight enrollments finish before abandoning them uncommitted"),
+	IL_K_STR("enroll.worker.id", "IMISLINK_WORKER_ID", "", IL_RESTART, "name of this worker in results and dead letters; empty: host name and process id"),
 	IL_K_IPV4("http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_RESTART, "address the HTTP endpoint (metrics, status, DCI push) listens on"),
 	IL_K_INT("http.max.body.bytes", "IMISLINK_HTTP_MAX_BODY_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest HTTP request body accepted, in bytes"),
 	IL_K_INT("http.port", "IMISLINK_HTTP_PORT", 0, 65535, "9464", IL_RESTART, "port of the HTTP endpoint; 0 takes any free port"),
@@ -79,7 +84,14 @@ static const il_conf_key il_conf_keys[] = {
 	IL_K_STR("kafka.group.id", "IMISLINK_GROUP_ID", "imislink-enroll", IL_RESTART, "consumer group of the enrollment workers"),
 	IL_K_ENUM("log.level", "IMISLINK_LOG_LEVEL", "error,warn,info,debug", "info", IL_RELOAD, "least severe log level written"),
 	IL_K_URL("openimis.api.url", "OPENIMIS_API_URL", "http://127.0.0.1:8000", IL_RESTART, "base URL of the openIMIS server"),
+	IL_K_INT("openimis.breaker.failures", "OPENIMIS_BREAKER_FAILURES", 1, 100000, "20", IL_RESTART, "consecutive transient failures after which openIMIS counts as down: fetching pauses and one probe at a time checks it"),
+	IL_K_INT("openimis.breaker.probe.ms", "OPENIMIS_BREAKER_PROBE_MS", 100, 3600000, "5000", IL_RESTART, "interval between probes while openIMIS counts as down"),
+	IL_K_INT("openimis.calls.per.second", "OPENIMIS_CALLS_PER_SECOND", 1, 1000000, "2", IL_RESTART, "client-side limit of openIMIS API calls per second, shared by all in-flight work; keep it under the server's RATELIMIT_RATE (150/min by default)"),
 	IL_K_SECRET("openimis.password", "OPENIMIS_PASSWORD", IL_RESTART, "password of the openIMIS API user"),
+	IL_K_INT("openimis.retry.backoff.max.ms", "OPENIMIS_RETRY_BACKOFF_MAX_MS", 1, 3600000, "60000", IL_RESTART, "longest wait between two tries of one call"),
+	IL_K_INT("openimis.retry.backoff.ms", "OPENIMIS_RETRY_BACKOFF_MS", 1, 600000, "300", IL_RESTART, "first wait before a transient failure is tried again; doubles each try, with jitter"),
+	IL_K_INT("openimis.retry.budget.ms", "OPENIMIS_RETRY_BUDGET_MS", 0, 86400000, "600000", IL_RESTART, "how long one event may keep failing transiently (time openIMIS counts as down excluded) before it is dead-lettered"),
+	IL_K_INT("openimis.timeout.ms", "OPENIMIS_TIMEOUT_MS", 100, 600000, "30000", IL_RESTART, "timeout of one openIMIS call"),
 	IL_K_STR("openimis.username", "OPENIMIS_USERNAME", "Admin", IL_RESTART, "openIMIS API user"),
 	IL_K_STR("openspp.instance", "OPENSPP_INSTANCE", "openspp", IL_RESTART, "name of the openSPP instance, recorded as the events' source"),
 	IL_K_STR("openspp.key.id.type", "OPENSPP_KEY_ID_TYPE", "National ID", IL_RESTART, "openSPP ID type whose value keys a registrant's events"),
@@ -89,7 +101,7 @@ static const il_conf_key il_conf_keys[] = {
 	IL_K_STR("schemas.dir", "IMISLINK_SCHEMAS_DIR", IL_SCHEMAS_DIR, IL_RESTART, "directory holding the Avro schemas (*.avsc)"),
 	IL_K_TOPIC("topic.dlq", "IMISLINK_TOPIC_DLQ", "openspp.eligibility.v1.dlq", IL_RESTART, "dead-letter topic of events that cannot be enrolled"),
 	IL_K_TOPIC("topic.eligibility", "IMISLINK_TOPIC_ELIGIBILITY", "openspp.eligibility.v1", IL_RESTART, "topic of openSPP eligibility events"),
-	IL_K_TOPIC("topic.results", "IMISLINK_TOPIC_RESULTS", "openimis.enrollment.results.v1", IL_RESTART, "topic of enrollment outcomes"),
+	IL_K_TOPIC("topic.results", "IMISLINK_TOPIC_RESULTS", "imis.enrollment.results.v1", IL_RESTART, "topic of enrollment outcomes"),
 };
 
 #define IL_CONF_NKEYS (sizeof(il_conf_keys) / sizeof(il_conf_keys[0]))

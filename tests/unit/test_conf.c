@@ -39,6 +39,11 @@ static const struct {
 	il_conf_type type;
 } spec[] = {
 	{ "avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", "1048576", IL_CONF_INT },
+	{ "enroll.mapping.file", "IMISLINK_ENROLL_MAPPING_FILE", "", IL_CONF_STRING },
+	{ "enroll.max.buffered", "IMISLINK_ENROLL_MAX_BUFFERED", "20000", IL_CONF_INT },
+	{ "enroll.max.in.flight", "IMISLINK_ENROLL_MAX_IN_FLIGHT", "256", IL_CONF_INT },
+	{ "enroll.shutdown.timeout.ms", "IMISLINK_ENROLL_SHUTDOWN_TIMEOUT_MS", "10000", IL_CONF_INT },
+	{ "enroll.worker.id", "IMISLINK_WORKER_ID", "", IL_CONF_STRING },
 	{ "http.address", "IMISLINK_HTTP_ADDRESS", "127.0.0.1", IL_CONF_IPV4 },
 	{ "http.max.body.bytes", "IMISLINK_HTTP_MAX_BODY_BYTES", "1048576", IL_CONF_INT },
 	{ "http.port", "IMISLINK_HTTP_PORT", "9464", IL_CONF_INT },
@@ -47,7 +52,14 @@ static const struct {
 	{ "kafka.group.id", "IMISLINK_GROUP_ID", "imislink-enroll", IL_CONF_STRING },
 	{ "log.level", "IMISLINK_LOG_LEVEL", "info", IL_CONF_ENUM },
 	{ "openimis.api.url", "OPENIMIS_API_URL", "http://127.0.0.1:8000", IL_CONF_URL },
+	{ "openimis.breaker.failures", "OPENIMIS_BREAKER_FAILURES", "20", IL_CONF_INT },
+	{ "openimis.breaker.probe.ms", "OPENIMIS_BREAKER_PROBE_MS", "5000", IL_CONF_INT },
+	{ "openimis.calls.per.second", "OPENIMIS_CALLS_PER_SECOND", "2", IL_CONF_INT },
 	{ "openimis.password", "OPENIMIS_PASSWORD", "", IL_CONF_SECRET },
+	{ "openimis.retry.backoff.max.ms", "OPENIMIS_RETRY_BACKOFF_MAX_MS", "60000", IL_CONF_INT },
+	{ "openimis.retry.backoff.ms", "OPENIMIS_RETRY_BACKOFF_MS", "300", IL_CONF_INT },
+	{ "openimis.retry.budget.ms", "OPENIMIS_RETRY_BUDGET_MS", "600000", IL_CONF_INT },
+	{ "openimis.timeout.ms", "OPENIMIS_TIMEOUT_MS", "30000", IL_CONF_INT },
 	{ "openimis.username", "OPENIMIS_USERNAME", "Admin", IL_CONF_STRING },
 	{ "openspp.instance", "OPENSPP_INSTANCE", "openspp", IL_CONF_STRING },
 	{ "openspp.key.id.type", "OPENSPP_KEY_ID_TYPE", "National ID", IL_CONF_STRING },
@@ -57,7 +69,7 @@ static const struct {
 	{ "schemas.dir", "IMISLINK_SCHEMAS_DIR", IL_SCHEMAS_DIR, IL_CONF_STRING },
 	{ "topic.dlq", "IMISLINK_TOPIC_DLQ", "openspp.eligibility.v1.dlq", IL_CONF_TOPIC },
 	{ "topic.eligibility", "IMISLINK_TOPIC_ELIGIBILITY", "openspp.eligibility.v1", IL_CONF_TOPIC },
-	{ "topic.results", "IMISLINK_TOPIC_RESULTS", "openimis.enrollment.results.v1", IL_CONF_TOPIC },
+	{ "topic.results", "IMISLINK_TOPIC_RESULTS", "imis.enrollment.results.v1", IL_CONF_TOPIC },
 };
 #define NSPEC (sizeof(spec) / sizeof(spec[0]))
 
@@ -861,6 +873,19 @@ test_secret_files(void **state)
 	assert_source(conf, "openimis.password", "env OPENIMIS_PASSWORD");
 }
 
+/* The dump aligns values on the longest key's name: @returns "key" padded to it. */
+static const char *
+padded_key(const char *key, char *out, size_t outsz)
+{
+	size_t i, width = 0;
+
+	for (i = 0; i < IL_CONF_NKEYS; i++)
+		if (strlen(il_conf_keys[i].name) > width)
+			width = strlen(il_conf_keys[i].name);
+	snprintf(out, outsz, "%-*s", (int)width, key);
+	return out;
+}
+
 static void
 test_dump_never_shows_secrets(void **state)
 {
@@ -869,14 +894,16 @@ test_dump_never_shows_secrets(void **state)
 		"env-secret-xyz", "set-secret-abc", "xpw-123", "kpw-456", "PEMDATA", "oauth-s", "ks-pw",
 		"file-secret-value", "file-rdkafka-secret",
 	};
-	char line[1024];
+	char line[1024], key[128];
 	char *text;
 	size_t i, n;
 	const char *p;
 
 	/* Unset secrets show as empty: there is nothing to hide. */
 	dump_line(conf, "openimis.password", line, sizeof(line));
-	assert_string_equal(line, "openimis.password        =   # default");
+	assert_true(strncmp(line, "openimis.password ", 18) == 0);
+	assert_non_null(strstr(line, " =   # default"));
+	assert_int_equal(strspn(line + 18, " "), strcspn(line + 18, "="));
 
 	assert_int_equal(il_conf_load_file(conf, FIXTURE("valid.properties"), true, errbuf, sizeof(errbuf)), IL_OK);
 	setenv("OPENIMIS_PASSWORD", "env-secret-xyz", 1);
@@ -895,12 +922,18 @@ test_dump_never_shows_secrets(void **state)
 	for (p = strstr(text, "(secret)"); p != NULL; p = strstr(p + 1, "(secret)"))
 		n++;
 	assert_int_equal(n, 8);
-	assert_non_null(strstr(text, "openimis.password        = (secret)  # env OPENIMIS_PASSWORD\n"));
-	assert_non_null(strstr(text, "schema.registry.password = (secret)  # command line\n"));
+	snprintf(line, sizeof(line), "%s = (secret)  # env OPENIMIS_PASSWORD\n",
+	    padded_key("openimis.password", key, sizeof(key)));
+	assert_non_null(strstr(text, line));
+	snprintf(line, sizeof(line), "%s = (secret)  # command line\n",
+	    padded_key("schema.registry.password", key, sizeof(key)));
+	assert_non_null(strstr(text, line));
 	assert_non_null(strstr(text, "rdkafka.sasl.password = (secret)  # command line\n"));
 	assert_non_null(strstr(text, "rdkafka.sasl.username = alice  # command line\n"));
 	assert_non_null(strstr(text, "rdkafka.linger.ms = 5  # " FIXTURE("valid.properties") ":9\n"));
-	assert_non_null(strstr(text, "http.port                = 2000  # " FIXTURE("valid.properties") ":13\n"));
+	snprintf(line, sizeof(line), "%s = 2000  # " FIXTURE("valid.properties") ":13\n",
+	    padded_key("http.port", key, sizeof(key)));
+	assert_non_null(strstr(text, line));
 	free(text);
 }
 
