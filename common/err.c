@@ -19,6 +19,9 @@ il_err_str(il_err err)
 	case IL_ERR_PERMANENT: return "permanent failure";
 	case IL_ERR_FATAL: return "fatal error";
 	case IL_ERR_TIMEOUT: return "timed out";
+	case IL_ERR_CANCELLED: return "cancelled";
+	case IL_ERR_TOOBIG: return "over the size limit";
+	case IL_ERR_PARSE: return "unexpected answer";
 	case IL_ERR_DECODE_MAGIC: return "wrong magic byte";
 	case IL_ERR_DECODE_SHORT: return "message shorter than the wire header";
 	case IL_ERR_DECODE_SCHEMA: return "unknown schema id";

@@ -26,6 +26,9 @@ typedef enum il_err {
 	IL_ERR_PERMANENT = 9,   /* a peer refused in a way retrying cannot fix */
 	IL_ERR_FATAL = 10,      /* the process cannot go on (e.g. fenced producer) */
 	IL_ERR_TIMEOUT = 11,    /* a bounded wait ran out */
+	IL_ERR_CANCELLED = 12,  /* the work was abandoned before it finished */
+	IL_ERR_TOOBIG = 13,     /* an answer or input over its size limit */
+	IL_ERR_PARSE = 14,      /* a peer's answer is not what its protocol promises */
 
 	/* decode details: why untrusted bytes were refused */
 	IL_ERR_DECODE_MAGIC = IL_ERR_DECODE | (1 << 8),     /* byte 0 is not 0x00 */
