@@ -77,6 +77,9 @@ struct job {
 	bool in_line;            /* in the ready line, the gate or the login wait */
 	bool front;              /* first of its key in keyq */
 	const char *endpoint;    /* of the call in flight (static) */
+	bool timer_pending;      /* in the timers heap */
+	unsigned token_gen;      /* the token its last call carried */
+	long long pending_since_mono; /* first poll of a mutation still running, 0 when none */
 	int attempts;            /* transient failures (the first try included in the count shown) */
 	long long first_fail_ms, last_fail_ms;   /* epoch */
 	long long first_fail_mono, open_at_first_fail;
@@ -95,6 +98,7 @@ struct job {
 struct part {
 	int32_t partition;
 	int64_t committed;       /* last commit sent, -1 when none */
+	bool revoking;           /* being given up: its jobs drain */
 };
 
 struct call_metric {
@@ -123,6 +127,8 @@ struct il_worker {
 	char *auth;              /* "Authorization: Bearer ..." */
 	bool login_in_flight;
 	bool login_timer;        /* a login retry is scheduled */
+	unsigned token_gen;      /* counts logins, so a 401 of an older token does not log in again */
+	bool probe_in_flight;    /* a probe of its own (no job had a call to make) */
 	int login_failures;
 	struct job live;         /* sentinel of the live list */
 	struct job *ready_head, *ready_tail;
@@ -178,6 +184,15 @@ set_fatal(il_worker *w, il_err err, const char *msg)
 	snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%.*s", (int)sizeof(w->fatal_msg) - 1, msg);
 	atomic_store(&w->health, IL_HEALTH_DOWN);
 	il_sig_request_stop();
+}
+
+static void
+job_timer(il_worker *w, struct job *j, enum timer_kind kind, long long at)
+{
+	j->state = JOB_TIMER;
+	j->timer = kind;
+	j->timer_pending = true;
+	il_timers_add(w->timers, at, j);
 }
 
 /* ---- lines of jobs ---- */
@@ -256,7 +271,9 @@ commit_partition(il_worker *w, struct part *p, bool sync)
 	char errbuf[256];
 	int64_t cp = il_offsets_commit_point(w->offsets, w->topic, p->partition);
 
-	if (cp < 0 || cp <= p->committed)
+	/* A sync commit goes even when an async one of the same offset was
+	 * sent: that one may have failed. */
+	if (cp < 0 || (!sync && cp <= p->committed))
 		return;
 	if (il_consumer_commit(w->consumer, w->topic, p->partition, cp, !sync, errbuf, sizeof(errbuf)) != IL_OK) {
 		il_log_warn("commit failed; it is tried again", IL_INT("partition", p->partition),
@@ -316,7 +333,8 @@ job_new(il_worker *w, const rd_kafka_message_t *msg)
 static void
 job_free(il_worker *w, struct job *j)
 {
-	il_timers_remove(w->timers, j);
+	if (j->timer_pending)
+		il_timers_remove(w->timers, j);
 	j->prev->next = j->next;
 	j->next->prev = j->prev;
 	w->nlive--;
@@ -432,9 +450,7 @@ job_start(il_worker *w, struct job *j)
 	if (err != IL_OK) {
 		/* The registry cannot tell now: not the message's fault. */
 		il_log_warn("schema registry unavailable; decoding again later", IL_STR("reason", errbuf));
-		j->state = JOB_TIMER;
-		j->timer = TIMER_REDECODE;
-		il_timers_add(w->timers, mono_ms() + W_REPUBLISH_MS, j);
+		job_timer(w, j, TIMER_REDECODE, mono_ms() + W_REPUBLISH_MS);
 		return;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(event, "event_id");
@@ -510,6 +526,10 @@ breaker_event(il_worker *w, il_imis_class cls, long long now)
 	} else if (cls != IL_IMIS_RATE_LIMITED) {
 		if (il_breaker_success(&w->breaker, now))
 			il_log_info("openIMIS answers again: fetching resumes");
+	} else if (w->breaker.state == IL_BREAKER_PROBING) {
+		/* A 429 tells nothing of health: probe again later. */
+		w->breaker.state = IL_BREAKER_OPEN;
+		w->breaker.next_probe_ms = now + w->breaker.probe_every_ms;
 	}
 	atomic_store(&w->breaker_open, w->breaker.state != IL_BREAKER_CLOSED);
 	if (w->fatal == IL_OK)
@@ -535,7 +555,7 @@ on_call_done(const il_curlm_result *r, void *ctx)
 	il_metric_observe(w->m_duration, r->seconds);
 	if (j->abandoned) {
 		/* A probe must still tell the breaker what it found. */
-		breaker_event(w, status == 0 ? IL_IMIS_TRANSIENT : IL_IMIS_OK, now);
+		breaker_event(w, il_imis_classify(status, false, r->body, r->body_len, msg, sizeof(msg)), now);
 		job_drop(w, j);
 		return;
 	}
@@ -550,6 +570,12 @@ on_call_done(const il_curlm_result *r, void *ctx)
 		job_continue(w, j);
 		return;
 	case IL_ENROLL_LOGIN:
+		if (w->auth != NULL && j->token_gen != w->token_gen) {
+			/* sent with a token already replaced: send again with the new one */
+			j->state = JOB_GATE;
+			line_push(&w->gate_head, &w->gate_tail, j);
+			return;
+		}
 		j->state = JOB_LOGIN;
 		line_push(&w->login_head, &w->login_tail, j);
 		start_login(w);
@@ -561,10 +587,18 @@ on_call_done(const il_curlm_result *r, void *ctx)
 		break;
 	case IL_ENROLL_RETRY:
 		if (cls == IL_IMIS_OK) {
-			/* a mutation still running: poll again soon, it is no failure */
+			/* A mutation still running: no failure, but not forever either. */
+			if (j->pending_since_mono == 0)
+				j->pending_since_mono = now;
+			if (w->budget_ms > 0 && now - j->pending_since_mono > w->budget_ms) {
+				job_dead(w, j, "transient", "TASK_PUT", "openIMIS did not finish the mutation within "
+				    "openimis.retry.budget.ms");
+				return;
+			}
 			wait = w->backoff_ms;
 			break;
 		}
+		j->pending_since_mono = 0;
 		record_failure(w, j, now);
 		il_metric_inc(w->m_retries, 1);
 		if (w->budget_ms > 0 && now - j->first_fail_mono -
@@ -587,9 +621,7 @@ on_call_done(const il_curlm_result *r, void *ctx)
 		job_finish(w, j);
 		return;
 	}
-	j->state = JOB_TIMER;
-	j->timer = TIMER_RETRY;
-	il_timers_add(w->timers, now + wait, j);
+	job_timer(w, j, TIMER_RETRY, now + wait);
 }
 
 static void
@@ -603,6 +635,7 @@ submit_call(il_worker *w, struct job *j)
 
 	il_enrollment_next(j->enr, &call);
 	j->endpoint = call->endpoint;
+	j->token_gen = w->token_gen;
 	url = il_xasprintf("%s%s", w->api_url, call->path);
 	headers[n++] = w->auth;
 	headers[n++] = "Accept: application/json";
@@ -622,6 +655,37 @@ submit_call(il_worker *w, struct job *j)
 	il_metric_inc(w->m_calls_in_flight, 1);
 }
 
+static void
+on_probe_done(const il_curlm_result *r, void *ctx)
+{
+	il_worker *w = ctx;
+	char msg[256];
+
+	w->probe_in_flight = false;
+	if (r->err == IL_ERR_CANCELLED)
+		return;
+	breaker_event(w, r->err != IL_OK ? IL_IMIS_TRANSIENT :
+	    il_imis_classify(r->status, false, r->body, r->body_len, msg, sizeof(msg)), mono_ms());
+}
+
+/* No job has a call to make (all were given up in a rebalance, say) while
+ * openIMIS counts as down: the worker asks on its own whether it is back, with
+ * a lookup that changes nothing. */
+static void
+send_probe(il_worker *w)
+{
+	const char *headers[3] = { w->auth, "Content-Type: application/json", "Accept: application/json" };
+	char *body = il_imis_gql_insuree("imislink-probe");
+	char *url = il_xasprintf("%s%s", w->api_url, IL_IMIS_PATH_GRAPHQL);
+
+	if (il_curlm_submit(w->curl, "POST", url, headers, 3, body, strlen(body), on_probe_done, w) == IL_OK)
+		w->probe_in_flight = true;
+	else
+		w->breaker.state = IL_BREAKER_OPEN;
+	free(url);
+	free(body);
+}
+
 /* Lets calls through as the breaker and the rate limit allow. */
 static void
 pump_gate(il_worker *w, long long now)
@@ -630,6 +694,10 @@ pump_gate(il_worker *w, long long now)
 
 	if (w->auth == NULL)
 		return;
+	if (w->gate_head == NULL && w->breaker.state == IL_BREAKER_OPEN && il_breaker_probe_due(&w->breaker, now)) {
+		send_probe(w);
+		return;
+	}
 	while (w->gate_head != NULL) {
 		j = w->gate_head;
 		if (j->abandoned) {
@@ -669,8 +737,10 @@ on_login_done(const il_curlm_result *r, void *ctx)
 	    il_imis_parse_login(r->body, r->body_len, &token, &exp) == IL_OK) {
 		free(w->auth);
 		w->auth = il_xasprintf("Authorization: Bearer %s", token);
+		w->token_gen++;
 		free(token);
 		w->login_failures = 0;
+		breaker_event(w, IL_IMIS_OK, now);
 		il_log_info("logged in to openIMIS", IL_STR("user", il_conf_get(w->env.conf, "openimis.username")),
 		    IL_INT("token_expiry", exp));
 		while ((j = line_pop(&w->login_head, &w->login_tail)) != NULL) {
@@ -695,6 +765,7 @@ on_login_done(const il_curlm_result *r, void *ctx)
 	}
 	if (cls == IL_IMIS_RATE_LIMITED)
 		il_ratelimit_throttled(w->rate, now);
+	breaker_event(w, cls, now);
 	w->login_failures++;
 	il_log_warn("openIMIS login failed; trying again", IL_STR("reason", r->err == IL_OK ? "unexpected answer" : r->errstr),
 	    IL_INT("status", r->status), IL_INT("failures", w->login_failures));
@@ -805,63 +876,87 @@ job_finish(il_worker *w, struct job *j)
 	publish(w, j);
 }
 
+/* Every report of the job's messages arrived (or a send failed before any
+ * was queued): done, or published again later. */
 static void
-publish(il_worker *w, struct job *j)
+delivered(il_worker *w, struct job *j)
+{
+	if (j->abandoned) {
+		job_drop(w, j);
+		return;
+	}
+	if (j->delivery_failed) {
+		/* both messages again: results are at-least-once anyway */
+		job_timer(w, j, TIMER_REPUBLISH, mono_ms() + W_REPUBLISH_MS);
+		return;
+	}
+	il_offsets_done(w->offsets, w->topic, j->partition, j->offset);
+	job_free(w, j);
+}
+
+static il_err
+send_dead_letter(il_worker *w, struct job *j)
 {
 	il_dlq_headers h;
-	il_dlq_failure f;
-	char errbuf[512];
-	cJSON *json;
-	il_err err;
-
-	j->state = JOB_PUBLISH;
-	j->delivery_failed = false;
-	if (j->result.len == 0) {
-		json = result_json(w, j);
-		err = il_serde_encode(w->sd, w->results_topic, w->result_schema, json, &j->result, errbuf, sizeof(errbuf));
-		cJSON_Delete(json);
-		if (err != IL_OK) {
-			il_buf_reset(&j->result);
-			if (err == IL_ERR_TRANSIENT)
-				goto later;
-			set_fatal(w, err == IL_ERR_CONFIG ? err : IL_ERR_FATAL, errbuf);
-			return;
-		}
-	}
-	err = il_producer_send(w->producer, w->results_topic, RD_KAFKA_PARTITION_UA, j->key, j->keylen,
-	    j->result.data, j->result.len, NULL, 0, j, W_SEND_BLOCK_MS);
-	if (err != IL_OK)
-		goto send_failed;
-	j->deliveries++;
-	if (!j->dead)
-		return;
-	f = (il_dlq_failure){
+	il_dlq_failure f = {
 		.topic = w->topic, .partition = j->partition, .offset = j->offset,
 		.connector = "imislink-enroll", .task = w->env.worker_id, .stage = j->stage,
 		.error_class = j->error_class, .message = j->error_message, .attempts = j->attempts,
 		.first_failure_ms = j->first_fail_ms, .last_failure_ms = j->last_fail_ms,
 		.event_id = j->event_id[0] != '\0' ? j->event_id : NULL,
 	};
+
 	il_dlq_headers_fill(&h, &f);
-	err = il_producer_send(w->producer, w->dlq_topic, RD_KAFKA_PARTITION_UA,
+	return il_producer_send(w->producer, w->dlq_topic, RD_KAFKA_PARTITION_UA,
 	    j->has_key ? j->key : NULL, j->has_key ? j->keylen : 0, j->value, j->vallen, h.h, h.n, j,
 	    W_SEND_BLOCK_MS);
-	if (err != IL_OK)
-		goto send_failed;
+}
+
+/*
+ * Sends the result, and the dead letter when there is one.  A send may wait
+ * on a full queue and serve delivery reports meanwhile, the job's own
+ * included: the job holds a count of its own until both are queued.
+ */
+static void
+publish(il_worker *w, struct job *j)
+{
+	char errbuf[512];
+	cJSON *json;
+	il_err err = IL_OK;
+
+	j->state = JOB_PUBLISH;
+	j->delivery_failed = false;
 	j->deliveries++;
-	return;
-send_failed:
+	if (j->result.len == 0) {
+		json = result_json(w, j);
+		err = il_serde_encode(w->sd, w->results_topic, w->result_schema, json, &j->result, errbuf, sizeof(errbuf));
+		cJSON_Delete(json);
+		if (err != IL_OK) {
+			il_buf_reset(&j->result);
+			if (err != IL_ERR_TRANSIENT)
+				set_fatal(w, err == IL_ERR_CONFIG ? err : IL_ERR_FATAL, errbuf);
+			goto done;
+		}
+	}
+	err = il_producer_send(w->producer, w->results_topic, RD_KAFKA_PARTITION_UA, j->key, j->keylen,
+	    j->result.data, j->result.len, NULL, 0, j, W_SEND_BLOCK_MS);
+	if (err != IL_OK)
+		goto done;
+	j->deliveries++;
+	if (j->dead) {
+		err = send_dead_letter(w, j);
+		if (err == IL_OK)
+			j->deliveries++;
+	}
+done:
 	if (err == IL_ERR_FATAL || err == IL_ERR_INVALID) {
 		snprintf(errbuf, sizeof(errbuf), "could not publish to Kafka: %s", il_err_str(err));
 		set_fatal(w, IL_ERR_FATAL, errbuf);
-		return;
 	}
-	j->delivery_failed = true;
-	if (j->deliveries > 0)
-		return;          /* the reports still to come decide */
-later:
-	j->timer = TIMER_REPUBLISH;
-	il_timers_add(w->timers, mono_ms() + W_REPUBLISH_MS, j);
+	if (err != IL_OK)
+		j->delivery_failed = true;
+	if (--j->deliveries == 0)
+		delivered(w, j);
 }
 
 static void
@@ -878,20 +973,8 @@ on_delivery(void *opaque, il_err err, const char *errstr, const char *topic, int
 		    IL_STR("event_id", j->event_id));
 		j->delivery_failed = true;
 	}
-	if (--j->deliveries > 0)
-		return;
-	if (j->abandoned) {
-		job_drop(w, j);
-		return;
-	}
-	if (j->delivery_failed) {
-		/* both messages again: results are at-least-once anyway */
-		j->timer = TIMER_REPUBLISH;
-		il_timers_add(w->timers, mono_ms() + W_REPUBLISH_MS, j);
-		return;
-	}
-	il_offsets_done(w->offsets, w->topic, j->partition, j->offset);
-	job_free(w, j);
+	if (--j->deliveries == 0)
+		delivered(w, j);
 }
 
 /* ---- the loop ---- */
@@ -909,6 +992,7 @@ run_timers(il_worker *w, long long now)
 			continue;
 		}
 		j = ctx;
+		j->timer_pending = false;
 		if (j->abandoned) {
 			job_drop(w, j);
 			continue;
@@ -1002,7 +1086,7 @@ turn(il_worker *w, bool consume, int max_wait_ms)
 	next = il_timers_next(w->timers);
 	if (next >= 0 && next - now < wait)
 		wait = next < now ? 0 : (int)(next - now);
-	if (w->gate_head != NULL && w->auth != NULL) {
+	if (w->gate_head != NULL && w->auth != NULL && w->breaker.state != IL_BREAKER_PROBING) {
 		long long rw = il_ratelimit_wait_ms(w->rate, now);
 
 		if (w->breaker.state == IL_BREAKER_OPEN && w->breaker.next_probe_ms - now > rw)
@@ -1014,30 +1098,42 @@ turn(il_worker *w, bool consume, int max_wait_ms)
 	il_producer_poll(w->producer, 0);
 }
 
+static bool
+draining(il_worker *w, const struct job *j, bool all)
+{
+	const struct part *p;
+
+	if (all)
+		return true;
+	p = part_find(w, j->partition);
+	return p == NULL || p->revoking;
+}
+
 /*
- * Waits (running the loop without fetching) until no job of @p partition
- * (-1: any) has work in openIMIS, or @p timeout_ms passed; then abandons
- * what is left of them, waits for the results already sent, and commits.
+ * Gives up the jobs of the revoking partitions (@p all: of every partition)
+ * within @p timeout_ms: running enrollments may finish meanwhile (the loop
+ * runs without fetching), what waits (not started, backing off, openIMIS
+ * down) is abandoned at once; then the results already sent are flushed and
+ * the commit points committed.  An abandoned job leaves no outcome and no
+ * commit: whoever gets the partition next does it again, safely.
  */
 static void
-drain(il_worker *w, int32_t partition, long long timeout_ms)
+drain(il_worker *w, bool all, long long timeout_ms)
 {
 	long long deadline = mono_ms() + timeout_ms;
 	struct job *j, *next;
 	bool busy;
+	size_t i;
 
 	for (;;) {
 		busy = false;
 		for (j = w->live.next; j != &w->live; j = j->next) {
-			if (partition >= 0 && j->partition != partition)
+			if (!draining(w, j, all) || j->abandoned || j->state == JOB_PUBLISH)
 				continue;
-			/* Not started yet or waiting for a retry: given up at once. */
-			if (!j->started || j->state == JOB_TIMER) {
-				if (j->state != JOB_PUBLISH)
-					j->abandoned = true;
-				continue;
-			}
-			if (j->state != JOB_PUBLISH && !j->abandoned)
+			if (!j->started || j->state == JOB_TIMER || j->state == JOB_LOGIN ||
+			    (j->state == JOB_GATE && w->breaker.state != IL_BREAKER_CLOSED))
+				j->abandoned = true;
+			else
 				busy = true;
 		}
 		if (!busy || mono_ms() >= deadline || w->fatal != IL_OK)
@@ -1045,40 +1141,40 @@ drain(il_worker *w, int32_t partition, long long timeout_ms)
 		turn(w, false, W_IDLE_MS);
 	}
 	il_producer_flush(w->producer, 10000);
-	for (j = w->live.next; j != &w->live; j = j->next) {
-		if (partition >= 0 && j->partition != partition)
-			continue;
-		if (j->state != JOB_PUBLISH || j->delivery_failed)
+	/* Whatever is left goes, reports still outstanding included: the next
+	 * owner of the partition must not see this job's offset marked done. */
+	for (j = w->live.next; j != &w->live; j = j->next)
+		if (draining(w, j, all))
 			j->abandoned = true;
-	}
-	/* Their keys leave the queue, whole lines at once: the partition may
-	 * come back, to this worker or another. */
+	/* Keys leave the queue a whole line at a time, unless a call of the line
+	 * is still out: then the line moves on when it returns (job_drop), and
+	 * a re-fetched event of the key waits behind it, as order demands. */
 	for (j = w->live.next; j != &w->live; j = j->next) {
 		struct job *k = j, *after;
 
-		if (!j->abandoned || !j->front)
+		if (!j->abandoned || !j->front || j->key_released || j->state == JOB_CALL)
 			continue;
 		while (k != NULL && !k->key_released) {
 			k->key_released = true;
 			after = il_keyq_finish(w->keyq, k->key, k->keylen, k);
+			if (after != NULL && !after->abandoned) {
+				after->front = true;
+				line_push(&w->ready_head, &w->ready_tail, after);
+				break;
+			}
 			if (after != NULL)
 				after->front = true;
 			k = after;
 		}
 	}
-	if (partition >= 0) {
-		struct part *p = part_find(w, partition);
-
-		if (p != NULL)
-			commit_partition(w, p, true);
-	} else {
-		commit_all(w, true);
-	}
+	for (i = 0; i < w->nparts; i++)
+		if (all || w->parts[i].revoking)
+			commit_partition(w, &w->parts[i], true);
 	/* What waits for nothing goes now; the rest leaves its line, call or
 	 * delivery report later (job_drop). */
 	for (j = w->live.next; j != &w->live; j = next) {
 		next = j->next;
-		if (j->abandoned && j->state != JOB_CALL && j->deliveries == 0 && !j->in_line)
+		if (j->abandoned && j->key_released && j->state != JOB_CALL && j->deliveries == 0 && !j->in_line)
 			job_free(w, j);
 	}
 }
@@ -1087,34 +1183,48 @@ static void
 on_rebalance(il_consumer *c, bool assigned, const rd_kafka_topic_partition_list_t *parts, void *ctx)
 {
 	il_worker *w = ctx;
+	struct part *p;
+	size_t k;
 	int i;
 
 	(void)c;
 	for (i = 0; i < parts->cnt; i++) {
 		int32_t partition = parts->elems[i].partition;
-		struct part *p;
 
 		if (strcmp(parts->elems[i].topic, w->topic) != 0)
 			continue;
+		p = part_find(w, partition);
 		if (assigned) {
-			if (part_find(w, partition) != NULL || w->nparts >= W_MAX_PARTS)
+			if (p == NULL && w->nparts < W_MAX_PARTS) {
+				p = &w->parts[w->nparts++];
+				p->partition = partition;
+			}
+			if (p == NULL)
 				continue;
-			w->parts[w->nparts].partition = partition;
-			w->parts[w->nparts].committed = -1;
-			w->nparts++;
+			p->committed = -1;
+			p->revoking = false;
 			/* A re-assigned partition comes back running (kafka.h). */
 			if (w->paused)
 				il_consumer_pause(w->consumer, w->topic, partition);
 			continue;
 		}
-		il_log_info("partition revoked: finishing its work", IL_INT("partition", partition));
-		drain(w, partition, w->shutdown_ms);
-		il_offsets_forget(w->offsets, w->topic, partition);
-		p = part_find(w, partition);
 		if (p != NULL)
-			*p = w->parts[--w->nparts];
+			p->revoking = true;
 	}
-	il_log_info(assigned ? "partitions assigned" : "partitions revoked", IL_INT("count", parts->cnt),
+	if (!assigned) {
+		il_log_info("partitions revoked: finishing their work", IL_INT("count", parts->cnt),
+		    IL_INT("timeout_ms", w->shutdown_ms));
+		drain(w, false, w->shutdown_ms);
+		for (k = 0; k < w->nparts;) {
+			if (!w->parts[k].revoking) {
+				k++;
+				continue;
+			}
+			il_offsets_forget(w->offsets, w->topic, w->parts[k].partition);
+			w->parts[k] = w->parts[--w->nparts];
+		}
+	}
+	il_log_info(assigned ? "partitions assigned" : "partitions given up", IL_INT("count", parts->cnt),
 	    IL_INT("assigned_now", (long long)w->nparts));
 }
 
@@ -1159,7 +1269,7 @@ il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 	    IL_INT("timeout_ms", w->shutdown_ms));
 	if (w->nparts > 0)
 		pause_all(w, true);
-	drain(w, -1, w->fatal == IL_OK ? w->shutdown_ms : 0);
+	drain(w, true, w->fatal == IL_OK ? w->shutdown_ms : 0);
 	if (w->fatal != IL_OK) {
 		il_err_setf(errbuf, errsz, "%s", w->fatal_msg);
 		return w->fatal;
@@ -1192,25 +1302,30 @@ on_sync_done(const il_curlm_result *r, void *ctx)
 		il_buf_reset(&s->body);
 }
 
-/* One call, waiting for it, retried while openIMIS fails transiently. */
+static il_err login_sync(il_worker *w, struct sync_call *s, char *errbuf, size_t errsz);
+
+/* One call, waiting for it, retried while openIMIS fails transiently; an
+ * expired token is renewed once. */
 static il_err
 call_sync(il_worker *w, const char *method, const char *path, const char *body, struct sync_call *s)
 {
-	const char *headers[3];
-	size_t n = 0;
+	bool login = strcmp(path, IL_IMIS_PATH_LOGIN) == 0, renewed = false;
 	char *url = il_xasprintf("%s%s", w->api_url, path);
+	const char *headers[3];
 	int attempt = 0;
 	il_imis_class cls;
 	char msg[256];
+	size_t n;
 
-	if (w->auth != NULL)
-		headers[n++] = w->auth;
-	headers[n++] = "Accept: application/json";
-	if (body != NULL)
-		headers[n++] = "Content-Type: application/json";
 	for (;;) {
 		long long wait;
 
+		n = 0;
+		if (w->auth != NULL && !login)
+			headers[n++] = w->auth;
+		headers[n++] = "Accept: application/json";
+		if (body != NULL)
+			headers[n++] = "Content-Type: application/json";
 		while ((wait = il_ratelimit_wait_ms(w->rate, mono_ms())) > 0)
 			il_curlm_run(w->curl, (int)(wait > 100 ? 100 : wait));
 		il_ratelimit_take(w->rate, mono_ms());
@@ -1224,6 +1339,18 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 			il_curlm_run(w->curl, 100);
 		cls = s->err == IL_OK ? il_imis_classify(s->status, strcmp(method, "GET") == 0,
 		    s->body.data != NULL ? s->body.data : "", s->body.len, msg, sizeof(msg)) : IL_IMIS_TRANSIENT;
+		if (cls == IL_IMIS_UNAUTHORIZED && !login && !renewed) {
+			char errbuf[512];
+			il_err err;
+
+			renewed = true;
+			err = login_sync(w, s, errbuf, sizeof(errbuf));
+			if (err != IL_OK) {
+				free(url);
+				return err;
+			}
+			continue;
+		}
 		if (cls != IL_IMIS_TRANSIENT && cls != IL_IMIS_RATE_LIMITED)
 			break;
 		if (cls == IL_IMIS_RATE_LIMITED)
