@@ -28,8 +28,10 @@
 #define IL_HTTP_MAX_RESPONSE (64u << 20)
 /* What a health callback may write. */
 #define IL_HTTP_MAX_HEALTH (64u << 10)
-/* Connections served at once; beyond it libmicrohttpd refuses new ones. */
+/* Connections served at once by default; beyond it libmicrohttpd refuses new ones. */
 #define IL_HTTP_MAX_CONNECTIONS 256
+/* Extra response headers a handler may set. */
+#define IL_HTTP_MAX_HEADERS (8u << 10)
 /* Seconds an idle connection is kept. */
 #define IL_HTTP_IDLE_TIMEOUT 30
 
@@ -37,7 +39,9 @@ typedef struct il_http_route_entry il_http_route_entry;
 
 struct il_http_route_entry {
 	char *method;                   /* exact method, e.g. "POST" */
-	char *path;                     /* exact path, no query */
+	char *path;                     /* exact path or prefix, no query */
+	size_t path_len;                /* strlen(path) */
+	bool prefix;                    /* true: matches every path starting with path */
 	il_http_handler *handler;       /* called with the whole body */
 	void *ctx;                      /* handler's argument */
 	il_http_route_entry *next;      /* next route in registration order */
@@ -53,6 +57,7 @@ struct il_http {
 	void *health_ctx;               /* health's argument */
 	il_http_route_entry *routes;    /* built-in routes first */
 	il_http_route_entry *last;      /* where the next route goes */
+	unsigned int max_connections;   /* connections served at once */
 	struct MHD_Daemon *daemon;      /* NULL until listening */
 };
 
@@ -77,19 +82,23 @@ il_http_new(const char *address, int port, size_t max_body,
 	h->metrics = metrics;
 	h->health = health;
 	h->health_ctx = health_ctx;
+	h->max_connections = IL_HTTP_MAX_CONNECTIONS;
 	il_http_route(h, "GET", "/metrics", il_http_metrics, h);
 	il_http_route(h, "GET", "/healthz", il_http_healthz, h);
 	return h;
 }
 
-void
-il_http_route(il_http *h, const char *method, const char *path,
+static void
+il_http_add_route(il_http *h, const char *method, const char *path, bool prefix,
     il_http_handler *handler, void *ctx)
 {
 	il_http_route_entry *r = il_xcalloc(1, sizeof(*r));
 
-	r->method = il_xstrdup(method);
+	/* "*" stands for any method: one spelling to compare against. */
+	r->method = il_xstrdup(method != NULL ? method : "*");
 	r->path = il_xstrdup(path);
+	r->path_len = strlen(path);
+	r->prefix = prefix;
 	r->handler = handler;
 	r->ctx = ctx;
 	if (h->last != NULL)
@@ -99,13 +108,74 @@ il_http_route(il_http *h, const char *method, const char *path,
 	h->last = r;
 }
 
-/* Queues @p body (malloc'ed; always taken) as the response. */
+void
+il_http_route(il_http *h, const char *method, const char *path,
+    il_http_handler *handler, void *ctx)
+{
+	il_http_add_route(h, method, path, false, handler, ctx);
+}
+
+void
+il_http_route_prefix(il_http *h, const char *method, const char *prefix,
+    il_http_handler *handler, void *ctx)
+{
+	il_http_add_route(h, method, prefix, true, handler, ctx);
+}
+
+void
+il_http_set_max_connections(il_http *h, unsigned int n)
+{
+	h->max_connections = n > 0 ? n : IL_HTTP_MAX_CONNECTIONS;
+}
+
+il_err
+il_http_set_header(il_http_response *resp, const char *name, const char *value)
+{
+	size_t used = resp->headers.len;
+
+	if (il_buf_add(&resp->headers, name, strlen(name) + 1) != IL_OK ||
+	    il_buf_add(&resp->headers, value, strlen(value) + 1) != IL_OK) {
+		/* Keep whole pairs only. */
+		resp->headers.len = used;
+		return IL_ERR_NOMEM;
+	}
+	return IL_OK;
+}
+
+const char *
+il_http_client_ip(const il_http_request *req, char *out, size_t outsz)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	if (outsz == 0)
+		return out;
+	out[0] = '\0';
+	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || info->client_addr == NULL)
+		return out;
+	sa = info->client_addr;
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    out, (socklen_t)outsz) == NULL)
+			out[0] = '\0';
+	} else if (sa->sa_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)outsz) == NULL)
+			out[0] = '\0';
+	}
+	return out;
+}
+
+/* Queues @p body (malloc'ed; always taken) as the response; @p extra holds
+ * "name\0value\0" pairs or is NULL. */
 static enum MHD_Result
 il_http_send(struct MHD_Connection *conn, int status, const char *ctype,
-    char *body, size_t len, const char *allow)
+    char *body, size_t len, const char *allow, const il_buf *extra)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t off;
 
 	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
@@ -117,6 +187,16 @@ il_http_send(struct MHD_Connection *conn, int status, const char *ctype,
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
+	}
+	for (off = 0; extra != NULL && off < extra->len; ) {
+		const char *name = extra->data + off;
+		const char *value = name + strlen(name) + 1;
+
+		if (MHD_add_response_header(resp, name, value) != MHD_YES) {
+			MHD_destroy_response(resp);
+			return MHD_NO;
+		}
+		off = (size_t)(value - extra->data) + strlen(value) + 1;
 	}
 	ret = MHD_queue_response(conn, (unsigned int)status, resp);
 	MHD_destroy_response(resp);
@@ -145,7 +225,13 @@ il_http_error(struct MHD_Connection *conn, int status, const char *allow, const 
 	}
 	il_log_debug("http request refused", IL_INT("status", status), IL_STR("reason", msg));
 	len = body.len;
-	return il_http_send(conn, status, "application/json", il_buf_take(&body), len, allow);
+	return il_http_send(conn, status, "application/json", il_buf_take(&body), len, allow, NULL);
+}
+
+static bool
+il_http_method_matches(const il_http_route_entry *r, const char *method)
+{
+	return strcmp(r->method, "*") == 0 || strcmp(r->method, method) == 0;
 }
 
 /* Finds the route for @p method and @p path; *path_known tells a 405 from a 404. */
@@ -154,15 +240,27 @@ il_http_find(il_http *h, const char *method, const char *path, bool *path_known)
 {
 	il_http_route_entry *r;
 
+	il_http_route_entry *best = NULL;
+
 	*path_known = false;
 	for (r = h->routes; r != NULL; r = r->next) {
-		if (strcmp(r->path, path) != 0)
+		if (r->prefix || strcmp(r->path, path) != 0)
 			continue;
 		*path_known = true;
-		if (strcmp(r->method, method) == 0)
+		if (il_http_method_matches(r, method))
 			return r;
 	}
-	return NULL;
+	if (*path_known)
+		return NULL;
+	for (r = h->routes; r != NULL; r = r->next) {
+		if (!r->prefix || strncmp(r->path, path, r->path_len) != 0)
+			continue;
+		*path_known = true;
+		if (il_http_method_matches(r, method) &&
+		    (best == NULL || r->path_len > best->path_len))
+			best = r;
+	}
+	return best;
 }
 
 /* Answers 404 or 405 (with Allow listing the path's methods). */
@@ -180,7 +278,7 @@ il_http_no_route(il_http *h, struct MHD_Connection *conn, const char *method,
 	for (r = h->routes; r != NULL; r = r->next) {
 		int len;
 
-		if (strcmp(r->path, path) != 0)
+		if (r->prefix ? strncmp(r->path, path, r->path_len) != 0 : strcmp(r->path, path) != 0)
 			continue;
 		len = snprintf(allow + n, sizeof(allow) - n, "%s%s", n > 0 ? ", " : "", r->method);
 		if (len < 0 || (size_t)len >= sizeof(allow) - n)
@@ -223,6 +321,7 @@ il_http_dispatch(struct MHD_Connection *conn, il_http_route_entry *r,
 {
 	il_http_request req;
 	il_http_response resp;
+	enum MHD_Result ret;
 	size_t len;
 
 	req.method = method;
@@ -232,16 +331,27 @@ il_http_dispatch(struct MHD_Connection *conn, il_http_route_entry *r,
 	req.conn = conn;
 	resp.status = 0;
 	resp.content_type = NULL;
+	resp.drop = false;
 	il_buf_init(&resp.body, IL_HTTP_MAX_RESPONSE);
+	il_buf_init(&resp.headers, IL_HTTP_MAX_HEADERS);
 	r->handler(&req, &resp, r->ctx);
+	if (resp.drop) {
+		/* MHD_NO makes libmicrohttpd close the connection unanswered. */
+		il_log_debug("http request dropped", IL_STR("method", method), IL_STR("path", path));
+		il_buf_free(&resp.body);
+		il_buf_free(&resp.headers);
+		return MHD_NO;
+	}
 	if (resp.status == 0)
 		resp.status = MHD_HTTP_OK;
 	il_log_debug("http request", IL_STR("method", method), IL_STR("path", path),
 	    IL_INT("status", resp.status));
 	len = resp.body.len;
-	return il_http_send(conn, resp.status,
+	ret = il_http_send(conn, resp.status,
 	    resp.content_type != NULL ? resp.content_type : "application/json",
-	    il_buf_take(&resp.body), len, NULL);
+	    il_buf_take(&resp.body), len, NULL, &resp.headers);
+	il_buf_free(&resp.headers);
+	return ret;
 }
 
 static enum MHD_Result
@@ -387,13 +497,13 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	/* A restarted daemon must not wait for old connections in TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		goto sockerr;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 128) != 0)
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0)
 		goto sockerr;
 	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, il_http_access, h,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, il_http_completed, h,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)IL_HTTP_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_LIMIT, h->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IL_HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_END);
 	if (h->daemon == NULL) {

@@ -14,6 +14,7 @@
 #ifndef IL_HTTP_H
 #define IL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -42,6 +43,8 @@ typedef struct il_http_response {
 	int status;              /* HTTP status; 200 when left unset */
 	const char *content_type; /* static string; "application/json" when NULL */
 	il_buf body;             /* owned by the server, bounded */
+	bool drop;               /* true: close the connection without any answer (fault injection) */
+	il_buf headers;          /* extra headers, "name\0value\0" pairs; fill with il_http_set_header() */
 } il_http_response;
 
 /** Fills @p resp for @p req; runs on a server thread. */
@@ -60,6 +63,21 @@ il_http *il_http_new(const char *address, int port, size_t max_body,
 void il_http_route(il_http *h, const char *method, const char *path,
     il_http_handler *handler, void *ctx);
 /**
+ * @brief Adds a route for every path that starts with @p prefix
+ * ("/api/api_fhir_r4/Patient/" sees "/api/api_fhir_r4/Patient/<uuid>/");
+ * @p method NULL or "*" matches any method.  An exact route wins over a
+ * prefix route, and the longest matching prefix wins among prefix routes.
+ * Only before il_http_listen().
+ */
+void il_http_route_prefix(il_http *h, const char *method, const char *prefix,
+    il_http_handler *handler, void *ctx);
+/**
+ * @brief Sets how many connections are served at once (default 256; each
+ * has its own thread); beyond it new connections are refused.  Only before
+ * il_http_listen().
+ */
+void il_http_set_max_connections(il_http *h, unsigned int n);
+/**
  * @brief Binds and starts serving.
  * @returns IL_ERR_IO with the reason in @p errbuf ("could not listen on
  * 127.0.0.1:9464: Address already in use"), IL_ERR_INVALID when the address
@@ -72,6 +90,14 @@ int il_http_port(const il_http *h);
 const char *il_http_header(const il_http_request *req, const char *name);
 /** @returns a query parameter's value or NULL; valid during the handler. */
 const char *il_http_query(const il_http_request *req, const char *name);
+/** @returns the client's IPv4/IPv6 address as text in @p out ("" when unknown); valid any time. */
+const char *il_http_client_ip(const il_http_request *req, char *out, size_t outsz);
+/**
+ * @brief Adds a response header (e.g. Location of a 301); Content-Type is
+ * set through content_type instead.  @returns IL_ERR_NOMEM when the
+ * headers exceed their bound (8 KiB).
+ */
+il_err il_http_set_header(il_http_response *resp, const char *name, const char *value);
 /** Stops serving, waits for running handlers, frees @p h; NULL is a no-op. */
 void il_http_stop(il_http *h);
 

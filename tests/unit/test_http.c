@@ -27,6 +27,8 @@ struct reply {
 	long status;            /* HTTP status */
 	char ctype[128];        /* Content-Type header */
 	char allow[128];        /* Allow header, "" when absent */
+	char location[128];     /* Location header, "" when absent */
+	CURLcode rc;            /* transfer result: not CURLE_OK when dropped */
 	il_buf body;            /* response body */
 };
 
@@ -79,6 +81,7 @@ on_header(char *data, size_t size, size_t nmemb, void *ctx)
 
 	keep_header(data, size * nmemb, "Content-Type", r->ctype, sizeof(r->ctype));
 	keep_header(data, size * nmemb, "Allow", r->allow, sizeof(r->allow));
+	keep_header(data, size * nmemb, "Location", r->location, sizeof(r->location));
 	return size * nmemb;
 }
 
@@ -87,7 +90,7 @@ on_header(char *data, size_t size, size_t nmemb, void *ctx)
  * length (the body must then be a NUL-terminated string of @p len bytes).
  */
 static void
-request(int port, const char *method, const char *path, const char *body, size_t len,
+request_any(int port, const char *method, const char *path, const char *body, size_t len,
     bool chunked, struct reply *r)
 {
 	CURL *curl = curl_easy_init();
@@ -116,11 +119,20 @@ request(int port, const char *method, const char *path, const char *body, size_t
 	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK)
-		fail_msg("curl %s %s: %s", method, path, curl_easy_strerror(rc));
+	r->rc = rc;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(curl);
+}
+
+/* As request_any(), and the transfer must succeed. */
+static void
+request(int port, const char *method, const char *path, const char *body, size_t len,
+    bool chunked, struct reply *r)
+{
+	request_any(port, method, path, body, len, chunked, r);
+	if (r->rc != CURLE_OK)
+		fail_msg("curl %s %s: %s", method, path, curl_easy_strerror(r->rc));
 }
 
 static void
@@ -170,6 +182,29 @@ empty_handler(const il_http_request *req, il_http_response *resp, void *ctx)
 	(void)ctx;
 }
 
+/* Names the path it saw and the client's address; sets a Location header. */
+static void
+prefix_handler(const il_http_request *req, il_http_response *resp, void *ctx)
+{
+	char ip[64];
+
+	resp->status = 301;
+	resp->content_type = "text/plain";
+	if (il_http_set_header(resp, "Location", "/elsewhere/") != IL_OK ||
+	    il_buf_printf(&resp->body, "%s %s %s from %s", (const char *)ctx, req->method,
+	    req->path, il_http_client_ip(req, ip, sizeof(ip))) != IL_OK)
+		resp->status = 500;
+}
+
+/* Closes the connection without an answer. */
+static void
+drop_handler(const il_http_request *req, il_http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	resp->drop = true;
+}
+
 static int
 setup(void **state)
 {
@@ -185,6 +220,11 @@ setup(void **state)
 	il_http_route(f->http, "POST", "/echo", echo_handler, NULL);
 	il_http_route(f->http, "PUT", "/echo", echo_handler, NULL);
 	il_http_route(f->http, "GET", "/empty", empty_handler, NULL);
+	il_http_route_prefix(f->http, "GET", "/p/", prefix_handler, "short");
+	il_http_route_prefix(f->http, NULL, "/p/long/", prefix_handler, "long");
+	il_http_route(f->http, "GET", "/p/exact", prefix_handler, "exact");
+	il_http_route(f->http, "GET", "/drop", drop_handler, NULL);
+	il_http_set_max_connections(f->http, 2048);
 	if (il_http_listen(f->http, errbuf, sizeof(errbuf)) != IL_OK) {
 		fprintf(stderr, "listen: %s\n", errbuf);
 		return -1;
@@ -341,6 +381,58 @@ test_echo(void **state)
 }
 
 static void
+test_prefix_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	request(f->port, "GET", "/p/a/b/?x=1", NULL, 0, false, &r);
+	assert_int_equal(r.status, 301);
+	assert_string_equal(r.location, "/elsewhere/");
+	assert_string_equal(reply_text(&r), "short GET /p/a/b/ from 127.0.0.1");
+	reply_free(&r);
+
+	/* The longest prefix wins; NULL method takes any method. */
+	request(f->port, "DELETE", "/p/long/x", NULL, 0, false, &r);
+	assert_int_equal(r.status, 301);
+	assert_string_equal(reply_text(&r), "long DELETE /p/long/x from 127.0.0.1");
+	reply_free(&r);
+
+	/* An exact route wins over a prefix. */
+	request(f->port, "GET", "/p/exact", NULL, 0, false, &r);
+	assert_string_equal(reply_text(&r), "exact GET /p/exact from 127.0.0.1");
+	reply_free(&r);
+
+	/* A prefix route with another method: 405 naming it. */
+	request(f->port, "POST", "/p/z", "x", 1, false, &r);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(r.allow, "GET");
+	reply_free(&r);
+
+	/* Not under any prefix: still 404. */
+	request(f->port, "GET", "/p", NULL, 0, false, &r);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(r.location, "");
+	reply_free(&r);
+}
+
+static void
+test_drop(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	request_any(f->port, "GET", "/drop", NULL, 0, false, &r);
+	assert_int_not_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+	/* The server goes on serving. */
+	request(f->port, "GET", "/empty", NULL, 0, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+}
+
+static void
 test_body_limit(void **state)
 {
 	struct fixture *f = *state;
@@ -442,6 +534,8 @@ main(void)
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_method_not_allowed),
 		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_prefix_routes),
+		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_body_limit),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_bad_address),
