@@ -717,6 +717,10 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 		"enable.auto.offset.store", "false",
 		"auto.offset.reset", "earliest",
 		"enable.partition.eof", "false",
+		/* librdkafka pre-fetches up to 64 MiB by default; a consumer here is
+		 * bound by what follows (openIMIS, stdout), so 4 MiB ahead is plenty
+		 * and keeps a worker's memory flat under a backlog of millions. */
+		"queued.max.messages.kbytes", "4096",
 		NULL,
 	};
 	il_consumer *c = il_xcalloc(1, sizeof(*c));

@@ -4,9 +4,14 @@
 # Called by `make demo` after the build (BUILD names the build directory).
 # Starts librdkafka's mock cluster (imislink-mockbroker), publishes a sample
 # of openSPP individuals with `imislink produce`, reads them back decoded with
-# `imislink consume -e`, and prints what happened.  Offline serde: schema ids
-# come from schemas/offline-ids.properties, no Schema Registry is needed.
-# Unattended: reads no terminal, ends in seconds, stops the broker on exit.
+# `imislink consume -e`, then publishes openSPP households enrolled in
+# insurance programmes and lets the enrollment worker (imislink-enroll) enroll
+# them into the openIMIS emulator (imislink-openimis), and prints what
+# happened: enrolled, already enrolled, skipped, dead letters by reason.
+# Offline serde: schema ids come from schemas/offline-ids.properties, no
+# Schema Registry is needed.  Unattended: reads no terminal, ends in seconds,
+# stops every process it started on exit.  HTTP goes through bash's
+# /dev/tcp: neither curl nor python is needed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,8 +19,12 @@ build=${BUILD:-build}
 case $build in /*) ;; *) build=$root/$build ;; esac
 bin=$build/bin
 sample=$root/tests/data/openspp/demo-individuals.jsonl
+households=$root/tests/data/openspp/demo-eligibility.jsonl
+mapping=$root/deploy/demo/enroll-mapping.properties
+# How long the worker may take for every event to have a result or a dead letter.
+enroll_timeout_s=60
 
-for exe in "$bin/imislink" "$bin/imislink-mockbroker"; do
+for exe in "$bin/imislink" "$bin/imislink-mockbroker" "$bin/imislink-enroll" "$bin/imislink-openimis"; do
 	if [ ! -x "$exe" ]; then
 		echo "demo: $exe is missing: run \"make\" first" >&2
 		exit 1
@@ -24,13 +33,22 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/imislink-demo.XXXXXX")
 broker_pid=
+emu_pid=
+worker_pid=
 keep_logs=0
 
-cleanup() {
-	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-		kill -TERM "$broker_pid" 2>/dev/null || true
-		wait "$broker_pid" 2>/dev/null || true
+# stop PID: SIGTERM, and wait for it (it finishes its work and commits).
+stop() {
+	if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
 	fi
+}
+
+cleanup() {
+	stop "$worker_pid"
+	stop "$emu_pid"
+	stop "$broker_pid"
 	if [ "$keep_logs" = 1 ]; then
 		echo "demo: logs kept in $work" >&2
 	else
@@ -109,4 +127,134 @@ fi
 
 [ "$consumed" = "$published" ] || fail "published $published events but consumed $consumed"
 [ "$undecodable" = 0 ] || fail "$undecodable messages did not decode"
-echo "== demo finished: $published events published and read back; the broker stops now"
+
+# ---- enrollment: households into openIMIS ----------------------------------
+
+# http_get PORT PATH: the body of GET http://127.0.0.1:PORT/PATH (bash's
+# /dev/tcp, HTTP/1.0: the server closes when done).  In a subshell so that a
+# refused connection is a failed call, not the end of the script.
+http_get() (
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+	reply=$(timeout 5 cat <&3) || exit 1
+	case $reply in "HTTP/1."?" 200"*) ;; *) exit 1 ;; esac
+	printf '%s\n' "${reply#*$'\r\n\r\n'}"
+)
+
+# metric_sum NAME [LABEL] <metrics: the sum of NAME's samples (with LABEL).
+metric_sum() {
+	awk -v name="$1" -v label="${2:-}" '
+		index($0, name "{") == 1 || index($0, name " ") == 1 {
+			if (label == "" || index($0, label) > 0) sum += $NF
+		}
+		END { printf "%d\n", sum }'
+}
+
+# json_str FIELD <line: the string value of "FIELD":"..." (escapes kept).
+json_str() {
+	sed -n 's/.*"'"$1"'":"\(\([^"\\]\|\\.\)*\)".*/\1/p'
+}
+
+hh_lines=$(grep -c . "$households")
+echo "== publishing $hh_lines eligibility events of openSPP households from ${households#"$root"/}"
+"$bin/imislink" -b "$bootstrap" produce -f "$households" </dev/null >"$work/produce2.out" 2>"$work/produce2.log" \
+	|| { cat "$work/produce2.log" >&2; fail "imislink produce of the households failed"; }
+published2=$(grep -c '"status":"published"' "$work/produce2.out" || true)
+[ "$published2" = "$hh_lines" ] || fail "published $published2 of $hh_lines household events"
+total=$((published + published2))
+echo "   published $published2 (6 households, one of them again, one registrant update);" \
+	"the topic now holds $total events"
+
+echo "== starting the openIMIS emulator and the enrollment worker"
+"$bin/imislink-openimis" --port 0 --port-file "$work/emu.port" \
+	</dev/null >"$work/emu.out" 2>"$work/emu.log" &
+emu_pid=$!
+for _ in $(seq 100); do
+	[ -s "$work/emu.port" ] && break
+	kill -0 "$emu_pid" 2>/dev/null || { tail -n 5 "$work/emu.log" >&2; fail "the openIMIS emulator exited"; }
+	sleep 0.1
+done
+[ -s "$work/emu.port" ] || fail "the openIMIS emulator wrote no port within 10 s"
+emu_port=$(cat "$work/emu.port")
+
+# The emulator has no rate limit: the client-side one (2 calls/s by default,
+# for a production openIMIS) may go up.
+OPENIMIS_API_URL=http://127.0.0.1:$emu_port OPENIMIS_PASSWORD=admin123 \
+IMISLINK_ENROLL_MAPPING_FILE=$mapping OPENIMIS_CALLS_PER_SECOND=100 \
+	"$bin/imislink-enroll" --set "kafka.bootstrap.servers=$bootstrap" \
+	</dev/null >"$work/worker.out" 2>"$work/worker.log" &
+worker_pid=$!
+worker_port=
+for _ in $(seq 100); do
+	worker_port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
+	[ -n "$worker_port" ] && break
+	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
+	sleep 0.1
+done
+[ -n "$worker_port" ] || fail "the enrollment worker did not listen within 10 s"
+echo "   openIMIS emulator on http://127.0.0.1:$emu_port, worker metrics on http://127.0.0.1:$worker_port/metrics"
+echo "   mapping ${mapping#"$root"/}"
+
+started=$SECONDS
+done_events=0
+while :; do
+	if metrics=$(http_get "$worker_port" /metrics); then
+		done_events=$(metric_sum imislink_enroll_events_total <<<"$metrics")
+		[ "$done_events" -ge "$total" ] && break
+	fi
+	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
+	if ((SECONDS - started >= enroll_timeout_s)); then
+		tail -n 5 "$work/worker.log" >&2
+		fail "after ${enroll_timeout_s} s only $done_events of $total events have a result or a dead letter" \
+			"(worker log: $work/worker.log)"
+	fi
+	sleep 0.2
+done
+echo "   every event has an outcome after $((SECONDS - started)) s: $done_events of $total"
+counts=$(http_get "$emu_port" /_emu/counts) || fail "the emulator did not answer /_emu/counts"
+duplicates=$(http_get "$emu_port" /_emu/duplicates) || fail "the emulator did not answer /_emu/duplicates"
+# A clean stop commits the offsets behind the results.
+stop "$worker_pid"
+worker_pid=
+
+"$bin/imislink" -b "$bootstrap" consume -t imis.enrollment.results.v1 -e </dev/null \
+	>"$work/results.out" 2>"$work/results.log" \
+	|| { cat "$work/results.log" >&2; fail "imislink consume of the results failed"; }
+"$bin/imislink" -b "$bootstrap" consume -t openspp.eligibility.v1.dlq -e </dev/null \
+	>"$work/dlq.out" 2>"$work/dlq.log" \
+	|| { cat "$work/dlq.log" >&2; fail "imislink consume of the dead letters failed"; }
+results=$(grep -c '"outcome"' "$work/results.out" || true)
+dead=$(grep -c . "$work/dlq.out" || true)
+
+outcome() {
+	metric_sum imislink_enroll_events_total "outcome=\"$1\"" <<<"$metrics"
+}
+count_of() {
+	printf '%s\n' "$counts" | sed -n 's/.*"'"$1"'":\([0-9]*\).*/\1/p'
+}
+echo "== enrollment summary"
+printf '   %-18s %3s  (openIMIS now holds %s insurees, %s families, %s policies)\n' "enrolled" \
+	"$(outcome ENROLLED)" "$(count_of insurees)" "$(count_of families)" "$(count_of policies)"
+printf '   %-18s %3s\n' "already enrolled" "$(outcome ALREADY_ENROLLED)"
+printf '   %-18s %3s\n' "updated" "$(outcome UPDATED)"
+printf '   %-18s %3s\n' "skipped" "$(outcome SKIPPED)"
+grep '"outcome":"SKIPPED"' "$work/results.out" | json_str error_message | sed 's/\\"/"/g' | sort | uniq -c \
+	| while read -r n reason; do
+		printf '     %3s  %s\n' "$n" "$reason"
+	done
+printf '   %-18s %3s\n' "dead letters" "$dead"
+while IFS= read -r letter; do
+	cls=$(printf '%s\n' "$letter" | json_str __imislink.errors.class)
+	msg=$(printf '%s\n' "$letter" | json_str __connect.errors.exception.message | sed 's/\\"/"/g')
+	printf '     key %s, %s: %s\n' "$(printf '%s\n' "$letter" | json_str key)" "${cls:-?}" "${msg:-?}"
+done <"$work/dlq.out"
+case $duplicates in
+*'"ok":true'*) echo "   openIMIS duplicate check: none (no CHF ID twice, no overlapping policies)" ;;
+*) fail "the emulator's duplicate check failed: $duplicates" ;;
+esac
+
+[ "$results" = "$total" ] || fail "$total events published but $results results on imis.enrollment.results.v1"
+[ "$dead" = "$(outcome FAILED)" ] || fail "$dead dead letters but the worker counted $(outcome FAILED) failures"
+[ "$dead" -ge 1 ] || fail "the household with an unmapped area did not become a dead letter"
+[ "$(outcome ALREADY_ENROLLED)" -ge 1 ] || fail "the household published twice was not reported already enrolled"
+echo "== demo finished: $total events published, each enrolled, skipped or dead-lettered; everything stops now"

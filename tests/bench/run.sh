@@ -39,3 +39,15 @@ create_topic "$topic" 6
 "$BUILD/bench/bench_produce" -t "$topic" -n 200000
 # linger.ms=20 is part of the latency: a source that needs less sets -X linger.ms.
 "$BUILD/bench/bench_produce" -t "$topic" -n 50000 -r 5000
+
+# Enrollment: imislink-enroll against the openIMIS emulator on the same
+# broker (bench_enroll creates its own topics and runs both programs).
+# BENCH_QUICK=1 runs small sizes for a quick look; the figures of record
+# need the full ones (1,000,000 events for the RSS growth figure).
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	enroll_sizes=(--events-100ms 4000 --events-seq 30 --events-0ms 100000 --rss-sample 10000)
+else
+	enroll_sizes=(--events-100ms 20000 --events-seq 100 --events-0ms 1000000 --rss-sample 100000)
+fi
+"$BUILD/bench/bench_enroll" --bin "$BUILD/bin" --mapping "$root/deploy/enroll-mapping.example" \
+	"${enroll_sizes[@]}"
