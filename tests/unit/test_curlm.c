@@ -607,6 +607,95 @@ test_bad_url(void **state)
 	il_curlm_destroy(m);
 }
 
+/* Many calls one after another reuse one pooled handle; each call's headers
+ * and method are its own, whether the last call's were the same or not. */
+static void
+test_sequential_on_one_handle(void **state)
+{
+	struct fixture *f = *state;
+	il_curlm *m = driver(5000, 4096);
+	const char *h1[] = { "X-Test: one", "Content-Type: application/json" };
+	const char *h2[] = { "X-Test: two" };
+	char url[128], expect[256], body[32];
+	struct outcome o;
+	int i;
+
+	snprintf(url, sizeof(url), "%s/echo", f->base);
+	for (i = 0; i < 300; i++) {
+		snprintf(body, sizeof(body), "{\"i\":%d}", i);
+		switch (i % 5) {
+		case 0:
+		case 1:
+			call(m, "POST", url, h1, 2, body, strlen(body), &o);
+			snprintf(expect, sizeof(expect),
+			    "POST x=one ct=application/json expect=- len=%zu body=%s",
+			    strlen(body), body);
+			break;
+		case 2:
+			call(m, "PUT", url, h2, 1, body, strlen(body), &o);
+			/* No Content-Type given: libcurl's default for a body. */
+			snprintf(expect, sizeof(expect),
+			    "PUT x=two ct=application/x-www-form-urlencoded expect=- len=%zu body=%s",
+			    strlen(body), body);
+			break;
+		case 3:
+			call(m, "GET", url, NULL, 0, NULL, 0, &o);
+			snprintf(expect, sizeof(expect), "GET x=- ct=- expect=- len=0 body=");
+			break;
+		default:
+			call(m, "DELETE", url, h2, 1, NULL, 0, &o);
+			snprintf(expect, sizeof(expect), "DELETE x=two ct=- expect=- len=0 body=");
+			break;
+		}
+		assert_int_equal(o.err, IL_OK);
+		assert_int_equal(o.status, 200);
+		assert_string_equal(o.body, expect);
+		assert_int_equal(il_curlm_in_flight(m), 0);
+	}
+	il_curlm_destroy(m);
+}
+
+/* Runs @p m with long waits until nothing is in flight; @returns the turns. */
+static int
+drain_long(il_curlm *m)
+{
+	int i;
+
+	for (i = 0; i < 20 && il_curlm_in_flight(m) > 0; i++)
+		il_curlm_run(m, 1000);
+	assert_int_equal(il_curlm_in_flight(m), 0);
+	return i;
+}
+
+/* A lone call whose answer comes late, and one that only libcurl's timer can
+ * end (no answer at all), both finish while il_curlm_run() waits long. */
+static void
+test_lone_call_long_waits(void **state)
+{
+	struct fixture *f = *state;
+	il_curlm *m = driver(5000, 4096);
+	struct outcome o;
+	char url[128];
+
+	snprintf(url, sizeof(url), "%s/sleep", f->base);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(il_curlm_submit(m, "GET", url, NULL, 0, NULL, 0, record, &o), IL_OK);
+	drain_long(m);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.err, IL_OK);
+	assert_string_equal(o.body, "slept");
+	il_curlm_destroy(m);
+
+	m = driver(300, 4096);
+	snprintf(url, sizeof(url), "%s/slow", f->base);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(il_curlm_submit(m, "GET", url, NULL, 0, NULL, 0, record, &o), IL_OK);
+	drain_long(m);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.err, IL_ERR_TIMEOUT);
+	il_curlm_destroy(m);
+}
+
 int
 main(void)
 {
@@ -622,6 +711,8 @@ main(void)
 		cmocka_unit_test(test_destroy_cancels),
 		cmocka_unit_test(test_callback_submits),
 		cmocka_unit_test(test_bad_url),
+		cmocka_unit_test(test_sequential_on_one_handle),
+		cmocka_unit_test(test_lone_call_long_waits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
