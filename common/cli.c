@@ -46,3 +46,13 @@ il_cli_parse_int(const char *s, long long min, long long max, long long *out)
 	*out = v;
 	return true;
 }
+
+void
+il_cli_bad_usage(const char *prog, const char *what, const char *arg)
+{
+	char hint[256];
+
+	snprintf(hint, sizeof(hint), "Try \"%s --help\" for more information", prog);
+	il_log_error(what, IL_STR("argument", arg), IL_STR("hint", hint));
+	exit(1);
+}

@@ -25,4 +25,11 @@ void il_cli_fatal(const char *fmt, ...);
  */
 bool il_cli_parse_int(const char *s, long long min, long long max, long long *out);
 
+/**
+ * @brief Logs a usage mistake of daemon @p prog (what, the argument, and a
+ * hint to run "@p prog --help") and exits 1.
+ */
+__attribute__((noreturn))
+void il_cli_bad_usage(const char *prog, const char *what, const char *arg);
+
 #endif

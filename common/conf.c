@@ -707,7 +707,8 @@ out:
 }
 
 il_err
-il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, size_t errsz)
+il_conf_read_lines(const char *path, bool required, il_conf_line_cb *cb, void *ctx,
+    char *errbuf, size_t errsz)
 {
 	FILE *fp;
 	char *line = NULL;
@@ -748,7 +749,7 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 		/* Editors on some systems start a UTF-8 file with a byte order mark. */
 		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
 			memmove(line, line + 3, (size_t)n - 2);
-		err = il_conf_file_line(conf, line, path, lineno, errbuf, errsz);
+		err = cb(line, lineno, ctx, errbuf, errsz);
 		if (err != IL_OK)
 			break;
 	}
@@ -758,6 +759,27 @@ il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, 
 	free(line);
 	fclose(fp);
 	return err;
+}
+
+struct il_conf_file_ctx {
+	il_conf *conf;
+	const char *path;
+};
+
+static il_err
+il_conf_file_line_cb(char *line, size_t lineno, void *ctx, char *errbuf, size_t errsz)
+{
+	struct il_conf_file_ctx *c = ctx;
+
+	return il_conf_file_line(c->conf, line, c->path, lineno, errbuf, errsz);
+}
+
+il_err
+il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, size_t errsz)
+{
+	struct il_conf_file_ctx c = { conf, path };
+
+	return il_conf_read_lines(path, required, il_conf_file_line_cb, &c, errbuf, errsz);
 }
 
 /*

@@ -39,6 +39,18 @@ void il_conf_destroy(il_conf *conf);
  * (the default path).  On error nothing after the offending line is applied.
  */
 il_err il_conf_load_file(il_conf *conf, const char *path, bool required, char *errbuf, size_t errsz);
+/** Called with each line of a properties-style file (NUL-free, bounded, without a byte order mark). */
+typedef il_err (il_conf_line_cb)(char *line, size_t lineno, void *ctx, char *errbuf, size_t errsz);
+/**
+ * @brief Reads @p path line by line for files of the properties syntax that
+ * are not the configuration itself (the enrollment mapping): the same limits
+ * and messages as il_conf_load_file().  A missing file is no error unless
+ * @p required.
+ * @returns IL_ERR_IO when the file cannot be read, IL_ERR_CONFIG for a line
+ * too long or holding a NUL, or the first error @p cb returned.
+ */
+il_err il_conf_read_lines(const char *path, bool required, il_conf_line_cb *cb, void *ctx,
+    char *errbuf, size_t errsz);
 /** Reads every key's environment variable (and <VAR>_FILE for secrets). */
 il_err il_conf_load_env(il_conf *conf, char *errbuf, size_t errsz);
 /** Sets one imislink key from "key=value" (the --set option). */

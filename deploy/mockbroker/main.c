@@ -79,15 +79,6 @@ struct mock {
 
 __attribute__((noreturn))
 static void
-usage_error(const char *what, const char *arg)
-{
-	il_log_error(what, IL_STR("argument", arg),
-	    IL_STR("hint", "Try \"" MOCK_NAME " --help\" for more information"));
-	exit(1);
-}
-
-__attribute__((noreturn))
-static void
 usage(void)
 {
 	printf("%s - librdkafka's mock Kafka cluster for the imislink demo\n\n"
@@ -173,9 +164,9 @@ parse_topic_arg(struct mock *m, const char *arg)
 	int partitions = 0;
 
 	if (!topic_name_ok(arg, len))
-		usage_error("invalid topic name: expected 1 to 249 of [A-Za-z0-9._-]", arg);
+		il_cli_bad_usage(MOCK_NAME, "invalid topic name: expected 1 to 249 of [A-Za-z0-9._-]", arg);
 	if (colon != NULL && !parse_count(colon + 1, 1, MOCK_MAX_PARTITIONS, &partitions))
-		usage_error("invalid partition count: expected 1 to 1000", arg);
+		il_cli_bad_usage(MOCK_NAME, "invalid partition count: expected 1 to 1000", arg);
 	add_topic(m, arg, len, partitions);
 }
 
@@ -330,11 +321,11 @@ parse_options(struct mock *m, int argc, char **argv, struct args *a)
 		switch (c) {
 		case 'n':
 			if (!parse_count(optarg, 1, MOCK_MAX_BROKERS, &m->brokers))
-				usage_error("invalid value for -n: expected 1 to 16 brokers", optarg);
+				il_cli_bad_usage(MOCK_NAME, "invalid value for -n: expected 1 to 16 brokers", optarg);
 			break;
 		case 'p':
 			if (!parse_count(optarg, 1, MOCK_MAX_PARTITIONS, &m->partitions))
-				usage_error("invalid value for -p: expected 1 to 1000 partitions", optarg);
+				il_cli_bad_usage(MOCK_NAME, "invalid value for -p: expected 1 to 1000 partitions", optarg);
 			break;
 		case OPT_TOPIC:
 			a->topics[a->ntopics++] = optarg;
@@ -354,11 +345,11 @@ parse_options(struct mock *m, int argc, char **argv, struct args *a)
 			printf("%s %s (librdkafka %s)\n", MOCK_NAME, MOCK_VERSION, rd_kafka_version_str());
 			exit(0);
 		default:
-			usage_error("invalid option", argv[optind - 1]);
+			il_cli_bad_usage(MOCK_NAME, "invalid option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument", argv[optind]);
+		il_cli_bad_usage(MOCK_NAME, "unexpected argument", argv[optind]);
 }
 
 /* Loads the configuration: file, environment, then --set; fatal on error. */

@@ -41,15 +41,6 @@ struct args {
 
 __attribute__((noreturn))
 static void
-usage_error(const char *what, const char *arg)
-{
-	il_log_error(what, IL_STR("argument", arg),
-	    IL_STR("hint", "Try \"" ENROLL_NAME " --help\" for more information"));
-	exit(1);
-}
-
-__attribute__((noreturn))
-static void
 usage(void)
 {
 	printf("%s - enroll openSPP eligibility events into openIMIS\n\n"
@@ -106,11 +97,11 @@ parse_options(int argc, char **argv, struct args *a)
 			printf("%s %s\n", ENROLL_NAME, ENROLL_VERSION);
 			exit(0);
 		default:
-			usage_error("invalid option", argv[optind - 1]);
+			il_cli_bad_usage(ENROLL_NAME, "invalid option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument", argv[optind]);
+		il_cli_bad_usage(ENROLL_NAME, "unexpected argument", argv[optind]);
 }
 
 static void

@@ -12,11 +12,11 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "conf.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
 /* Longest mapping-file line; anything longer is a mistake, not a value. */
-#define IL_MAPPING_LINE_MAX (64 * 1024)
 /* Bound of the collected gaps of one event; errbuf cuts them further. */
 #define IL_MAPPING_GAPS_MAX (64 * 1024)
 /* Longest policy the file may ask for: a century. */
@@ -560,55 +560,20 @@ il_mapping_finish(il_mapping *m, char *errbuf, size_t errsz)
 	return IL_OK;
 }
 
+static il_err
+il_mapping_line_cb(char *line, size_t lineno, void *ctx, char *errbuf, size_t errsz)
+{
+	return il_mapping_line(ctx, line, lineno, errbuf, errsz);
+}
+
 il_mapping *
 il_mapping_load(const char *path, char *errbuf, size_t errsz)
 {
-	il_mapping *m = NULL;
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
-	il_err err = IL_OK;
+	il_mapping *m = il_xcalloc(1, sizeof(*m));
+	il_err err;
 
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		il_err_setf(errbuf, errsz, "could not open file \"%s\": %s", path, strerror(errno));
-		return NULL;
-	}
-	m = il_xcalloc(1, sizeof(*m));
 	m->path = il_xstrdup(path);
-	for (;;) {
-		errno = 0;
-		n = getline(&line, &cap, fp);
-		if (n < 0) {
-			if (ferror(fp)) {
-				il_err_setf(errbuf, errsz, "could not read file \"%s\": %s", path,
-				    strerror(errno != 0 ? errno : EIO));
-				err = IL_ERR_IO;
-			}
-			break;
-		}
-		lineno++;
-		if ((size_t)n > IL_MAPPING_LINE_MAX) {
-			il_err_setf(errbuf, errsz, "%s:%zu: line longer than %d bytes", path, lineno,
-			    IL_MAPPING_LINE_MAX);
-			err = IL_ERR_CONFIG;
-			break;
-		}
-		if (memchr(line, '\0', (size_t)n) != NULL) {
-			il_err_setf(errbuf, errsz, "%s:%zu: line contains a NUL byte", path, lineno);
-			err = IL_ERR_CONFIG;
-			break;
-		}
-		/* Editors on some systems start a UTF-8 file with a byte order mark. */
-		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
-			memmove(line, line + 3, (size_t)n - 2);
-		err = il_mapping_line(m, line, lineno, errbuf, errsz);
-		if (err != IL_OK)
-			break;
-	}
-	free(line);
-	fclose(fp);
+	err = il_conf_read_lines(path, true, il_mapping_line_cb, m, errbuf, errsz);
 	if (err == IL_OK)
 		err = il_mapping_finish(m, errbuf, errsz);
 	if (err != IL_OK) {
