@@ -20,7 +20,8 @@
 # anything failed or no test ran.
 #
 # Environment: BUILD (default build), IL_UNIT_TIMEOUT (300 s per binary),
-# IL_IT_TIMEOUT (600 s per script).
+# IL_IT_TIMEOUT (600 s per script, unless a script's header says
+# "# timeout: N").
 set -uo pipefail
 
 usage() {
@@ -229,13 +230,17 @@ run_integration_tests() {
 		name=$(basename "$script" .sh)
 		log=$LOGDIR/$name.log
 		t0=$SECONDS
-		IL_TEST_NAME=$name run_bg "$log" "$IT_TIMEOUT" bash "$script"
+		# A script may ask for more time with a header line "# timeout: N"
+		# (seconds); IL_IT_TIMEOUT, when set, still wins.
+		limit=$(sed -n '1,30s/^# timeout: \([0-9][0-9]*\)$/\1/p' "$script" | head -n 1)
+		limit=${IL_IT_TIMEOUT:-${limit:-$IT_TIMEOUT}}
+		IL_TEST_NAME=$name IL_IT_LIMIT=$limit run_bg "$log" "$limit" bash "$script"
 		p=$(grep -ac '^PASS ' "$log")
 		f=$(grep -ac '^FAIL ' "$log")
 		note=
 		if [ "$RC" != 0 ] && [ "$f" = 0 ]; then
 			f=1
-			note=" (exit status $RC$([ "$RC" = 124 ] && echo ", timed out after ${IT_TIMEOUT} s"))"
+			note=" (exit status $RC$([ "$RC" = 124 ] && echo ", timed out after ${limit} s"))"
 		elif [ "$p" = 0 ] && [ "$f" = 0 ]; then
 			# A script that checked nothing proves nothing.
 			f=1
