@@ -903,7 +903,11 @@ il_consumer_poll(il_consumer *c, int timeout_ms)
 /* Result of a synchronous commit, with the partition's own error. */
 typedef struct il_commit_result {
 	rd_kafka_resp_err_t err;        /* request error, else the partition's */
+	bool done;                      /* the answer arrived */
 } il_commit_result;
+
+/* How long a synchronous commit waits for the coordinator's answer. */
+#define IL_COMMIT_WAIT_MS 10000
 
 static void
 il_consumer_commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
@@ -916,6 +920,7 @@ il_consumer_commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 	for (i = 0; rerr == RD_KAFKA_RESP_ERR_NO_ERROR && offsets != NULL && i < offsets->cnt; i++)
 		rerr = offsets->elems[i].err;
 	res->err = rerr;
+	res->done = true;
 }
 
 il_err
@@ -924,7 +929,9 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 {
 	rd_kafka_topic_partition_list_t *parts;
 	rd_kafka_resp_err_t rerr;
-	il_commit_result res = { RD_KAFKA_RESP_ERR_NO_ERROR };
+	il_commit_result res = { RD_KAFKA_RESP_ERR_NO_ERROR, false };
+	rd_kafka_queue_t *q;
+	struct timespec t0, now;
 
 	if (!c->grouped) {
 		il_err_setf(errbuf, errsz, "could not commit offset %" PRId64 " of \"%s\" "
@@ -937,10 +944,26 @@ il_consumer_commit(il_consumer *c, const char *topic, int32_t partition,
 		/* The outcome arrives in il_consumer_committed() during a later poll. */
 		rerr = rd_kafka_commit(c->base.rk, parts, 1);
 	} else {
-		/* With no queue, commit_queue waits and hands us the per-partition
-		 * result, which rd_kafka_commit() would not show. */
-		rerr = rd_kafka_commit_queue(c->base.rk, parts, NULL, il_consumer_commit_done,
-		    &res);
+		/*
+		 * commit_queue hands us the per-partition result, which
+		 * rd_kafka_commit() would not show.  Its own wait (no queue) has
+		 * no bound, and in 2.0.2 a commit made from the revocation
+		 * callback of a member the coordinator forgot can wait forever:
+		 * so a queue of ours, served for a bounded time.
+		 */
+		q = rd_kafka_queue_new(c->base.rk);
+		rerr = rd_kafka_commit_queue(c->base.rk, parts, q, il_consumer_commit_done, &res);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (rerr == RD_KAFKA_RESP_ERR_NO_ERROR && !res.done) {
+			long waited;
+
+			rd_kafka_queue_poll_callback(q, 100);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			waited = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+			if (!res.done && waited >= IL_COMMIT_WAIT_MS)
+				rerr = RD_KAFKA_RESP_ERR__TIMED_OUT;
+		}
+		rd_kafka_queue_destroy(q);
 		if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 			rerr = res.err;
 	}

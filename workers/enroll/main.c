@@ -246,7 +246,7 @@ main(int argc, char **argv)
 	/* Leaving the group must not hang a stopping worker forever (librdkafka
 	 * can wait on a coordinator that forgot it); past this bound SIGALRM ends
 	 * the process, which is as safe as a crash: only committed work counts. */
-	alarm((unsigned)(il_conf_get_int(conf, "enroll.shutdown.timeout.ms") / 1000) + 60);
+	alarm((unsigned)(il_conf_get_int(conf, "enroll.shutdown.timeout.ms") / 1000) + 30);
 	if (err != IL_OK && err != IL_ERR_CANCELLED)
 		il_log_error("stopping", IL_STR("reason", errbuf));
 	il_http_stop(http);

@@ -265,7 +265,8 @@ update_pause(il_worker *w)
 		pause_all(w, false);
 }
 
-static void
+/* @returns false when the group refused the commit (or did not answer). */
+static bool
 commit_partition(il_worker *w, struct part *p, bool sync)
 {
 	char errbuf[256];
@@ -274,14 +275,15 @@ commit_partition(il_worker *w, struct part *p, bool sync)
 	/* A sync commit goes even when an async one of the same offset was
 	 * sent: that one may have failed. */
 	if (cp < 0 || (!sync && cp <= p->committed))
-		return;
+		return true;
 	if (il_consumer_commit(w->consumer, w->topic, p->partition, cp, !sync, errbuf, sizeof(errbuf)) != IL_OK) {
-		il_log_warn("commit failed; it is tried again", IL_INT("partition", p->partition),
-		    IL_INT("offset", cp), IL_STR("reason", errbuf));
-		return;
+		il_log_warn("commit failed; the partition's next owner redoes what is not committed",
+		    IL_INT("partition", p->partition), IL_INT("offset", cp), IL_STR("reason", errbuf));
+		return false;
 	}
 	p->committed = cp;
 	il_metric_inc(w->m_commits, 1);
+	return true;
 }
 
 static void
@@ -1167,9 +1169,11 @@ drain(il_worker *w, bool all, long long timeout_ms)
 			k = after;
 		}
 	}
+	/* Once the group refused one commit (this member is gone from it), the
+	 * others would be refused too, each after a wait. */
 	for (i = 0; i < w->nparts; i++)
-		if (all || w->parts[i].revoking)
-			commit_partition(w, &w->parts[i], true);
+		if ((all || w->parts[i].revoking) && !commit_partition(w, &w->parts[i], true))
+			break;
 	/* What waits for nothing goes now; the rest leaves its line, call or
 	 * delivery report later (job_drop). */
 	for (j = w->live.next; j != &w->live; j = next) {
