@@ -414,10 +414,10 @@ proc_status_mb(pid_t pid, const char *field)
 static double
 proc_cpu_s(pid_t pid)
 {
-	char path[64], line[2048], *p;
-	unsigned long long utime, stime;
+	char path[64], line[2048], *p, *end;
+	unsigned long long v[2];
 	FILE *f;
-	int ok;
+	int field;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	f = fopen(path, "r");
@@ -428,10 +428,19 @@ proc_cpu_s(pid_t pid)
 	/* The command name may hold spaces: fields count from its closing ")". */
 	if (p == NULL || (p = strrchr(line, ')')) == NULL)
 		return -1.0;
-	ok = sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime);
-	if (ok != 2)
+	/* After ") " come state (field 3) ... utime (14) and stime (15). */
+	for (field = 3; field < 14 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
 		return -1.0;
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+	errno = 0;
+	v[0] = strtoull(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1 || *end != ' ')
+		return -1.0;
+	v[1] = strtoull(end + 1, &p, 10);
+	if (errno != 0 || p == end + 1)
+		return -1.0;
+	return (double)(v[0] + v[1]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static size_t
