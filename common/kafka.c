@@ -721,6 +721,8 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 		 * bound by what follows (openIMIS, stdout), so 4 MiB ahead is plenty
 		 * and keeps a worker's memory flat under a backlog of millions. */
 		"queued.max.messages.kbytes", "4096",
+		/* ... and a fetch answer is buffered whole: 50 MiB by default. */
+		"fetch.max.bytes", "4194304",
 		NULL,
 	};
 	il_consumer *c = il_xcalloc(1, sizeof(*c));
