@@ -8,6 +8,7 @@
  * letter) and is freed when Kafka confirmed them; only then is its offset
  * done.  Everything happens on the thread that calls il_worker_run().
  */
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@
 /* A registry that cannot answer, or a result that could not be published, is tried again after this. */
 #define W_REPUBLISH_MS 1000
 #define W_MAX_PARTS 4096
+/* Freed heap goes back to the system at this pace (see il_worker_run). */
+#define W_TRIM_EVERY_MS 10000
 
 enum job_state {
 	JOB_WAITING = 0,         /* behind its key or in the ready line */
@@ -1248,7 +1251,7 @@ il_err
 il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 {
 	const char *topics[1] = { w->topic };
-	long long now, last_commit = mono_ms(), last_gauge = 0;
+	long long now, last_commit = mono_ms(), last_gauge = 0, last_trim = mono_ms();
 
 	if (il_consumer_subscribe(w->consumer, topics, 1, errbuf, errsz) != IL_OK)
 		return IL_ERR_FATAL;
@@ -1262,6 +1265,13 @@ il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 		if (now - last_commit >= W_COMMIT_EVERY_MS) {
 			commit_all(w, false);
 			last_commit = now;
+		}
+		/* Jobs are freed on this thread while librdkafka's threads free
+		 * what they allocated: glibc keeps the holes, and over millions of
+		 * events the resident size creeps up unless they are given back. */
+		if (now - last_trim >= W_TRIM_EVERY_MS) {
+			malloc_trim(0);
+			last_trim = now;
 		}
 		if (now - last_gauge >= W_GAUGE_EVERY_MS) {
 			update_pause(w);
