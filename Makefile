@@ -19,7 +19,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 IL_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Icommon -DIL_SCHEMAS_DIR='"$(CURDIR)/schemas"' -DIL_TEST_DATA_DIR='"$(CURDIR)/tests/data"' -MMD -MP
+	-Icommon -DIL_SCHEMAS_DIR='"$(CURDIR)/schemas"' -DIL_AUDIT_SQL_DIR='"$(CURDIR)/deploy/sql/audit"' -DIL_TEST_DATA_DIR='"$(CURDIR)/tests/data"' -MMD -MP
 ifneq ($(SAN),)
 IL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined

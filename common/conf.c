@@ -70,7 +70,12 @@ typedef struct il_conf_key {
  * program can change without rebuilding its clients is IL_RELOAD.
  */
 static const il_conf_key il_conf_keys[] = {
+	IL_K_STR("audit.db.url", "IMISLINK_AUDIT_DB_URL", "", IL_RESTART, "PostgreSQL of the audit store, a libpq connection string or postgresql:// URI; empty: libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (keep passwords in PGPASSWORD or ~/.pgpass, never in the URL)"),
+	IL_K_STR("audit.migrations.dir", "IMISLINK_AUDIT_MIGRATIONS_DIR", IL_AUDIT_SQL_DIR, IL_RESTART, "directory of the audit store's versioned migrations (NNNN_name.sql), applied at the dead-letter worker's start"),
 	IL_K_INT("avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", 1024, 104857600, "1048576", IL_RESTART, "largest Avro message accepted or produced, in bytes"),
+	IL_K_INT("deadletter.batch.ms", "IMISLINK_DEADLETTER_BATCH_MS", 1, 60000, "200", IL_RESTART, "longest a dead letter or result waits in the dead-letter worker before its batch is written"),
+	IL_K_INT("deadletter.batch.size", "IMISLINK_DEADLETTER_BATCH_SIZE", 1, 100000, "1000", IL_RESTART, "messages the dead-letter worker writes to the audit store in one transaction"),
+	IL_K_STR("deadletter.group.id", "IMISLINK_DEADLETTER_GROUP_ID", "imislink-deadletter", IL_RESTART, "consumer group of the dead-letter worker"),
 	IL_K_STR("enroll.mapping.file", "IMISLINK_ENROLL_MAPPING_FILE", "", IL_RESTART, "mapping of openSPP programmes, areas, IDs and genders to openIMIS (see deploy/enroll-mapping.example); required by the enrollment worker"),
 	IL_K_INT("enroll.max.buffered", "IMISLINK_ENROLL_MAX_BUFFERED", 1, 1000000, "20000", IL_RESTART, "events a worker holds (in flight plus waiting behind their key) before it pauses fetching"),
 	IL_K_INT("enroll.max.in.flight", "IMISLINK_ENROLL_MAX_IN_FLIGHT", 1, 4096, "256", IL_RESTART, "enrollments a worker runs at once (distinct keys); 1 with one partition is the sequential baseline"),
@@ -82,6 +87,10 @@ static const il_conf_key il_conf_keys[] = {
 	IL_K_BROKERS("kafka.bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", IL_RESTART, "Kafka brokers to start from, host:port,host:port"),
 	IL_K_STR("kafka.client.id", "IMISLINK_CLIENT_ID", "imislink", IL_RESTART, "client.id given to Kafka, shown by the broker's tools"),
 	IL_K_STR("kafka.group.id", "IMISLINK_GROUP_ID", "imislink-enroll", IL_RESTART, "consumer group of the enrollment workers"),
+	IL_K_STR("lag.cluster.name", "IMISLINK_LAG_CLUSTER_NAME", "kafka", IL_RESTART, "cluster_name label of the lag metrics and the cluster of the Burrow-style HTTP paths"),
+	IL_K_STR("lag.groups", "IMISLINK_LAG_GROUPS", "", IL_RESTART, "consumer groups to watch, comma-separated; empty: every group the broker lists (name them where the broker cannot list groups, e.g. the embedded one)"),
+	IL_K_INT("lag.interval.ms", "IMISLINK_LAG_INTERVAL_MS", 100, 3600000, "5000", IL_RESTART, "how often the lag monitor reads committed and log end offsets"),
+	IL_K_INT("lag.window.size", "IMISLINK_LAG_WINDOW_SIZE", 2, 1000, "10", IL_RESTART, "commits per partition in the sliding window of Burrow's rules"),
 	IL_K_ENUM("log.level", "IMISLINK_LOG_LEVEL", "error,warn,info,debug", "info", IL_RELOAD, "least severe log level written"),
 	IL_K_URL("openimis.api.url", "OPENIMIS_API_URL", "http://127.0.0.1:8000", IL_RESTART, "base URL of the openIMIS server"),
 	IL_K_INT("openimis.breaker.failures", "OPENIMIS_BREAKER_FAILURES", 1, 100000, "20", IL_RESTART, "consecutive transient failures after which openIMIS counts as down: fetching pauses and one probe at a time checks it"),

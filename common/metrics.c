@@ -54,6 +54,8 @@ struct il_metrics {
 	il_family *first;       /* families in creation order */
 	il_family *last;        /* where the next family goes */
 	bool process;           /* render process_* metrics from /proc */
+	il_metrics_collect_cb *collect; /* appends series the registry does not hold; may be NULL */
+	void *collect_ctx;
 };
 
 static const char *
@@ -548,6 +550,8 @@ il_metrics_render(il_metrics *m, il_buf *out)
 	il_metric *x;
 	il_err err = IL_OK;
 	bool process;
+	il_metrics_collect_cb *collect;
+	void *collect_ctx;
 
 	pthread_mutex_lock(&m->lock);
 	for (fam = m->first; fam != NULL && err == IL_OK; fam = fam->next) {
@@ -562,9 +566,22 @@ il_metrics_render(il_metrics *m, il_buf *out)
 		}
 	}
 	process = m->process;
+	collect = m->collect;
+	collect_ctx = m->collect_ctx;
 	pthread_mutex_unlock(&m->lock);
 	/* /proc is read outside the lock so updates never wait for the file system. */
 	if (err == IL_OK && process)
 		err = il_metrics_render_process(out);
+	if (err == IL_OK && collect != NULL)
+		err = collect(out, collect_ctx);
 	return err;
+}
+
+void
+il_metrics_set_collector(il_metrics *m, il_metrics_collect_cb *cb, void *ctx)
+{
+	pthread_mutex_lock(&m->lock);
+	m->collect = cb;
+	m->collect_ctx = ctx;
+	pthread_mutex_unlock(&m->lock);
 }

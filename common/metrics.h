@@ -58,4 +58,13 @@ void il_metrics_add_process(il_metrics *m);
 /** @brief Appends the whole registry in the Prometheus text format 0.0.4 to @p out. */
 il_err il_metrics_render(il_metrics *m, il_buf *out);
 
+/**
+ * Appends Prometheus text to @p out for series whose label sets come and go
+ * (the lag monitor's groups and partitions); runs on the HTTP server's
+ * thread, so it must guard its own data.
+ */
+typedef il_err (il_metrics_collect_cb)(il_buf *out, void *ctx);
+/** @brief Makes @p cb write after the registry's own series at every render; NULL removes it. */
+void il_metrics_set_collector(il_metrics *m, il_metrics_collect_cb *cb, void *ctx);
+
 #endif

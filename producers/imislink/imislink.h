@@ -45,6 +45,9 @@ typedef struct il_cmd_entry {
 
 extern const il_cmd_entry il_cmd_produce_entry;
 extern const il_cmd_entry il_cmd_consume_entry;
+extern const il_cmd_entry il_cmd_dlq_entry;     /* the audit store's dead letters */
+extern const il_cmd_entry il_cmd_replay_entry;  /* rewind a group, republish a time range */
+extern const il_cmd_entry il_cmd_lag_entry;     /* consumer lag and Burrow status */
 
 /**
  * @brief Like il_cli_fatal() (cli.h), with the hint to read --help (for

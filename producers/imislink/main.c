@@ -33,6 +33,9 @@ struct cli_setting {
 static const il_cmd_entry *const commands[] = {
 	&il_cmd_produce_entry,
 	&il_cmd_consume_entry,
+	&il_cmd_dlq_entry,
+	&il_cmd_replay_entry,
+	&il_cmd_lag_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
