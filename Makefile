@@ -119,7 +119,7 @@ bench:
 	BUILD=$(BUILD) ./tests/bench/run.sh
 
 demo:
-	./deploy/deps.sh --quiet-if-present
+	./deploy/deps.sh --demo --quiet-if-present
 	$(MAKE) all
 	BUILD=$(BUILD) ./deploy/demo/run.sh
 

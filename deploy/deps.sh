@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/deps.sh [--test] [--quiet-if-present]
+# deploy/deps.sh [--test] [--demo] [--quiet-if-present]
 #
 # Installs the Debian packages imislink needs (only those missing) and, with
 # --test, fetches the Apache Kafka jars the test harness runs as a real broker.
@@ -9,6 +9,7 @@
 #
 #   --test              also the test tools (PostgreSQL 15, Java 17, Maven, ...)
 #                       and the Kafka jars
+#   --demo              also PostgreSQL 15, for the demo's throw-away audit store
 #   --quiet-if-present  print at most one line when nothing had to be done
 #
 # Environment: IMISLINK_CACHE (default $HOME/.cache/imislink) holds the jars in
@@ -16,15 +17,17 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "$1"
 }
 
 want_test=0
+want_demo=0
 quiet=0
 for arg in "$@"; do
 	case "$arg" in
 	--test) want_test=1 ;;
+	--demo) want_demo=1 ;;
 	--quiet-if-present) quiet=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "deps.sh: unknown option \"$arg\"" >&2; usage 2 >&2 ;;
@@ -42,9 +45,15 @@ build_pkgs=(build-essential pkg-config librdkafka-dev libavro-dev
 test_pkgs=(postgresql-15 openjdk-17-jre-headless maven python3 curl
 	valgrind iproute2 util-linux)
 
+# The demo runs a throw-away PostgreSQL for the audit store; the product
+# itself needs only libpq.
+demo_pkgs=(postgresql-15)
+
 pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then
 	pkgs+=("${test_pkgs[@]}")
+elif [ "$want_demo" = 1 ]; then
+	pkgs+=("${demo_pkgs[@]}")
 fi
 
 # One dpkg-query for all packages: unknown ones print nothing on stdout and

@@ -186,7 +186,7 @@ IMISLINK_ENROLL_MAPPING_FILE=$mapping OPENIMIS_CALLS_PER_SECOND=100 \
 worker_pid=$!
 worker_port=
 for _ in $(seq 100); do
-	worker_port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
+	worker_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
 	[ -n "$worker_port" ] && break
 	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
 	sleep 0.1

@@ -531,7 +531,7 @@ wait_port_file(const char *path, pid_t pid, double timeout_s)
 	return -1;
 }
 
-/* Waits for the worker's "listening" log line; @returns its port or -1. */
+/* Waits for the worker's "http listening" log line; @returns its port or -1. */
 static long
 wait_worker_port(const char *log, pid_t pid, double timeout_s)
 {
@@ -546,7 +546,7 @@ wait_worker_port(const char *log, pid_t pid, double timeout_s)
 			while (port < 0 && fgets(line, sizeof(line), f) != NULL) {
 				const char *p;
 
-				if (strstr(line, "\"msg\":\"listening\"") != NULL &&
+				if (strstr(line, "\"msg\":\"http listening\"") != NULL &&
 				    (p = strstr(line, "\"port\":")) != NULL)
 					port = strtol(p + 7, NULL, 10);
 			}
