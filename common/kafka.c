@@ -412,8 +412,10 @@ il_producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 	(void)rk;
 	if (err == IL_ERR_FATAL || (err != IL_OK && il_kafka_is_fatal(&p->base)))
 		err = IL_ERR_FATAL;
+	/* Not rd_kafka_message_errstr(): for a produced message it returns the
+	 * payload, which is no C string. */
 	if (p->cb != NULL)
-		p->cb(rkm->_private, err, err == IL_OK ? "" : rd_kafka_message_errstr(rkm),
+		p->cb(rkm->_private, err, err == IL_OK ? "" : rd_kafka_err2str(rkm->err),
 		    rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, p->cb_ctx);
 }
 
