@@ -49,6 +49,9 @@ extern const il_cmd_entry il_cmd_dlq_entry;     /* the audit store's dead letter
 extern const il_cmd_entry il_cmd_replay_entry;  /* rewind a group, republish a time range */
 extern const il_cmd_entry il_cmd_lag_entry;     /* consumer lag and Burrow status */
 
+/** `imislink replay republish` (replay_republish.c); @returns the exit code. */
+int il_replay_republish(il_cli *cli, int argc, char **argv);
+
 /**
  * @brief Like il_cli_fatal() (cli.h), with the hint to read --help (for
  * @p cmd, or the tool when NULL): for a mistake on the command line.
