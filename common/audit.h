@@ -36,7 +36,8 @@ il_audit *il_audit_connect(const char *conninfo, char *errbuf, size_t errsz);
 void il_audit_destroy(il_audit *a);
 /**
  * @brief Connects again after the server went away (restart, failover).
- * @returns IL_ERR_TRANSIENT while the server cannot be reached.
+ * @returns IL_ERR_TRANSIENT while the server cannot be reached,
+ * IL_ERR_CONFIG when the connection string itself does not parse.
  */
 il_err il_audit_reconnect(il_audit *a, char *errbuf, size_t errsz);
 /** @returns true while the connection is usable (no round trip). */
