@@ -92,8 +92,12 @@ void il_lag_destroy(il_lag *l);
  * keeps its previous figures.
  */
 il_err il_lag_evaluate(il_lag *l, int timeout_ms, char *errbuf, size_t errsz);
-/** @returns the last round's figures, valid until the next il_lag_evaluate() or il_lag_destroy(). */
-const il_lag_snapshot *il_lag_snapshot(const il_lag *l);
+/**
+ * @returns the last round's figures, valid until the next il_lag_evaluate()
+ * or il_lag_destroy().  (Not named il_lag_snapshot(): C keeps typedef and
+ * function names in one name space, so that name is the struct's.)
+ */
+const il_lag_snapshot *il_lag_get_snapshot(const il_lag *l);
 /**
  * @brief Appends the snapshot as Prometheus text under kafka-lag-exporter's
  * names, labelled cluster_name, group, topic, partition:

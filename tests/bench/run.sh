@@ -3,7 +3,9 @@
 #
 # Each program prints its figures with the command that produced them and
 # appends them as JSON lines to $BUILD/bench.jsonl (see tests/bench/bench.h).
-# Benchmarks that need a broker get a real Kafka 3.9 from the test harness.
+# Benchmarks that need a broker get a real Kafka 3.9 from the test harness,
+# the audit store's a real PostgreSQL 15.  BENCH_QUICK=1 runs small sizes for
+# a quick look; the figures of record need the full ones.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +16,7 @@ state=$(mktemp -d "${TMPDIR:-/tmp}/imislink-bench.XXXXXX")
 
 cleanup() {
 	"$root/tests/harness/kafka.sh" stop "$state" >/dev/null 2>&1 || true
+	"$root/tests/harness/pg.sh" stop "$state" >/dev/null 2>&1 || true
 	rm -rf "$state"
 }
 trap cleanup EXIT INT TERM
@@ -51,3 +54,15 @@ else
 fi
 "$BUILD/bench/bench_enroll" --bin "$BUILD/bin" --mapping "$root/deploy/enroll-mapping.example" \
 	"${enroll_sizes[@]}"
+# Republish: `imislink replay republish` of a whole range on the same broker.
+quick=${BENCH_QUICK:-0}
+"$BUILD/bench/bench_replay" --bin "$BUILD/bin" -n "$([ "$quick" = 1 ] && echo 100000 || echo 500000)"
+# The lag monitor: one evaluation round over 1,000 partitions.
+"$BUILD/bench/bench_lag" -p 1000
+echo "-- starting a real PostgreSQL for the audit-store benchmark"
+"$root/tests/harness/pg.sh" start "$state" >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "$state/pg.env"
+set +a
+"$BUILD/bench/bench_dlq" --bin "$BUILD/bin" -n "$([ "$quick" = 1 ] && echo 20000 || echo 100000)"

@@ -1,0 +1,184 @@
+/*
+ * burrow.c - Burrow's rules for the health of a consumer group (burrow.h).
+ *
+ * A transcription of Burrow 1.x's caching evaluator
+ * (calculatePartitionStatus and its checks), so that an operator who knows
+ * Burrow's answers gets the same ones here: the checks run in Burrow's
+ * order, and a window that is not yet full is judged all the same (Burrow
+ * only reports how complete it is).
+ */
+#include "burrow.h"
+
+#include <stdlib.h>
+
+#include "xalloc.h"
+
+void
+il_burrow_window_init(il_burrow_window *w, size_t size)
+{
+	/* A window of no commits would judge nothing; one is the least. */
+	if (size == 0)
+		size = 1;
+	w->c = il_xcalloc(size, sizeof(*w->c));
+	w->size = size;
+	w->n = 0;
+	w->head = 0;
+}
+
+void
+il_burrow_window_free(il_burrow_window *w)
+{
+	free(w->c);
+	w->c = NULL;
+	w->size = 0;
+	w->n = 0;
+	w->head = 0;
+}
+
+void
+il_burrow_window_push(il_burrow_window *w, int64_t offset, int64_t lag, long long ts_ms)
+{
+	il_burrow_commit *slot;
+
+	if (w->n < w->size) {
+		slot = &w->c[(w->head + w->n) % w->size];
+		w->n++;
+	} else {
+		/* Full: the oldest slot takes the new commit and the next is oldest. */
+		slot = &w->c[w->head];
+		w->head = (w->head + 1) % w->size;
+	}
+	slot->offset = offset;
+	slot->lag = lag < 0 ? 0 : lag;
+	slot->ts_ms = ts_ms;
+}
+
+const il_burrow_commit *
+il_burrow_window_at(const il_burrow_window *w, size_t i)
+{
+	return &w->c[(w->head + i) % w->size];
+}
+
+bool
+il_burrow_window_complete(const il_burrow_window *w)
+{
+	return w->size > 0 && w->n == w->size;
+}
+
+/* Burrow's checkIfOffsetsStopped: silent for longer than the window spans. */
+static bool
+il_burrow_stopped(const il_burrow_window *w, long long now_ms)
+{
+	long long first = il_burrow_window_at(w, 0)->ts_ms;
+	long long last = il_burrow_window_at(w, w->n - 1)->ts_ms;
+
+	return now_ms - last > last - first;
+}
+
+/* Burrow's isLagAlwaysNotZero, negated. */
+static bool
+il_burrow_lag_was_zero(const il_burrow_window *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (il_burrow_window_at(w, i)->lag == 0)
+			return true;
+	return false;
+}
+
+/* Burrow's checkIfOffsetsRewind: some commit is below the one before. */
+static bool
+il_burrow_rewound(const il_burrow_window *w)
+{
+	size_t i;
+
+	for (i = 1; i < w->n; i++)
+		if (il_burrow_window_at(w, i)->offset < il_burrow_window_at(w, i - 1)->offset)
+			return true;
+	return false;
+}
+
+/* Burrow's checkIfOffsetsStalled: every commit repeats the first offset
+ * (true of a single commit as well, as in Burrow). */
+static bool
+il_burrow_stalled(const il_burrow_window *w)
+{
+	size_t i;
+
+	for (i = 1; i < w->n; i++)
+		if (il_burrow_window_at(w, i)->offset != il_burrow_window_at(w, i - 1)->offset)
+			return false;
+	return true;
+}
+
+/* Burrow's checkIfLagNotDecreasing: no commit has less lag than the one before. */
+static bool
+il_burrow_lag_not_decreasing(const il_burrow_window *w)
+{
+	size_t i;
+
+	for (i = 1; i < w->n; i++)
+		if (il_burrow_window_at(w, i)->lag < il_burrow_window_at(w, i - 1)->lag)
+			return false;
+	return true;
+}
+
+il_burrow_status
+il_burrow_partition_status(const il_burrow_window *w, int64_t current_lag, long long now_ms)
+{
+	/* No lag now: whatever the history, the consumer has caught up. */
+	if (w->n == 0 || current_lag <= 0)
+		return IL_BURROW_OK;
+	/* First, as in Burrow: a stopped consumer is a problem even before its
+	 * window is full. */
+	if (il_burrow_stopped(w, now_ms))
+		return IL_BURROW_STOP;
+	if (il_burrow_lag_was_zero(w))
+		return IL_BURROW_OK;
+	if (il_burrow_rewound(w))
+		return IL_BURROW_REWIND;
+	if (il_burrow_stalled(w))
+		return IL_BURROW_STALL;
+	if (il_burrow_lag_not_decreasing(w))
+		return IL_BURROW_WARN;
+	return IL_BURROW_OK;
+}
+
+il_burrow_status
+il_burrow_group_status(const il_burrow_status *parts, size_t n)
+{
+	il_burrow_status st = IL_BURROW_OK;
+	size_t i;
+
+	/* The worst partition, where Burrow reports STOP, STALL and REWIND of a
+	 * partition as ERR of its group. */
+	for (i = 0; i < n; i++) {
+		if (parts[i] <= st)
+			continue;
+		st = parts[i] > IL_BURROW_ERR ? IL_BURROW_ERR : parts[i];
+	}
+	return st;
+}
+
+const char *
+il_burrow_status_name(il_burrow_status s)
+{
+	switch (s) {
+	case IL_BURROW_NOTFOUND:
+		return "NOTFOUND";
+	case IL_BURROW_OK:
+		return "OK";
+	case IL_BURROW_WARN:
+		return "WARN";
+	case IL_BURROW_ERR:
+		return "ERR";
+	case IL_BURROW_STOP:
+		return "STOP";
+	case IL_BURROW_STALL:
+		return "STALL";
+	case IL_BURROW_REWIND:
+		return "REWIND";
+	}
+	return "NOTFOUND";
+}
