@@ -8,6 +8,13 @@
 # insurance programmes and lets the enrollment worker (imislink-enroll) enroll
 # them into the openIMIS emulator (imislink-openimis), and prints what
 # happened: enrolled, already enrolled, skipped, dead letters by reason.
+# Then the operators' side: a throw-away PostgreSQL (initdb on a Unix socket
+# in the work directory) as the audit store, filled by imislink-deadletter;
+# `imislink dlq stats` and `list`; the unmapped area gets its village, the
+# enrollment worker restarts and `imislink dlq replay` enrolls the dead
+# letter; `imislink lag` for both groups (named: the mock cluster cannot
+# list groups).  Workers use session.timeout.ms=6000 so that a restarted
+# worker's group settles fast on the mock cluster.
 # Offline serde: schema ids come from schemas/offline-ids.properties, no
 # Schema Registry is needed.  Unattended: reads no terminal, ends in seconds,
 # stops every process it started on exit.  HTTP goes through bash's
@@ -24,7 +31,8 @@ mapping=$root/deploy/demo/enroll-mapping.properties
 # How long the worker may take for every event to have a result or a dead letter.
 enroll_timeout_s=60
 
-for exe in "$bin/imislink" "$bin/imislink-mockbroker" "$bin/imislink-enroll" "$bin/imislink-openimis"; do
+for exe in "$bin/imislink" "$bin/imislink-mockbroker" "$bin/imislink-enroll" "$bin/imislink-openimis" \
+	"$bin/imislink-deadletter"; do
 	if [ ! -x "$exe" ]; then
 		echo "demo: $exe is missing: run \"make\" first" >&2
 		exit 1
@@ -35,6 +43,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/imislink-demo.XXXXXX")
 broker_pid=
 emu_pid=
 worker_pid=
+deadletter_pid=
+pg_data=	# the audit store's cluster, once initialised
 keep_logs=0
 
 # stop PID: SIGTERM, and wait for it (it finishes its work and commits).
@@ -47,8 +57,12 @@ stop() {
 
 cleanup() {
 	stop "$worker_pid"
+	stop "$deadletter_pid"
 	stop "$emu_pid"
 	stop "$broker_pid"
+	if [ -n "$pg_data" ]; then
+		as_pg "$pgbin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
 	if [ "$keep_logs" = 1 ]; then
 		echo "demo: logs kept in $work" >&2
 	else
@@ -62,6 +76,20 @@ fail() {
 	keep_logs=1
 	echo "demo: $*" >&2
 	exit 1
+}
+
+# The audit store is a throw-away PostgreSQL 15 reached through a Unix socket
+# in the work directory: no TCP port to pick, nothing reachable from outside.
+pgbin=/usr/lib/postgresql/15/bin
+
+# as_pg CMD...: initdb and postgres refuse to run as root; as root they run
+# as the "postgres" system user that postgresql-15 installs.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
 }
 
 # The demo's settings only: no operator file, no Schema Registry, any free
@@ -177,21 +205,26 @@ done
 [ -s "$work/emu.port" ] || fail "the openIMIS emulator wrote no port within 10 s"
 emu_port=$(cat "$work/emu.port")
 
-# The emulator has no rate limit: the client-side one (2 calls/s by default,
-# for a production openIMIS) may go up.
-OPENIMIS_API_URL=http://127.0.0.1:$emu_port OPENIMIS_PASSWORD=admin123 \
-IMISLINK_ENROLL_MAPPING_FILE=$mapping OPENIMIS_CALLS_PER_SECOND=100 \
-	"$bin/imislink-enroll" --set "kafka.bootstrap.servers=$bootstrap" \
-	</dev/null >"$work/worker.out" 2>"$work/worker.log" &
-worker_pid=$!
-worker_port=
-for _ in $(seq 100); do
-	worker_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
-	[ -n "$worker_port" ] && break
-	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
-	sleep 0.1
-done
-[ -n "$worker_port" ] || fail "the enrollment worker did not listen within 10 s"
+# start_worker MAPPING: starts the enrollment worker with MAPPING and waits
+# for its HTTP port (worker_pid, worker_port).  The emulator has no rate
+# limit: the client-side one (2 calls/s by default, for a production
+# openIMIS) may go up.
+start_worker() {
+	OPENIMIS_API_URL=http://127.0.0.1:$emu_port OPENIMIS_PASSWORD=admin123 \
+	IMISLINK_ENROLL_MAPPING_FILE=$1 OPENIMIS_CALLS_PER_SECOND=100 \
+		"$bin/imislink-enroll" --set "kafka.bootstrap.servers=$bootstrap" -X session.timeout.ms=6000 \
+		</dev/null >>"$work/worker.out" 2>"$work/worker.log" &
+	worker_pid=$!
+	worker_port=
+	for _ in $(seq 100); do
+		worker_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
+		[ -n "$worker_port" ] && return 0
+		kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
+		sleep 0.1
+	done
+	fail "the enrollment worker did not listen within 10 s"
+}
+start_worker "$mapping"
 echo "   openIMIS emulator on http://127.0.0.1:$emu_port, worker metrics on http://127.0.0.1:$worker_port/metrics"
 echo "   mapping ${mapping#"$root"/}"
 
@@ -229,6 +262,18 @@ dead=$(grep -c . "$work/dlq.out" || true)
 outcome() {
 	metric_sum imislink_enroll_events_total "outcome=\"$1\"" <<<"$metrics"
 }
+# outcome_wait OUTCOME N: waits (30 s at most) until the running worker has
+# N events of OUTCOME (metrics holds its last /metrics).
+outcome_wait() {
+	local n=0 started=$SECONDS
+	while [ "$n" -lt "$2" ]; do
+		if metrics=$(http_get "$worker_port" /metrics); then
+			n=$(outcome "$1")
+		fi
+		((SECONDS - started < 30)) || fail "after 30 s the worker has $n of $2 events $1"
+		sleep 0.2
+	done
+}
 count_of() {
 	printf '%s\n' "$counts" | sed -n 's/.*"'"$1"'":\([0-9]*\).*/\1/p'
 }
@@ -257,4 +302,73 @@ esac
 [ "$dead" = "$(outcome FAILED)" ] || fail "$dead dead letters but the worker counted $(outcome FAILED) failures"
 [ "$dead" -ge 1 ] || fail "the household with an unmapped area did not become a dead letter"
 [ "$(outcome ALREADY_ENROLLED)" -ge 1 ] || fail "the household published twice was not reported already enrolled"
-echo "== demo finished: $total events published, each enrolled, skipped or dead-lettered; everything stops now"
+# ---- audit store, consumer lag and a replay ---------------------------------
+
+echo "== starting a throw-away PostgreSQL and the dead-letter worker (the audit store)"
+[ -x "$pgbin/initdb" ] || fail "PostgreSQL 15 is missing from $pgbin: run \"deploy/deps.sh --demo\""
+mkdir -p "$work/audit"
+if [ "$(id -u)" = 0 ]; then
+	chmod o+x "$work"
+	chown postgres: "$work/audit"
+fi
+as_pg "$pgbin/initdb" -D "$work/audit/data" -U imislink -A trust -E UTF8 --no-locale --no-sync \
+	>"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; fail "initdb failed"; }
+pg_data=$work/audit/data
+as_pg "$pgbin/pg_ctl" -D "$pg_data" -l "$work/audit/pg.log" -w -o "-c listen_addresses='' \
+	-c unix_socket_directories='$work/audit' -c fsync=off" start >"$work/pg_ctl.log" 2>&1 \
+	|| { cat "$work/pg_ctl.log" >&2; fail "PostgreSQL did not start"; }
+export PGHOST=$work/audit PGUSER=imislink PGDATABASE=postgres
+"$bin/imislink-deadletter" --set "kafka.bootstrap.servers=$bootstrap" \
+	</dev/null >"$work/deadletter.out" 2>"$work/deadletter.log" &
+deadletter_pid=$!
+dl_port=
+for _ in $(seq 100); do
+	dl_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/deadletter.log" | head -n 1)
+	[ -n "$dl_port" ] && break
+	kill -0 "$deadletter_pid" 2>/dev/null || { tail -n 5 "$work/deadletter.log" >&2; fail "the dead-letter worker exited"; }
+	sleep 0.1
+done
+[ -n "$dl_port" ] || fail "the dead-letter worker did not listen within 10 s"
+stored=0
+started=$SECONDS
+while [ "$stored" -lt $((results + dead)) ]; do
+	if m=$(http_get "$dl_port" /metrics); then
+		stored=$(metric_sum imislink_deadletter_rows_total <<<"$m")
+	fi
+	kill -0 "$deadletter_pid" 2>/dev/null || { tail -n 5 "$work/deadletter.log" >&2; fail "the dead-letter worker exited"; }
+	((SECONDS - started < 60)) || fail "after 60 s the audit store holds $stored of $((results + dead)) rows"
+	sleep 0.2
+done
+echo "   $stored rows stored ($results results, $dead dead letters), PostgreSQL on the socket in $work/audit"
+
+echo "== imislink dlq stats"
+"$bin/imislink" dlq stats </dev/null 2>"$work/dlq-stats.log" | sed 's/^/   /' \
+	|| { cat "$work/dlq-stats.log" >&2; fail "imislink dlq stats failed"; }
+echo "== imislink dlq list"
+"$bin/imislink" dlq list </dev/null 2>"$work/dlq-list.log" | sed 's/^/   /' \
+	|| { cat "$work/dlq-list.log" >&2; fail "imislink dlq list failed"; }
+
+echo "== the unmapped area gets its village; the mapping dead letters are replayed"
+fixed=$work/enroll-mapping-fixed.properties
+{ cat "$mapping"; echo "area.ET-AA-09 = R2D2M1V2"; } >"$fixed"
+start_worker "$fixed"
+"$bin/imislink" -b "$bootstrap" dlq replay --class mapping --reason "area ET-AA-09 mapped to R2D2M1V2" \
+	</dev/null >"$work/replay.out" 2>"$work/replay.log" \
+	|| { cat "$work/replay.log" >&2; fail "imislink dlq replay failed"; }
+sed 's/^/   /' "$work/replay.out"
+outcome_wait ENROLLED 1
+counts=$(http_get "$emu_port" /_emu/counts) || fail "the emulator did not answer /_emu/counts"
+echo "   the replayed household: ENROLLED; openIMIS now holds $(count_of insurees) insurees," \
+	"$(count_of families) families, $(count_of policies) policies"
+stop "$worker_pid"
+worker_pid=
+echo "== imislink dlq list --status replayed"
+"$bin/imislink" dlq list --status replayed </dev/null 2>"$work/dlq-list2.log" | sed 's/^/   /' \
+	|| { cat "$work/dlq-list2.log" >&2; fail "imislink dlq list failed"; }
+
+echo "== imislink lag (the embedded broker cannot list groups: lag.groups names them)"
+"$bin/imislink" -b "$bootstrap" --set lag.groups=imislink-enroll,imislink-deadletter lag \
+	</dev/null 2>"$work/lag.log" | sed 's/^/   /' || { cat "$work/lag.log" >&2; fail "imislink lag failed"; }
+
+echo "== demo finished: $total events published, each enrolled, skipped or dead-lettered; the dead letters are in"
+echo "   the audit store, the fixed one replayed and enrolled; everything stops now"
