@@ -38,7 +38,12 @@ static const struct {
 	const char *def;
 	il_conf_type type;
 } spec[] = {
+	{ "audit.db.url", "IMISLINK_AUDIT_DB_URL", "", IL_CONF_STRING },
+	{ "audit.migrations.dir", "IMISLINK_AUDIT_MIGRATIONS_DIR", IL_AUDIT_SQL_DIR, IL_CONF_STRING },
 	{ "avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", "1048576", IL_CONF_INT },
+	{ "deadletter.batch.ms", "IMISLINK_DEADLETTER_BATCH_MS", "200", IL_CONF_INT },
+	{ "deadletter.batch.size", "IMISLINK_DEADLETTER_BATCH_SIZE", "1000", IL_CONF_INT },
+	{ "deadletter.group.id", "IMISLINK_DEADLETTER_GROUP_ID", "imislink-deadletter", IL_CONF_STRING },
 	{ "enroll.mapping.file", "IMISLINK_ENROLL_MAPPING_FILE", "", IL_CONF_STRING },
 	{ "enroll.max.buffered", "IMISLINK_ENROLL_MAX_BUFFERED", "20000", IL_CONF_INT },
 	{ "enroll.max.in.flight", "IMISLINK_ENROLL_MAX_IN_FLIGHT", "256", IL_CONF_INT },
@@ -50,6 +55,10 @@ static const struct {
 	{ "kafka.bootstrap.servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", IL_CONF_BROKERS },
 	{ "kafka.client.id", "IMISLINK_CLIENT_ID", "imislink", IL_CONF_STRING },
 	{ "kafka.group.id", "IMISLINK_GROUP_ID", "imislink-enroll", IL_CONF_STRING },
+	{ "lag.cluster.name", "IMISLINK_LAG_CLUSTER_NAME", "kafka", IL_CONF_STRING },
+	{ "lag.groups", "IMISLINK_LAG_GROUPS", "", IL_CONF_STRING },
+	{ "lag.interval.ms", "IMISLINK_LAG_INTERVAL_MS", "5000", IL_CONF_INT },
+	{ "lag.window.size", "IMISLINK_LAG_WINDOW_SIZE", "10", IL_CONF_INT },
 	{ "log.level", "IMISLINK_LOG_LEVEL", "info", IL_CONF_ENUM },
 	{ "openimis.api.url", "OPENIMIS_API_URL", "http://127.0.0.1:8000", IL_CONF_URL },
 	{ "openimis.breaker.failures", "OPENIMIS_BREAKER_FAILURES", "20", IL_CONF_INT },
@@ -1251,7 +1260,10 @@ test_example_file(void **state)
 	free(text);
 	for (i = 0; i < IL_CONF_NKEYS; i++) {
 		assert_non_null(conf->values[i].source);
-		if (strcmp(il_conf_keys[i].name, "schemas.dir") != 0)
+		/* Directories of the tree the programs were built from: the
+		 * example shows an installed path instead. */
+		if (strcmp(il_conf_keys[i].name, "schemas.dir") != 0 &&
+		    strcmp(il_conf_keys[i].name, "audit.migrations.dir") != 0)
 			assert_string_equal(conf->values[i].value, il_conf_keys[i].def);
 	}
 	assert_int_equal(il_conf_rdkafka_foreach(conf, collect_cb, &c, errbuf, sizeof(errbuf)), IL_OK);
