@@ -47,6 +47,9 @@
 #define AUDIT_ROW_SCRATCH 12
 #define AUDIT_SCRATCH_LEN 32
 
+/* Longest a statement of ours may run (see il_audit_reconnect()). */
+#define AUDIT_STATEMENT_TIMEOUT "60s"
+
 #define AUDIT_PREPARED_DL 0x1
 #define AUDIT_PREPARED_RES 0x2
 
@@ -141,6 +144,9 @@ transient_state(const char *state)
 		"57P01", "57P02", "57P03",      /* admin or crash shutdown, cannot connect now */
 		"40001", "40P01",               /* serialization failure, deadlock */
 		"55P03",                        /* lock not available */
+		/* Cancelled: our statement_timeout (a stalled server, a lock held
+		 * elsewhere) or an administrator; a retry later is the cure. */
+		"57014",
 		NULL,
 	};
 	size_t i;
@@ -212,11 +218,28 @@ il_audit_destroy(il_audit *a)
 il_err
 il_audit_reconnect(il_audit *a, char *errbuf, size_t errsz)
 {
-	/* Defaults first: whatever the connection string says wins over them
-	 * (expand_dbname applies it after).  Without a connect timeout a
-	 * server that vanished from the network would hang the worker. */
-	const char *keys[] = { "connect_timeout", "fallback_application_name", "client_encoding", "dbname", NULL };
-	const char *vals[] = { "10", "imislink", "UTF8", a->conninfo, NULL };
+	/*
+	 * Defaults first: whatever the connection string says wins over them
+	 * (expand_dbname applies it after).  They bound every wait on the
+	 * network, which libpq otherwise does not: without a connect timeout
+	 * a server that vanished hangs the connect; without keepalives and
+	 * tcp_user_timeout a server that vanished mid-query (host down, cable
+	 * cut, no RST ever comes) hangs PQexec for good, and with it the
+	 * worker, its batch and its partitions.  Keepalives find a silent
+	 * peer gone after 10 + 3 x 5 s of idle; tcp_user_timeout drops a
+	 * connection whose data stays unacknowledged 30 s.  Both then surface
+	 * as a broken connection: transient, reconnected, retried.
+	 */
+	const char *keys[] = {
+		"connect_timeout", "fallback_application_name", "client_encoding",
+		"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"dbname", NULL,
+	};
+	const char *vals[] = {
+		"10", "imislink", "UTF8",
+		"1", "10", "5", "3", "30000",
+		a->conninfo, NULL,
+	};
 	PQconninfoOption *opts;
 	char *perr = NULL, line[512];
 	PGresult *r;
@@ -227,8 +250,11 @@ il_audit_reconnect(il_audit *a, char *errbuf, size_t errsz)
 	a->prepared = 0;
 	opts = PQconninfoParse(a->conninfo, &perr);
 	if (opts == NULL) {
-		flatten(perr != NULL ? perr : "out of memory", line, sizeof(line));
-		il_err_setf(errbuf, errsz, "invalid connection string: %s", line);
+		/* libpq's reason quotes the string (a URI whole, password and
+		 * all): none of it goes into a message that is logged. */
+		il_err_setf(errbuf, errsz, "%s", perr != NULL ? "invalid connection string (see libpq's "
+		    "connection string syntax; the value is not shown: it may hold a password)" :
+		    "invalid connection string: out of memory");
 		PQfreemem(perr);
 		return IL_ERR_CONFIG;
 	}
@@ -251,6 +277,15 @@ il_audit_reconnect(il_audit *a, char *errbuf, size_t errsz)
 	 * which doubles what the store takes per second.  Best effort: a
 	 * server built without lz4 refuses, and keeps its default. */
 	r = PQexec(a->pg, "SET default_toast_compression = lz4");
+	PQclear(r);
+	/* Keepalives do not help against a server that answers the network
+	 * but never the query (a lock held by someone, a stalled disk): the
+	 * statement timeout bounds that, and its cancellation (57014) is
+	 * transient, so the batch is kept and retried.  Only when nobody set
+	 * one (connection options, ALTER ROLE/DATABASE ... SET): theirs wins.
+	 * Migrations lift it for their own transaction.  Best effort too. */
+	r = PQexec(a->pg, "SELECT set_config('statement_timeout', '" AUDIT_STATEMENT_TIMEOUT "', false) "
+	    "WHERE current_setting('statement_timeout') = '0'");
 	PQclear(r);
 	return IL_OK;
 }
@@ -439,11 +474,16 @@ migration_apply(il_audit *a, const char *dir, const struct migration *m, char *e
 	}
 	what = il_xasprintf("could not apply migration \"%s\"", path);
 	err = exec_simple(a, "BEGIN", PGRES_COMMAND_OK, what, errbuf, errsz);
+	/* A migration may rewrite a large table: the statement timeout that
+	 * bounds the worker's writes is lifted for this transaction only. */
+	if (err == IL_OK)
+		err = exec_simple(a, "SET LOCAL statement_timeout = 0", PGRES_COMMAND_OK, what, errbuf, errsz);
 	if (err != IL_OK)
 		goto out;
 	/* A file holds several statements: the simple protocol runs them all. */
 	r = PQexec(a->pg, sql.data);
-	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+	/* The status is the last statement's: a file may well end in a SELECT. */
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
 		err = il_audit_pg_error(a, r, what, errbuf, errsz);
 		goto out;
 	}
@@ -710,10 +750,25 @@ add_time(struct params *p, long long ms)
 	add_text(p, s);
 }
 
+/*
+ * A time for a NOT NULL column: never null, which would refuse the whole
+ * batch.  Callers check their times (workers/deadletter/record.c refuses
+ * such a message); past the years 0001..9999 the nearer end stands in.
+ */
+static void
+add_time_required(struct params *p, long long ms)
+{
+	char *s = p->scratch[p->nscratch++];
+
+	(void)il_time_format_ms(ms < 0 ? 0 : ms, s);
+	add_text(p, s);
+}
+
 static void
 add_dead_letter(struct params *p, const il_audit_dead_letter *d)
 {
-	add_text(p, d->topic);
+	/* NOT NULL columns get "" rather than a refused batch. */
+	add_text(p, d->topic != NULL ? d->topic : "");
 	add_int(p, d->partition, false);
 	add_int(p, d->offset, false);
 	add_time(p, d->timestamp_ms);
@@ -738,8 +793,8 @@ add_dead_letter(struct params *p, const il_audit_dead_letter *d)
 static void
 add_result(struct params *p, const il_audit_result *r)
 {
-	/* NOT NULL columns get "" rather than a refused batch. */
-	add_text(p, r->topic);
+	/* NOT NULL columns get "" (or a time) rather than a refused batch. */
+	add_text(p, r->topic != NULL ? r->topic : "");
 	add_int(p, r->partition, false);
 	add_int(p, r->offset, false);
 	add_text(p, r->event_id != NULL ? r->event_id : "");
@@ -761,10 +816,7 @@ add_result(struct params *p, const il_audit_result *r)
 	add_int(p, r->source_partition, r->source_partition < 0);
 	add_int(p, r->source_offset, r->source_offset < 0);
 	add_text(p, r->worker_id != NULL ? r->worker_id : "");
-	if (r->processed_at_ms >= 0)
-		add_time(p, r->processed_at_ms);
-	else
-		add_time(p, 0);
+	add_time_required(p, r->processed_at_ms);
 }
 
 /* The INSERT of @p rows rows into @p t: placeholders only, never values. */

@@ -33,9 +33,10 @@ struct il_audit {
  * the connection is bad, no result, or SQLSTATE class 08 (connection
  * exception), 57P01-57P03 (admin/crash shutdown, cannot connect now),
  * 40001 (serialization failure), 40P01 (deadlock), 55P03 (lock not
- * available), class 53 (insufficient resources: disk full, too many
- * connections); IL_ERR_INVALID for everything else (PostgreSQL refused the
- * statement or the data).  The reason goes to @p errbuf as "<what>:
+ * available), 57014 (query cancelled: the statement timeout of
+ * il_audit_reconnect() or an administrator), class 53 (insufficient
+ * resources: disk full, too many connections); IL_ERR_INVALID for
+ * everything else (PostgreSQL refused the statement or the data).  The reason goes to @p errbuf as "<what>:
  * <PostgreSQL's primary message> (SQLSTATE xxxxx)", one line, no detail
  * (details may quote values).
  */

@@ -15,9 +15,16 @@
 #     with the table;
 #   - SIGTERM: the worker exits 0;
 #   - a second group from scratch reads everything again and adds no row;
-#   - a malformed audit.db.url stops the worker at start naming the key; an
+#   - a malformed audit.db.url stops the worker at start naming the key (and
+#     never showing the value: it may hold a password); an
 #     unreachable store at start is retried (logged), and SIGTERM still exits 0;
-#   - common/audit.c on its own (it_audit): migrations, writes, failures.
+#   - common/audit.c on its own (it_audit): migrations, writes, failures;
+#   - bad input never blocks a partition: among good results, one with a
+#     processed_at past the year 9999 and one PostgreSQL refuses (a CHECK
+#     constraint added for the test) are stored as undecodable dead letters
+#     with their bytes and reasons, the good ones as results, the worker
+#     keeps running and commits everything; a message refused even as a dead
+#     letter (a bug) stops the worker with status 1, uncommitted.
 # Each run has a database of its own (createdb), dropped at the end.
 # Needs: kafka, pg.
 set -uo pipefail
@@ -26,11 +33,12 @@ require_env KAFKA_BOOTSTRAP_SERVERS IL_KAFKA_JARS IL_TEST_TMP BUILD PGHOST PGPOR
 
 WORKER=$BUILD/bin/imislink-deadletter
 GEN=$BUILD/tests/it_dlq_gen
+RAW=$BUILD/tests/it_produce_raw
 tmp=$IL_TEST_TMP/0200-deadletter
 rm -rf "$tmp"
 mkdir -p "$tmp"
 unset IMISLINK_CONFIG
-for exe in "$WORKER" "$GEN"; do
+for exe in "$WORKER" "$GEN" "$RAW"; do
 	if [ ! -x "$exe" ]; then
 		FAIL deadletter-binaries "\"$exe\" is not built (make all)"
 		finish
@@ -142,7 +150,9 @@ if ! createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$db" 2>"$tmp/createdb.log"
 fi
 DLQ=$(make_topic_name it-dl-dlq)
 RES=$(make_topic_name it-dl-results)
-if ! create_topic "$DLQ" 6 || ! create_topic "$RES" 6; then
+DLQ3=$(make_topic_name it-dl-dlq3)
+RES3=$(make_topic_name it-dl-results3)
+if ! create_topic "$DLQ" 6 || ! create_topic "$RES" 6 || ! create_topic "$DLQ3" 1 || ! create_topic "$RES3" 1; then
 	FAIL deadletter-topics "could not create the test topics"
 	finish
 fi
@@ -166,6 +176,14 @@ if [ "$rc" = 1 ] && grep -q 'audit.db.url' <<<"$out"; then
 	PASS deadletter-bad-conninfo-exit-1
 else
 	FAIL deadletter-bad-conninfo-exit-1 "exit status $rc: $(tail -n 2 <<<"$out" | cut -c 1-300 | tr '\n' ' ')"
+fi
+# libpq's reason would quote a malformed URI whole, password included.
+out=$(IMISLINK_AUDIT_DB_URL="postgresql://it:s3cretpw@[::1/x" IMISLINK_HTTP_PORT=0 "$WORKER" 2>&1 </dev/null)
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'audit.db.url' <<<"$out" && ! grep -q 's3cretpw' <<<"$out"; then
+	PASS deadletter-bad-conninfo-hides-value
+else
+	FAIL deadletter-bad-conninfo-hides-value "exit status $rc: $(tail -n 2 <<<"$out" | sed 's/s3cretpw/<the password>/g' | cut -c 1-300 | tr '\n' ' ')"
 fi
 
 # An unreachable store at start: retried while logging, /healthz down, SIGTERM ends it cleanly.
@@ -371,6 +389,149 @@ else
 	FAIL deadletter-second-group-adds-nothing "rows $before -> $after, duplicates $dups of $total"
 fi
 worker_stop "$w2" w2 "$w2log"
+
+# ---- bad input never blocks a partition ----
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# result_schema_id: the id EnrollmentResult has for the worker's serde
+# (registered under RES3's subject, or the offline id).
+result_schema_id() {
+	if [ -n "${SCHEMA_REGISTRY_URL:-}" ]; then
+		python3 - "$SCHEMA_REGISTRY_URL" "$RES3-value" "$ROOT/schemas/EnrollmentResult.v1.avsc" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"schema": open(sys.argv[3]).read()}).encode()
+req = urllib.request.Request(sys.argv[1].rstrip("/") + "/subjects/%s/versions" % sys.argv[2], data=body,
+                             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+print(json.load(urllib.request.urlopen(req, timeout=10))["id"])
+PY
+	else
+		sed -n 's/^EnrollmentResult\.v1=//p' "$ROOT/schemas/offline-ids.properties"
+	fi
+}
+
+# result_hex ID KEY PROCESSED_AT_MS: an EnrollmentResult in wire format, as hex.
+result_hex() {
+	python3 - "$@" <<'PY'
+import struct, sys
+sid, key, ms = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def zz(n):
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        b, n = n & 0x7f, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+def s(t):
+    b = t.encode()
+    return zz(len(b)) + b
+body = s("ev-" + key) + s(key) + zz(0)          # event_id, key, outcome ENROLLED
+body += zz(0) + zz(1) + zz(3)                   # target null, programme_id 3
+body += zz(0) * 6                               # openimis: all null
+body += zz(1) + zz(10)                          # attempts, duration_ms
+body += zz(0) * 5                               # error_class .. source_offset: null
+body += s("it-0200") + zz(ms)                   # worker_id, processed_at
+print((b"\0" + struct.pack(">I", sid) + body).hex())
+PY
+}
+
+res3_rows() {
+	sql "SELECT (SELECT count(*) FROM dead_letters WHERE topic = '$RES3') +
+		(SELECT count(*) FROM results WHERE topic = '$RES3')" 2>/dev/null || echo -1
+}
+
+res3_rows_are() {
+	[ "$(res3_rows)" = "$1" ]
+}
+
+worker_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+sid=$(result_schema_id)
+now_ms=$(($(date +%s) * 1000))
+# Offsets 0..3: good, processed_at 10000-01-01, refused by PostgreSQL, good.
+if [ -z "$sid" ] ||
+	! hex_good1=$(result_hex "$sid" GOOD-1 "$now_ms") ||
+	! hex_y10k=$(result_hex "$sid" YEAR-10000 253402300800000) ||
+	! hex_poison=$(result_hex "$sid" POISON-RESULT "$now_ms") ||
+	! hex_good2=$(result_hex "$sid" GOOD-2 "$now_ms") ||
+	! sql "ALTER TABLE results ADD CONSTRAINT it_refuse_poison CHECK (event_key <> 'POISON-RESULT')" ||
+	! "$RAW" "$KAFKA_BOOTSTRAP_SERVERS" "$RES3" 0 "$now_ms" - \
+		"$hex_good1" "$hex_y10k" "$hex_poison" "$hex_good2" 2>>"$tmp/produce3.log"; then
+	FAIL deadletter-bad-input-produce "schema id \"$sid\": $(tail -n 2 "$tmp/produce3.log" 2>/dev/null | tr '\n' ' ')"
+	finish
+fi
+group3=$(make_topic_name it-dl-group3)
+worker_start w3 "$group3" IMISLINK_TOPIC_DLQ="$DLQ3" IMISLINK_TOPIC_RESULTS="$RES3" || finish
+w3=$WPID
+w3log=$WLOG
+w3port=$WPORT
+if wait_until 60 res3_rows_are 4 && ! worker_gone "$w3" && health_is "$w3port" ok up; then
+	PASS deadletter-bad-input-worker-keeps-running
+else
+	FAIL deadletter-bad-input-worker-keeps-running "$(res3_rows) rows of 4: $(tail -n 2 "$w3log" | cut -c 1-300 | tr '\n' ' ')"
+fi
+psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -X -q -At -F $'\t' -v ON_ERROR_STOP=1 -c "
+	SELECT 'dead_letter', kafka_offset, error_class, coalesce(error_stage, ''), error_message,
+	encode(msg_value, 'hex') FROM dead_letters WHERE topic = '$RES3'
+	UNION ALL SELECT 'result', kafka_offset, event_key, '', '', '' FROM results WHERE topic = '$RES3'
+	ORDER BY 2" >"$tmp/rows3.tsv"
+json_check deadletter-bad-input-stored-as-undecodable "$tmp/rows3.tsv" "$hex_y10k" "$hex_poison" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+got = {int(r[1]): r for r in rows}
+assert sorted(got) == [0, 1, 2, 3] and len(rows) == 4, "rows %s" % [r[:3] for r in rows]
+for off, key in ((0, "GOOD-1"), (3, "GOOD-2")):
+    assert got[off][0] == "result" and got[off][2] == key, "offset %d: %s" % (off, got[off][:3])
+y, p = got[1], got[2]
+assert y[0] == "dead_letter" and y[2] == "undecodable", "year 10000: %s" % y[:4]
+assert "processed_at 253402300800000 ms lies outside the years" in y[4], "year 10000: reason %r" % y[4]
+assert y[5] == sys.argv[2], "year 10000: the bytes differ"
+assert p[0] == "dead_letter" and p[2] == "undecodable" and p[3] == "TASK_PUT", "refused: %s" % p[:4]
+assert "the audit store refused the row" in p[4] and "it_refuse_poison" in p[4] and "23514" in p[4], \
+    "refused: reason %r" % p[4]
+assert p[5] == sys.argv[3], "refused: the bytes differ"
+PY
+if grep -q '"msg":"the audit store refused a batch: writing it one message at a time"' "$w3log" &&
+	grep -q '"msg":"the audit store refused a message' "$w3log"; then
+	PASS deadletter-bad-input-logged
+else
+	FAIL deadletter-bad-input-logged "no warning about the refused batch and message in the log"
+fi
+
+# Refused even as a dead letter: a bug of ours, the worker stops (status 1),
+# the message uncommitted.
+if ! sql "ALTER TABLE results ADD CONSTRAINT it_refuse_both CHECK (event_key <> 'POISON-BOTH');
+	ALTER TABLE dead_letters ADD CONSTRAINT it_refuse_all CHECK (error_message NOT LIKE '%it_refuse_both%')" ||
+	! hex_both=$(result_hex "$sid" POISON-BOTH "$now_ms") ||
+	! "$RAW" "$KAFKA_BOOTSTRAP_SERVERS" "$RES3" 0 "$now_ms" - "$hex_both" 2>>"$tmp/produce3.log"; then
+	FAIL deadletter-refused-twice-produce "$(tail -n 2 "$tmp/produce3.log" 2>/dev/null | tr '\n' ' ')"
+else
+	if wait_until 60 worker_gone "$w3"; then
+		wait "$w3"
+		rc=$?
+		if [ "$rc" = 1 ] && grep -q '"msg":"stopping".*even as a dead letter' "$w3log" && res3_rows_are 4; then
+			PASS deadletter-refused-twice-stops
+		else
+			FAIL deadletter-refused-twice-stops "exit status $rc, $(res3_rows) rows: $(tail -n 2 "$w3log" | cut -c 1-300 | tr '\n' ' ')"
+		fi
+	else
+		FAIL deadletter-refused-twice-stops "the worker still runs after 60 s"
+		worker_stop "$w3" w3 "$w3log"
+	fi
+	describe_group "$group3" >"$tmp/group3.txt" 2>"$tmp/group3.err"
+	json_check deadletter-refused-twice-uncommitted "$tmp/group3.txt" "$RES3" <<'PY'
+import sys
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 6 and f[1] == sys.argv[2]:
+        assert (f[3], f[4]) == ("4", "5"), "committed %s, log end %s: expected 4 and 5" % (f[3], f[4])
+        break
+else:
+    raise AssertionError("%s not described: %s" % (sys.argv[2], open(sys.argv[1]).read()[-300:]))
+PY
+fi
 
 # No personal data in the logs: the keys and the decoded events never appear.
 if grep -h -E 'DL200-[0-9]+|RS200-[0-9]+|DOE, JANE|1990-04-12' "$tmp"/w*.log "$tmp"/unreachable*.log >/dev/null 2>&1; then

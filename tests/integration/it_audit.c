@@ -13,7 +13,10 @@
  * values stored as given (bytea null or empty, times, nulls, text that is
  * not UTF-8 repaired); a refused batch leaves nothing; a connection killed
  * under the writer is transient and a reconnect cures it; SQLSTATEs
- * classified.
+ * classified; keepalives, tcp_user_timeout and a statement timeout by
+ * default (the connection string's win; migrations lift the timeout); a
+ * malformed connection string's value never in the reason; a result time
+ * out of range never null.
  *
  * usage: it_audit
  * Prints one "PASS name" or "FAIL name: reason" line per check; exits 1 when
@@ -134,6 +137,17 @@ exec_on(const char *db, const char *sql)
 	return ok;
 }
 
+/* Runs @p sql on @p a's own connection, for the session settings of a test. */
+static void
+exec_on_conn(il_audit *a, const char *sql)
+{
+	PGresult *r = PQexec(a->pg, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fprintf(stderr, "it_audit: \"%s\": %s", sql, PQerrorMessage(a->pg));
+	PQclear(r);
+}
+
 static void
 write_file(const char *dir, const char *name, const char *text)
 {
@@ -232,9 +246,111 @@ test_connect(const char *db)
 	    strstr(err, "hunter2") == NULL, "connect-unreachable", "got %p, \"%s\"", (void *)a, err);
 	il_audit_destroy(a);
 	free(conninfo);
+	/* libpq's reason would quote the URI, password and all. */
+	err[0] = '\0';
+	a = il_audit_connect("postgresql://u:s3cretpw@[::1/x", err, sizeof(err));
+	check(a == NULL && strstr(err, "invalid connection string") != NULL && strstr(err, "s3cretpw") == NULL,
+	    "connect-malformed-hides-value", "got %p, \"%s\"", (void *)a, err);
+	il_audit_destroy(a);
 	a = connect_db(db);
 	check(il_audit_connected(a), "connect", "not connected");
 	il_audit_destroy(a);
+}
+
+/* @returns the value of connection option @p key of @p a, or "" (caller frees). */
+static char *
+conn_option(const il_audit *a, const char *key)
+{
+	PQconninfoOption *opts = PQconninfo(a->pg), *o;
+	char *v = NULL;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, key) == 0 && o->val != NULL)
+			v = il_xstrdup(o->val);
+	PQconninfoFree(opts);
+	return v != NULL ? v : il_xstrdup("");
+}
+
+/* @returns the session's setting @p name on @p a's own connection (caller frees). */
+static char *
+session_setting(il_audit *a, const char *name)
+{
+	char *sql = il_xasprintf("SELECT current_setting('%s')", name), *v;
+	PGresult *r = PQexec(a->pg, sql);
+
+	v = il_xstrdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?");
+	PQclear(r);
+	free(sql);
+	return v;
+}
+
+/*
+ * No libpq call waits without bound: keepalives, tcp_user_timeout and a
+ * statement timeout by default, the connection string's own values winning;
+ * migrations run without the statement timeout.
+ */
+static void
+test_timeouts(const char *base, const char *db)
+{
+	static const char *const want[][2] = {
+		{ "keepalives", "1" }, { "keepalives_idle", "10" }, { "keepalives_interval", "5" },
+		{ "keepalives_count", "3" }, { "tcp_user_timeout", "30000" }, { "connect_timeout", "10" },
+	};
+	char *conninfo, *v, *v2, *dir, err[1024];
+	bool ok = true;
+	il_audit *a;
+	int version;
+	size_t i;
+	il_err e;
+
+	a = connect_db(db);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		v = conn_option(a, want[i][0]);
+		if (strcmp(v, want[i][1]) != 0) {
+			ok = false;
+			printf("# %s = \"%s\", expected %s\n", want[i][0], v, want[i][1]);
+		}
+		free(v);
+	}
+	check(ok, "connection-defaults", "see the lines above");
+	v = session_setting(a, "statement_timeout");
+	check(strcmp(v, "1min") == 0, "statement-timeout-default", "statement_timeout is %s", v);
+	free(v);
+
+	/* A migration longer than the session's statement timeout still applies. */
+	exec_on_conn(a, "SET statement_timeout = '100ms'");
+	dir = migration_dir(base, "slow", true);
+	write_file(dir, "0002_slow.sql", "CREATE TABLE slow_done (x int);\nSELECT pg_sleep(0.5);\n");
+	e = il_audit_migrate(a, dir, &version, err, sizeof(err));
+	check(e == IL_OK && version == 2 && query_int(db, "SELECT count(*) FROM pg_tables WHERE tablename = "
+	    "'slow_done'") == 1, "migrate-without-statement-timeout", "got %s, \"%s\"", il_err_str(e), err);
+	v = session_setting(a, "statement_timeout");
+	check(strcmp(v, "100ms") == 0, "migrate-keeps-session-timeout", "statement_timeout is %s after", v);
+	free(v);
+	free(dir);
+	exec_on(db, "DELETE FROM audit_schema_migrations WHERE version > 1; DROP TABLE slow_done");
+	il_audit_destroy(a);
+
+	/* What the connection string says wins, and so does a timeout the session has. */
+	conninfo = il_xasprintf("dbname=%s keepalives_idle=20 tcp_user_timeout=1000 options='-c statement_timeout=5s'",
+	    db);
+	a = il_audit_connect(conninfo, err, sizeof(err));
+	if (a == NULL) {
+		check(false, "connection-string-wins", "could not connect: %s", err);
+		free(conninfo);
+		return;
+	}
+	v = conn_option(a, "keepalives_idle");
+	v2 = conn_option(a, "tcp_user_timeout");
+	check(strcmp(v, "20") == 0 && strcmp(v2, "1000") == 0, "connection-string-wins",
+	    "keepalives_idle %s, tcp_user_timeout %s", v, v2);
+	free(v);
+	free(v2);
+	v = session_setting(a, "statement_timeout");
+	check(strcmp(v, "5s") == 0, "statement-timeout-of-the-session-wins", "statement_timeout is %s", v);
+	free(v);
+	il_audit_destroy(a);
+	free(conninfo);
 }
 
 static void
@@ -439,6 +555,20 @@ test_writes(const char *db)
 	e = il_audit_write(a, dls, 2, res, 1, &stored, err, sizeof(err));
 	check(e == IL_OK && stored == 0, "write-again-no-effect", "got %s, %zu stored", il_err_str(e), stored);
 
+	/* A time a NOT NULL column cannot hold never becomes a null that refuses the batch. */
+	res[0] = result("t.results", 3, 0);
+	res[0].processed_at_ms = 253402300800000LL;     /* 10000-01-01 */
+	res[1] = result("t.results", 3, 1);
+	res[1].processed_at_ms = -5;
+	res[1].topic = NULL;
+	e = il_audit_write(a, NULL, 0, res, 2, &stored, err, sizeof(err));
+	text = query_text(db, "SELECT string_agg(concat_ws('|', topic, processed_at), ',' ORDER BY kafka_offset) "
+	    "FROM results WHERE kafka_partition = 3");
+	check(e == IL_OK && stored == 2 && text != NULL && strcmp(text, "t.results|9999-12-31 23:59:59.999+00,"
+	    "|1970-01-01 00:00:00+00") == 0, "write-result-time-never-null", "got %s, %zu stored, %s, \"%s\"",
+	    il_err_str(e), stored, text != NULL ? text : "(nothing)", err);
+	free(text);
+
 	/* More than one INSERT's worth, with old rows and a duplicate inside. */
 	for (i = 0; i < 1100; i++)
 		dls[i] = dead_letter("t.dlq", 1, (int64_t)i);
@@ -493,7 +623,7 @@ test_classification(const char *db)
 		{ "08006", IL_ERR_TRANSIENT }, { "57P01", IL_ERR_TRANSIENT }, { "57P03", IL_ERR_TRANSIENT },
 		{ "40001", IL_ERR_TRANSIENT }, { "40P01", IL_ERR_TRANSIENT }, { "53300", IL_ERR_TRANSIENT },
 		{ "53100", IL_ERR_TRANSIENT }, { "23505", IL_ERR_INVALID }, { "22012", IL_ERR_INVALID },
-		{ "42P01", IL_ERR_INVALID },
+		{ "42P01", IL_ERR_INVALID }, { "57014", IL_ERR_TRANSIENT }, { "23502", IL_ERR_INVALID },
 	};
 	il_audit *a = connect_db(db);
 	char sql[160], err[512];
@@ -537,6 +667,7 @@ main(void)
 	}
 	test_connect(db);
 	test_migrations(base, db);
+	test_timeouts(base, db);
 	test_migration_race(db2);
 	test_writes(db);
 	test_classification(db);

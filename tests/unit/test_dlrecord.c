@@ -60,6 +60,21 @@ encode_fixture(fixture *f, const char *schema, const char *file, il_buf *out)
 	cJSON_Delete(j);
 }
 
+/* result-full.json with processed_at @p ms, in wire format. */
+static void
+encode_result_at(fixture *f, long long ms, il_buf *out)
+{
+	cJSON *j = il_test_avro_json("result-full.json");
+	char err[512];
+
+	cJSON_ReplaceItemInObjectCaseSensitive(j, "processed_at", cJSON_CreateNumber((double)ms));
+	il_buf_init(out, 1 << 20);
+	if (il_serde_encode(f->sd, "t", il_schema_set_latest(f->set, "EnrollmentResult"), j, out, err,
+	    sizeof(err)) != IL_OK)
+		fail_msg("%s", err);
+	cJSON_Delete(j);
+}
+
 static int
 setup(void **state)
 {
@@ -411,6 +426,97 @@ test_result_of_another_schema(void **state)
 	assert_non_null(r->dl.decoded_json);
 }
 
+/*
+ * A result the store would refuse (processed_at is NOT NULL there and
+ * takes the years 0001..9999 only): it decodes, but becomes a dead letter
+ * of class undecodable with its bytes and the reason, never a row that
+ * refuses the whole batch.
+ */
+static void
+test_result_processed_at_beyond_9999(void **state)
+{
+	fixture *f = *state;
+	il_dlrecord_msg m;
+	il_dlrecord *r;
+	il_buf v;
+
+	encode_result_at(f, 253402300800000LL, &v);     /* 10000-01-01T00:00:00.000Z */
+	m = message(RESULTS, "HH-000042", v.data, v.len, NULL);
+	r = convert(f, &m, true);
+	assert_int_equal(r->kind, IL_DLRECORD_DEAD_LETTER);
+	assert_true(r->undecodable);
+	assert_string_equal(r->dl.topic, RESULTS);
+	assert_int_equal(r->dl.offset, 77);
+	assert_string_equal(r->dl.error_class, "undecodable");
+	assert_string_equal(r->dl.error_stage, "VALUE_CONVERTER");
+	assert_non_null(strstr(r->dl.error_message, "results topic"));
+	assert_non_null(strstr(r->dl.error_message, "processed_at 253402300800000 ms lies outside the years"));
+	assert_int_equal(r->dl.vallen, v.len);
+	assert_memory_equal(r->dl.value, v.data, v.len);
+	/* decoded all the same: an operator sees what it said */
+	assert_non_null(r->dl.decoded_json);
+	assert_string_equal(r->dl.event_id, EVENT_ID);
+	il_buf_free(&v);
+	il_dlrecord_clear(&f->rec);
+
+	/* The last millisecond of 9999 is still a time the store takes. */
+	encode_result_at(f, 253402300799999LL, &v);
+	m = message(RESULTS, "HH-000042", v.data, v.len, NULL);
+	r = convert(f, &m, true);
+	assert_int_equal(r->kind, IL_DLRECORD_RESULT);
+	assert_int_equal(r->res.processed_at_ms, 253402300799999LL);
+	il_buf_free(&v);
+}
+
+/* The row the store refused, as the dead letter that replaces it. */
+static void
+test_refused(void **state)
+{
+	static const char reason[] = "could not insert into \"dead_letters\": raised (SQLSTATE 23514)";
+	fixture *f = *state;
+	il_dlrecord_msg m;
+	il_dlrecord *r = &f->rec;
+	cJSON *h;
+
+	f->hdrs = dlq_headers("mapping", EVENT_ID);
+	m = message(DLQ, "HH-000042", f->event.data, f->event.len, f->hdrs);
+	il_dlrecord_refused(r, &m, false, reason);
+	assert_int_equal(r->kind, IL_DLRECORD_DEAD_LETTER);
+	assert_true(r->undecodable);
+	assert_string_equal(r->dl.topic, DLQ);
+	assert_int_equal(r->dl.partition, 2);
+	assert_int_equal(r->dl.offset, 77);
+	assert_string_equal(r->dl.error_class, "undecodable");
+	assert_string_equal(r->dl.error_stage, "TASK_PUT");
+	assert_non_null(strstr(r->dl.error_message, "the audit store refused the row: "));
+	assert_non_null(strstr(r->dl.error_message, reason));
+	/* its bytes, copied, and what the headers say of the source */
+	assert_ptr_not_equal(r->dl.value, f->event.data);
+	assert_memory_equal(r->dl.value, f->event.data, f->event.len);
+	assert_memory_equal(r->dl.key, "HH-000042", 9);
+	assert_string_equal(r->dl.source_topic, "openspp.eligibility.v1");
+	assert_int_equal(r->dl.source_offset, 123456789012LL);
+	assert_string_equal(r->dl.event_id, EVENT_ID);
+	h = parse(r->dl.headers_json);
+	assert_int_equal(cJSON_GetArraySize(h), IL_DLQ_NHEADERS);
+	cJSON_Delete(h);
+	/* nothing decoded: the refused row was made from that */
+	assert_null(r->dl.decoded_json);
+	assert_int_equal(r->dl.programme_id, -1);
+	il_dlrecord_clear(r);
+
+	/* From the results topic: no dead-letter header is believed. */
+	m = message(RESULTS, NULL, f->result.data, f->result.len, f->hdrs);
+	il_dlrecord_refused(r, &m, true, reason);
+	assert_int_equal(r->kind, IL_DLRECORD_DEAD_LETTER);
+	assert_string_equal(r->dl.topic, RESULTS);
+	assert_string_equal(r->dl.error_class, "undecodable");
+	assert_null(r->dl.source_topic);
+	assert_null(r->dl.event_id);
+	assert_null(r->dl.key);
+	assert_memory_equal(r->dl.value, f->result.data, f->result.len);
+}
+
 static void
 test_registry_unreachable(void **state)
 {
@@ -467,6 +573,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_result_nulls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_undecodable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_of_another_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_processed_at_beyond_9999, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_twice, setup, teardown),
 	};

@@ -37,7 +37,6 @@
 /* What a stopping worker gives a failing store before it leaves the batch
  * uncommitted (it is read again at the next start). */
 #define D_SHUTDOWN_MS 10000
-#define D_MAX_PARTS 4096
 /* Freed heap goes back to the system at this pace (see il_worker_run of enroll). */
 #define D_TRIM_EVERY_MS 10000
 
@@ -68,8 +67,8 @@ struct il_dlworker {
 	il_dlrecord *recs;      /* conversion at write time, cap of them */
 	il_audit_dead_letter *dls;
 	il_audit_result *res;
-	struct part parts[D_MAX_PARTS];
-	size_t nparts;
+	struct part *parts;     /* assigned partitions; grows as the assignment does */
+	size_t nparts, partcap;
 	bool paused;            /* fetching paused: the store fails */
 	bool store_down;
 	int failures;           /* writes or connections failed in a row */
@@ -254,19 +253,98 @@ recs_clear(il_dlworker *w, size_t n)
 		il_dlrecord_clear(&w->recs[i]);
 }
 
+/* What a write of the batch did, for the metrics. */
+struct written {
+	size_t nd, nr;          /* rows written as dead letters, as results */
+	size_t stored;          /* rows really inserted (the others were there) */
+	size_t undecodable;     /* messages whose value did not decode, or whose row was refused */
+};
+
 /*
- * Converts and writes the whole batch in one transaction.  On success the
- * messages are released; on failure the batch stays as it was.
+ * The store refused the batch (IL_ERR_INVALID: the data, not the
+ * connection).  Bad input never blocks a partition: every message is
+ * written again alone, in a transaction of its own, and one whose row is
+ * refused becomes a dead letter of class "undecodable" with its bytes and
+ * PostgreSQL's reason.  Messages already written this way are skipped by
+ * the store when a transient failure makes the whole batch come again.
+ * @returns IL_OK; IL_ERR_TRANSIENT (or IL_ERR_CONFIG) as il_audit_write()
+ * and the reconnect say; IL_ERR_INVALID when even the dead letter is
+ * refused: a bug of ours, nothing to retry.
+ */
+static il_err
+write_one_by_one(il_dlworker *w, struct written *out, char *errbuf, size_t errsz)
+{
+	char reason[1024];
+	il_dlrecord refused;
+	il_dlrecord_msg m;
+	size_t i, stored;
+	il_err err;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < w->n; i++) {
+		il_dlrecord *rec = &w->recs[i];
+		bool is_result = rec->kind == IL_DLRECORD_RESULT;
+
+		if (!il_audit_connected(w->audit)) {
+			err = il_audit_reconnect(w->audit, errbuf, errsz);
+			if (err != IL_OK)
+				return err == IL_ERR_CONFIG ? IL_ERR_CONFIG : IL_ERR_TRANSIENT;
+		}
+		stored = 0;
+		err = il_audit_write(w->audit, is_result ? NULL : &rec->dl, is_result ? 0 : 1,
+		    is_result ? &rec->res : NULL, is_result ? 1 : 0, &stored, reason, sizeof(reason));
+		if (err == IL_OK) {
+			out->nd += is_result ? 0 : 1;
+			out->nr += is_result ? 1 : 0;
+			out->stored += stored;
+			out->undecodable += rec->undecodable ? 1 : 0;
+			continue;
+		}
+		if (err != IL_ERR_INVALID) {
+			il_err_setf(errbuf, errsz, "%s", reason);
+			return err;
+		}
+		il_dlrecord_msg_of(w->batch[i], &m);
+		il_log_warn("the audit store refused a message's row: stored as a dead letter of class undecodable",
+		    IL_STR("topic", m.topic), IL_INT("partition", m.partition), IL_INT("offset", m.offset),
+		    IL_STR("reason", reason));
+		il_dlrecord_refused(&refused, &m, topic_index(w, m.topic) == T_RESULTS, reason);
+		stored = 0;
+		err = il_audit_write(w->audit, &refused.dl, 1, NULL, 0, &stored, errbuf, errsz);
+		il_dlrecord_clear(&refused);
+		if (err == IL_ERR_INVALID) {
+			char why[1024];
+
+			il_err_setf(why, sizeof(why), "%s", errbuf);
+			il_err_setf(errbuf, errsz, "the audit store refused the message of \"%s\" partition %d "
+			    "offset %lld even as a dead letter (a bug): %s", m.topic, (int)m.partition,
+			    (long long)m.offset, why);
+			return err;
+		}
+		if (err != IL_OK)
+			return err;
+		out->nd++;
+		out->stored += stored;
+		out->undecodable++;
+	}
+	return IL_OK;
+}
+
+/*
+ * Converts and writes the whole batch in one transaction (one message at a
+ * time when the store refuses it).  On success the messages are released;
+ * on failure the batch stays as it was.
  * @returns IL_OK, or the failure: IL_ERR_TRANSIENT (store or registry
  * unavailable: try again later), IL_ERR_CONFIG (registry credentials),
- * IL_ERR_INVALID (the store refused the data).
+ * IL_ERR_INVALID (the store refused even a message as a dead letter).
  */
 static il_err
 batch_write(il_dlworker *w, char *errbuf, size_t errsz)
 {
-	size_t i, nd = 0, nr = 0, stored = 0, undecodable = 0;
+	struct written done = { 0, 0, 0, 0 };
 	il_dlrecord_msg m;
 	double t0, secs;
+	size_t i;
 	il_err err;
 
 	if (w->n == 0)
@@ -285,26 +363,31 @@ batch_write(il_dlworker *w, char *errbuf, size_t errsz)
 			return err;
 		}
 		if (w->recs[i].kind == IL_DLRECORD_RESULT)
-			w->res[nr++] = w->recs[i].res;
+			w->res[done.nr++] = w->recs[i].res;
 		else
-			w->dls[nd++] = w->recs[i].dl;
+			w->dls[done.nd++] = w->recs[i].dl;
 		if (w->recs[i].undecodable)
-			undecodable++;
+			done.undecodable++;
 	}
 	t0 = (double)mono_ms();
-	err = il_audit_write(w->audit, w->dls, nd, w->res, nr, &stored, errbuf, errsz);
+	err = il_audit_write(w->audit, w->dls, done.nd, w->res, done.nr, &done.stored, errbuf, errsz);
+	if (err == IL_ERR_INVALID) {
+		il_log_warn("the audit store refused a batch: writing it one message at a time",
+		    IL_STR("reason", errbuf), IL_INT("held", (long long)w->n));
+		err = write_one_by_one(w, &done, errbuf, errsz);
+	}
 	secs = ((double)mono_ms() - t0) / 1000.0;
 	recs_clear(w, w->n);
 	if (err != IL_OK)
 		return err;
 	il_metric_observe(w->m_write_seconds, secs);
-	il_metric_inc(w->m_rows[T_DLQ], (double)nd);
-	il_metric_inc(w->m_rows[T_RESULTS], (double)nr);
-	il_metric_inc(w->m_duplicates, (double)(nd + nr - stored));
-	il_metric_inc(w->m_undecodable, (double)undecodable);
+	il_metric_inc(w->m_rows[T_DLQ], (double)done.nd);
+	il_metric_inc(w->m_rows[T_RESULTS], (double)done.nr);
+	il_metric_inc(w->m_duplicates, (double)(done.nd + done.nr - done.stored));
+	il_metric_inc(w->m_undecodable, (double)done.undecodable);
 	il_metric_inc(w->m_batches, 1);
-	il_log_debug("batch written", IL_INT("dead_letters", (long long)nd), IL_INT("results", (long long)nr),
-	    IL_INT("stored", (long long)stored), IL_DBL("seconds", secs));
+	il_log_debug("batch written", IL_INT("dead_letters", (long long)done.nd),
+	    IL_INT("results", (long long)done.nr), IL_INT("stored", (long long)done.stored), IL_DBL("seconds", secs));
 	for (i = 0; i < w->n; i++)
 		rd_kafka_message_destroy(w->batch[i]);
 	w->n = 0;
@@ -473,13 +556,16 @@ on_rebalance(il_consumer *c, bool assigned, const rd_kafka_topic_partition_list_
 				p->revoking = true;
 			continue;
 		}
-		if (p == NULL && w->nparts < D_MAX_PARTS) {
+		if (p == NULL) {
+			/* No limit: a partition left out would never be stored nor committed. */
+			if (w->nparts == w->partcap) {
+				w->partcap = w->partcap == 0 ? 64 : w->partcap * 2;
+				w->parts = il_xrealloc(w->parts, w->partcap * sizeof(*w->parts));
+			}
 			p = &w->parts[w->nparts++];
 			p->topic = t;
 			p->partition = parts->elems[i].partition;
 		}
-		if (p == NULL)
-			continue;
 		p->next = -1;
 		p->committed = -1;
 		p->revoking = false;
@@ -708,13 +794,11 @@ il_dlworker_new(const il_dlworker_env *env, char *errbuf, size_t errsz)
 	 * no retry makes it right (an unreachable server is retried). */
 	opts = PQconninfoParse(w->conninfo, &perr);
 	if (opts == NULL) {
-		size_t len;
-
-		il_err_setf(errbuf, errsz, "audit.db.url: invalid connection string: %s",
-		    perr != NULL ? perr : "out of memory");
-		len = strlen(errbuf);
-		while (len > 0 && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
-			errbuf[--len] = '\0';
+		/* libpq's reason quotes the string, a URI whole: it may hold a
+		 * password, so nothing of it is shown. */
+		il_err_setf(errbuf, errsz, "%s", perr != NULL ? "audit.db.url: invalid connection string (see "
+		    "libpq's connection string syntax; the value is not shown: it may hold a password)" :
+		    "audit.db.url: could not parse the connection string: out of memory");
 		PQfreemem(perr);
 		goto fail;
 	}
@@ -748,6 +832,7 @@ il_dlworker_destroy(il_dlworker *w)
 	batch_drop(w, true);
 	il_serde_destroy(w->sd);
 	il_audit_destroy(w->audit);
+	free(w->parts);
 	free(w->batch);
 	free(w->recs);
 	free(w->dls);

@@ -12,7 +12,12 @@
  *    with backoff over a new connection, /healthz says degraded, and fetching
  *    resumes after the first write that succeeds;
  *  - nothing refused: a message that does not decode is stored as a dead
- *    letter of class "undecodable" with its bytes (record.h).
+ *    letter of class "undecodable" with its bytes (record.h);
+ *  - bad input never blocks a partition: when PostgreSQL refuses a batch,
+ *    its messages are written again one at a time, and one whose row is
+ *    refused is stored as a dead letter of class "undecodable" with its
+ *    bytes and PostgreSQL's reason; only a refusal of that dead letter too
+ *    (a bug) stops the worker.
  */
 #ifndef IL_DLWORKER_H
 #define IL_DLWORKER_H
@@ -39,7 +44,8 @@ typedef struct il_dlworker_env {
  * @brief Checks the configuration and makes the consumer and the serde;
  * nothing connects yet.
  * @returns NULL with the reason in @p errbuf, naming the key when the
- * configuration is wrong ("audit.db.url: invalid connection string: ...").
+ * configuration is wrong ("audit.db.url: invalid connection string ...",
+ * never the value: it may hold a password).
  */
 il_dlworker *il_dlworker_new(const il_dlworker_env *env, char *errbuf, size_t errsz);
 /** Frees @p w (leaving the group first); NULL is a no-op. */
@@ -59,7 +65,7 @@ il_err il_dlworker_prepare(il_dlworker *w, char *errbuf, size_t errsz);
  * commits what it holds.
  * @returns IL_OK, or IL_ERR_FATAL / IL_ERR_CONFIG / IL_ERR_INVALID with the
  * reason when it had to stop (Kafka fatal error, registry credentials
- * refused, PostgreSQL refusing the data).
+ * refused, PostgreSQL refusing a message even as a dead letter).
  */
 il_err il_dlworker_run(il_dlworker *w, char *errbuf, size_t errsz);
 /** The /healthz callback: "audit_store" up/down, the batch held, whether fetching is paused. */

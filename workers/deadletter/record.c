@@ -222,6 +222,7 @@ result_fill(il_dlrecord *rec, const il_dlrecord_msg *m, const il_schema *writer,
 {
 	il_audit_result *r = &rec->res;
 	const cJSON *o = rec->json, *refs;
+	char stamp[IL_TIME_LEN];
 	long long v;
 
 	if (writer == NULL || strcmp(il_schema_name(writer), "EnrollmentResult") != 0) {
@@ -240,6 +241,14 @@ result_fill(il_dlrecord *rec, const il_dlrecord_msg *m, const il_schema *writer,
 	if (r->event_id == NULL || r->event_key == NULL || r->outcome == NULL || r->worker_id == NULL ||
 	    r->processed_at_ms < 0) {
 		snprintf(why, whysz, "event_id, key, outcome, worker_id or processed_at missing");
+		return false;
+	}
+	/* processed_at is NOT NULL in the store, which takes the years
+	 * 0001..9999 only (audit.c): such a row would be refused, and with it
+	 * the whole batch; as a dead letter the message is kept whole. */
+	if (!il_time_format_ms(r->processed_at_ms, stamp)) {
+		snprintf(why, whysz, "processed_at %lld ms lies outside the years 0001 to 9999",
+		    (long long)r->processed_at_ms);
 		return false;
 	}
 	r->target = json_string(o, "target");
@@ -388,6 +397,29 @@ il_dlrecord_convert(il_dlrecord *rec, const il_dlrecord_msg *m, bool is_result, 
 	rec->undecodable = !decoded || is_result;
 	dead_letter_fill(rec, m, is_result, rec->undecodable ? reason : NULL);
 	return IL_OK;
+}
+
+void
+il_dlrecord_refused(il_dlrecord *rec, const il_dlrecord_msg *m, bool is_result, const char *reason)
+{
+	il_audit_dead_letter *d = &rec->dl;
+
+	memset(rec, 0, sizeof(*rec));
+	if (m->key != NULL) {
+		rec->key = il_xmalloc(m->keylen + 1);
+		memcpy(rec->key, m->key, m->keylen);
+	}
+	if (m->value != NULL) {
+		rec->value = il_xmalloc(m->vallen + 1);
+		memcpy(rec->value, m->value, m->vallen);
+	}
+	/* Nothing decoded: whatever the store refused was made from it. */
+	dead_letter_fill(rec, m, is_result, NULL);
+	rec->undecodable = true;
+	d->error_class = "undecodable";
+	/* Connect's stage for a sink's write. */
+	d->error_stage = "TASK_PUT";
+	d->error_message = own(rec, il_xasprintf("the audit store refused the row: %s", reason));
 }
 
 void

@@ -5,8 +5,9 @@
  * Nothing is refused: a dead letter whose value does not decode, or that
  * carries no dead-letter headers, is stored as it came, with its bytes and
  * the reason; so is a results message that is no EnrollmentResult, as a dead
- * letter of class "undecodable".  Only a registry that cannot answer now
- * delays a conversion (the caller tries again later).
+ * letter of class "undecodable"; so is a result the store would refuse
+ * (a processed_at past the year 9999).  Only a registry that cannot answer
+ * now delays a conversion (the caller tries again later).
  */
 #ifndef IL_DLRECORD_H
 #define IL_DLRECORD_H
@@ -74,6 +75,16 @@ void il_dlrecord_msg_of(const rd_kafka_message_t *msg, il_dlrecord_msg *out);
  */
 il_err il_dlrecord_convert(il_dlrecord *rec, const il_dlrecord_msg *msg, bool is_result,
     il_serde *sd, char *errbuf, size_t errsz);
+
+/**
+ * @brief Makes @p rec the row of a message whose own row the audit store
+ * refused: a dead letter of class "undecodable", stage "TASK_PUT", with the
+ * message's bytes and headers (and, for a message of the dead-letter topic,
+ * what its headers say of the source), nothing decoded, and "the audit
+ * store refused the row: @p reason" as its error message.  @p is_result as
+ * for il_dlrecord_convert().  Never fails; @p msg may go once this returns.
+ */
+void il_dlrecord_refused(il_dlrecord *rec, const il_dlrecord_msg *msg, bool is_result, const char *reason);
 
 /** Frees what @p rec owns and empties it; an empty (zeroed) record is a no-op. */
 void il_dlrecord_clear(il_dlrecord *rec);
