@@ -1,7 +1,7 @@
 /*
  * burrow.c - Burrow's rules for the health of a consumer group (burrow.h).
  *
- * A transcription of Burrow 1.x's caching evaluator
+ * A transcription of Burrow 1.3's caching evaluator
  * (calculatePartitionStatus and its checks), so that an operator who knows
  * Burrow's answers gets the same ones here: the checks run in Burrow's
  * order, and a window that is not yet full is judged all the same (Burrow
@@ -65,6 +65,88 @@ il_burrow_window_complete(const il_burrow_window *w)
 	return w->size > 0 && w->n == w->size;
 }
 
+void
+il_burrow_ends_init(il_burrow_ends *r, size_t size)
+{
+	/* A ring of no readings would remember nothing; one is the least. */
+	if (size == 0)
+		size = 1;
+	r->e = il_xcalloc(size, sizeof(*r->e));
+	r->size = size;
+	r->n = 0;
+	r->head = 0;
+}
+
+void
+il_burrow_ends_free(il_burrow_ends *r)
+{
+	free(r->e);
+	r->e = NULL;
+	r->size = 0;
+	r->n = 0;
+	r->head = 0;
+}
+
+void
+il_burrow_ends_push(il_burrow_ends *r, int64_t offset, long long ts_ms)
+{
+	il_burrow_end *slot;
+
+	if (r->n < r->size) {
+		slot = &r->e[(r->head + r->n) % r->size];
+		r->n++;
+	} else {
+		slot = &r->e[r->head];
+		r->head = (r->head + 1) % r->size;
+	}
+	slot->offset = offset;
+	slot->ts_ms = ts_ms;
+}
+
+const il_burrow_end *
+il_burrow_ends_at(const il_burrow_ends *r, size_t i)
+{
+	return &r->e[(r->head + i) % r->size];
+}
+
+int64_t
+il_burrow_commit_lag(const il_burrow_ends *r, int64_t offset, long long ts_ms)
+{
+	const il_burrow_end *e;
+	size_t i;
+
+	if (r->n == 0)
+		return -1;
+	/* The end the consumer could have seen when it committed: a later
+	 * reading counts messages that arrived after the commit as its lag.
+	 * Older than every reading (a commit log read from its start): the
+	 * oldest is the best there is. */
+	e = il_burrow_ends_at(r, 0);
+	for (i = r->n; i > 0; i--) {
+		if (il_burrow_ends_at(r, i - 1)->ts_ms <= ts_ms) {
+			e = il_burrow_ends_at(r, i - 1);
+			break;
+		}
+	}
+	/* Readings are periodic, so a commit may be ahead of the last one. */
+	return e->offset > offset ? e->offset - offset : 0;
+}
+
+bool
+il_burrow_recent_lag_zero(const il_burrow_window *w, const il_burrow_ends *r)
+{
+	int64_t last;
+	size_t i;
+
+	if (w->n == 0)
+		return false;
+	last = il_burrow_window_at(w, w->n - 1)->offset;
+	for (i = 0; i < r->n; i++)
+		if (il_burrow_ends_at(r, i)->offset <= last)
+			return true;
+	return false;
+}
+
 /* Burrow's checkIfOffsetsStopped: silent for longer than the window spans. */
 static bool
 il_burrow_stopped(const il_burrow_window *w, long long now_ms)
@@ -125,14 +207,18 @@ il_burrow_lag_not_decreasing(const il_burrow_window *w)
 }
 
 il_burrow_status
-il_burrow_partition_status(const il_burrow_window *w, int64_t current_lag, long long now_ms)
+il_burrow_partition_status(const il_burrow_window *w, int64_t current_lag, bool recent_lag_zero,
+    long long now_ms)
 {
 	/* No lag now: whatever the history, the consumer has caught up. */
 	if (w->n == 0 || current_lag <= 0)
 		return IL_BURROW_OK;
 	/* First, as in Burrow: a stopped consumer is a problem even before its
-	 * window is full. */
-	if (il_burrow_stopped(w, now_ms))
+	 * window is full, and even if its window once had no lag (that may be
+	 * long ago).  But a consumer that commits only on progress falls
+	 * silent whenever it is caught up: lag that was zero in the last few
+	 * readings says it is idle, not stopped. */
+	if (il_burrow_stopped(w, now_ms) && !recent_lag_zero)
 		return IL_BURROW_STOP;
 	if (il_burrow_lag_was_zero(w))
 		return IL_BURROW_OK;

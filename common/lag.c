@@ -16,9 +16,9 @@
  * watermark, the figure kafka-consumer-groups prints.
  *
  * What lives from round to round is one il_lag_state per (group, topic,
- * partition) a watched group has: its window of commits and a cached message
- * time.  A state that no round needs any more is freed, so memory follows
- * the partitions being watched, not the history.
+ * partition) a watched group has: its window of commits, its ring of log end
+ * readings and a cached message time.  A state that no round needs any more
+ * is freed, so memory follows the partitions being watched, not the history.
  *
  * Not thread-safe: the caller serialises il_lag_evaluate(),
  * il_lag_get_snapshot() and il_lag_render_metrics().
@@ -68,6 +68,7 @@ typedef struct il_lag_state {
 	char *topic;                    /* owned */
 	int32_t partition;              /* partition id */
 	il_burrow_window w;             /* the last commits */
+	il_burrow_ends ends;            /* the last log end readings, for the commits' lag and STOP */
 	int64_t committed;              /* committed offset of the last round; -1 none */
 	int64_t log_end;                /* log end offset of the last round; -1 unknown */
 	bool observed;                  /* committed has been seen by a round */
@@ -124,6 +125,7 @@ typedef struct il_lag_rgroup {
 	rd_kafka_event_t *offsets_ev;   /* the OffsetFetch answer; owns offsets */
 	const rd_kafka_topic_partition_list_t *offsets; /* committed offsets */
 	bool failed;                    /* offsets unread: keeps its previous figures */
+	bool dead;                      /* the broker says it does not exist (Dead, or not found) */
 	size_t first;                   /* its partitions: parts[first .. first + n) */
 	size_t n;
 } il_lag_rgroup;
@@ -322,6 +324,9 @@ il_lag_state_get(il_lag *l, const char *group, const char *topic, int32_t partit
 	st->topic = il_xstrdup(topic);
 	st->partition = partition;
 	il_burrow_window_init(&st->w, l->window_size);
+	/* As many readings as the window has commits, one a round: Burrow's
+	 * broker offset ring, also sized by its window (intervals). */
+	il_burrow_ends_init(&st->ends, l->window_size);
 	st->committed = -1;
 	st->log_end = -1;
 	st->first_ms = -1;
@@ -337,6 +342,7 @@ static void
 il_lag_state_free(il_lag_state *st)
 {
 	il_burrow_window_free(&st->w);
+	il_burrow_ends_free(&st->ends);
 	free(st->group);
 	free(st->topic);
 	free(st);
@@ -872,17 +878,24 @@ il_lag_describe(il_lag *l, il_lag_round *r, int timeout_ms)
 	descs = rd_kafka_DescribeConsumerGroups_result_groups(
 	    rd_kafka_event_DescribeConsumerGroups_result(r->describe_ev), &n);
 	for (i = 0; i < n; i++) {
+		key.name = (char *)rd_kafka_ConsumerGroupDescription_group_id(descs[i]);
+		g = il_lag_find(&key, r->groups, r->ngroups, sizeof(*r->groups), il_lag_rgroup_cmp);
 		gerr = rd_kafka_ConsumerGroupDescription_error(descs[i]);
 		if (gerr != NULL) {
-			il_log_debug("could not describe consumer group",
-			    IL_STR("group", rd_kafka_ConsumerGroupDescription_group_id(descs[i])),
+			/* A broker of the next group protocol answers an unknown
+			 * group so; a classic one describes it as Dead. */
+			if (g != NULL &&
+			    rd_kafka_error_code(gerr) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+				g->dead = true;
+			il_log_debug("could not describe consumer group", IL_STR("group", key.name),
 			    IL_STR("error", rd_kafka_error_string(gerr)));
 			continue;
 		}
-		key.name = (char *)rd_kafka_ConsumerGroupDescription_group_id(descs[i]);
-		g = il_lag_find(&key, r->groups, r->ngroups, sizeof(*r->groups), il_lag_rgroup_cmp);
-		if (g != NULL)
-			g->desc = descs[i];
+		if (g == NULL)
+			continue;
+		g->desc = descs[i];
+		g->dead = rd_kafka_ConsumerGroupDescription_state(descs[i]) ==
+		    RD_KAFKA_CONSUMER_GROUP_STATE_DEAD;
 	}
 }
 
@@ -1091,6 +1104,7 @@ il_lag_read_log_ends(il_lag *l, il_lag_round *r, int timeout_ms, char *errbuf, s
 	const struct rd_kafka_metadata_topic *t, *clog;
 	rd_kafka_topic_partition_list_t *all;
 	rd_kafka_resp_err_t rerr;
+	long long read_ms;
 	size_t i;
 	int j, k;
 
@@ -1123,6 +1137,10 @@ il_lag_read_log_ends(il_lag *l, il_lag_round *r, int timeout_ms, char *errbuf, s
 		    r->ends->cnt, rd_kafka_err2str(rerr));
 		return IL_ERR_TRANSIENT;
 	}
+	/* Stamped when the answer is in: the broker read each end before
+	 * that, so a commit made later had at least this end before it and
+	 * its lag is never overstated by the time the request took. */
+	read_ms = il_lag_wall_ms();
 	for (k = 0; k < r->ends->cnt; k++) {
 		if (r->ends->elems[k].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
@@ -1134,8 +1152,11 @@ il_lag_read_log_ends(il_lag *l, il_lag_round *r, int timeout_ms, char *errbuf, s
 	}
 	for (i = 0; i < r->nparts; i++) {
 		rd_kafka_topic_partition_t *e = il_lag_end_of(r, r->parts[i].topic, r->parts[i].partition);
+		il_lag_state *st = r->parts[i].st;
 
-		r->parts[i].st->log_end = e != NULL && e->offset >= 0 ? e->offset : -1;
+		st->log_end = e != NULL && e->offset >= 0 ? e->offset : -1;
+		if (st->log_end >= 0)
+			il_burrow_ends_push(&st->ends, st->log_end, read_ms);
 	}
 	return IL_OK;
 }
@@ -1156,12 +1177,16 @@ il_lag_take_record(il_lag *l, const rd_kafka_message_t *rkm)
 	}
 	if (c.kind != IL_COMMITLOG_COMMIT)
 		return;
-	/* Only partitions a watched group has now, whose log end is known
+	/* Only partitions a watched group has now, whose log end was read
 	 * (Burrow too skips a commit until it knows the partition's end). */
 	st = il_lag_state_find(l, c.group, c.group_len, c.topic, c.topic_len, c.partition);
-	if (st == NULL || st->seen != l->round || st->log_end < 0)
+	if (st == NULL || st->seen != l->round || st->ends.n == 0)
 		return;
-	il_lag_window_add(&st->w, c.offset, st->log_end - c.offset, (long long)c.commit_ts_ms);
+	/* The round reads the commits made since the last one: measured
+	 * against this round's end, a consumer that keeps up would show the
+	 * messages that came after each commit as its lag. */
+	il_lag_window_add(&st->w, c.offset, il_burrow_commit_lag(&st->ends, c.offset,
+	    (long long)c.commit_ts_ms), (long long)c.commit_ts_ms);
 }
 
 /*
@@ -1330,8 +1355,8 @@ il_lag_commits_by_change(il_lag *l, il_lag_round *r, long long now_ms)
 			continue;
 		if (st->w.n == 0 && st->first_ms >= 0 && st->first_lag >= 0)
 			il_lag_window_add(&st->w, st->committed, st->first_lag, st->first_ms);
-		il_lag_window_add(&st->w, r->parts[i].committed, st->log_end - r->parts[i].committed,
-		    now_ms);
+		il_lag_window_add(&st->w, r->parts[i].committed,
+		    il_burrow_commit_lag(&st->ends, r->parts[i].committed, now_ms), now_ms);
 	}
 }
 
@@ -1659,10 +1684,18 @@ il_lag_fill_part(const il_lag_rpart *rp, il_lag_partition *p, const char *group,
 	p->client_id = il_lag_intern(arena, rp->member != NULL ?
 	    il_lag_str(rd_kafka_MemberDescription_client_id(rp->member)) : "");
 	current = p->lag > 0 ? p->lag : 0;
-	p->status = il_burrow_partition_status(&st->w, current, now_ms);
+	p->status = il_burrow_partition_status(&st->w, current,
+	    il_burrow_recent_lag_zero(&st->w, &st->ends), now_ms);
 	p->window = st->w.n;
 	p->complete = il_burrow_window_complete(&st->w);
-	p->last_commit_ms = st->w.n > 0 ? il_burrow_window_at(&st->w, st->w.n - 1)->ts_ms : -1;
+	p->start.offset = -1;
+	p->start.ts_ms = -1;
+	p->end = p->start;
+	if (st->w.n > 0) {
+		p->start = *il_burrow_window_at(&st->w, 0);
+		p->end = *il_burrow_window_at(&st->w, st->w.n - 1);
+	}
+	p->last_commit_ms = p->end.ts_ms;
 }
 
 /* Step 6: statuses, the new snapshot in place of the old, and the states no longer needed. */
@@ -1719,6 +1752,10 @@ il_lag_publish(il_lag *l, il_lag_round *r, long long now_ms, long long started_m
 				g->max_lag_seconds = p->lag_seconds;
 		}
 		g->status = il_burrow_group_status(sts, rg->n);
+		/* Burrow knows no such group; kafka-consumer-groups says it
+		 * does not exist.  Offsets would make it exist (Empty). */
+		if (rg->dead && rg->n == 0)
+			g->status = IL_BURROW_NOTFOUND;
 		ng++;
 	}
 	free(sts);

@@ -9,17 +9,21 @@
  *     broker answers;
  *  2. reads each group's committed offsets (OffsetFetch, as
  *     kafka-consumer-groups does) and every partition's log end offset (one
- *     batched ListOffsets "latest" per broker);
+ *     batched ListOffsets "latest" per broker), kept with the time it was
+ *     read in a ring of the last lag.window.size readings per partition;
  *  3. feeds each partition's window with the commits made since the last
  *     round: on a real broker the commit records of __consumer_offsets,
  *     read as Burrow does (every commit, with its commit time, also one that
  *     repeats the same offset: that is what tells STALL from STOP); where
  *     that topic cannot be read (librdkafka's mock cluster) a change of the
- *     committed offset seen by a round counts as one commit at that time;
+ *     committed offset seen by a round counts as one commit at that time.
+ *     A commit's lag is measured against the log end read at or before its
+ *     time (il_burrow_commit_lag()), not against this round's;
  *  4. measures the lag in seconds: the age of the oldest unconsumed message
  *     (now minus the timestamp of the message at the committed offset, read
  *     once per committed offset and cached), 0 without lag;
- *  5. computes every partition's and group's status.
+ *  5. computes every partition's and group's status, STOP guarded by the
+ *     ring of log end readings (il_burrow_recent_lag_zero()).
  * The figures are a snapshot the caller reads until the next round.
  */
 #ifndef IL_LAG_H
@@ -52,13 +56,16 @@ typedef struct il_lag_partition {
 	size_t window;          /* commits in the window */
 	bool complete;          /* the window is full */
 	long long last_commit_ms; /* time of the last commit seen; -1 none */
+	/* Burrow's start and end (appended: older code never reads them). */
+	il_burrow_commit start; /* the oldest commit of the window; offset -1 when empty */
+	il_burrow_commit end;   /* the newest (ts_ms is last_commit_ms); offset -1 when empty */
 } il_lag_partition;
 
 /** One group in a snapshot; its partitions are parts[first .. first + nparts). */
 typedef struct il_lag_group {
 	const char *group;
 	const char *state;      /* the broker's group state (Stable, Empty, ...); "" unknown */
-	il_burrow_status status;
+	il_burrow_status status;/* NOTFOUND: the broker says it does not exist (Dead, no offsets) */
 	int64_t sum_lag;        /* over partitions with a committed offset */
 	int64_t max_lag;
 	double max_lag_seconds;

@@ -294,17 +294,21 @@ print_group_json(const il_lag_snapshot *snap, const il_lag_group *g, const char 
 	return ok;
 }
 
-/* A group named with --group that the round did not find. */
+/*
+ * A group that does not exist: named with --group but not found by the
+ * round, or one the broker describes as Dead without offsets (state
+ * @p state, NULL when unknown), as kafka-consumer-groups reports it.
+ */
 static bool
-print_missing(const char *group, const char *cluster, long long ms, bool json)
+print_missing(const char *group, const char *state, const char *cluster, long long ms, bool json)
 {
 	cJSON *o;
 	bool ok;
 
 	if (!json) {
 		printf("\nConsumer group '%s' does not exist.\n"
-		    "group %s: status NOTFOUND, state -, total lag 0, max lag 0, max lag seconds 0.000\n",
-		    group, group);
+		    "group %s: status NOTFOUND, state %s, total lag 0, max lag 0, max lag seconds 0.000\n",
+		    group, group, state != NULL && state[0] != '\0' ? state : "-");
 		return true;
 	}
 	o = cJSON_CreateObject();
@@ -312,7 +316,7 @@ print_missing(const char *group, const char *cluster, long long ms, bool json)
 	add_time(o, "ts", ms);
 	cJSON_AddStringToObject(o, "cluster", cluster);
 	cJSON_AddStringToObject(o, "group", group);
-	cJSON_AddNullToObject(o, "state");
+	add_text(o, "state", state);
 	cJSON_AddStringToObject(o, "status", "NOTFOUND");
 	cJSON_AddNumberToObject(o, "total_lag", 0);
 	cJSON_AddNumberToObject(o, "max_lag", 0);
@@ -345,14 +349,18 @@ print_round(const il_lag_snapshot *snap, const struct lag_opts *o, const char *c
 	if (o->watch > 0 && !o->json)
 		printf("\n--- %s, cluster %s\n", il_time_format_ms(snap->taken_ms, ts) ? ts : "-", cluster);
 	for (i = 0; ok && i < snap->ngroups; i++) {
-		if (o->json)
+		/* The broker said it does not exist (lag.h): not "no offsets". */
+		if (snap->groups[i].status == IL_BURROW_NOTFOUND)
+			ok = print_missing(snap->groups[i].group, snap->groups[i].state, cluster,
+			    snap->taken_ms, o->json);
+		else if (o->json)
 			ok = print_group_json(snap, &snap->groups[i], cluster);
 		else
 			print_group_table(snap, &snap->groups[i]);
 	}
 	for (i = 0; ok && i < o->ngroups; i++)
 		if (!found(snap, o->groups[i]))
-			ok = print_missing(o->groups[i], cluster, snap->taken_ms, o->json);
+			ok = print_missing(o->groups[i], NULL, cluster, snap->taken_ms, o->json);
 	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout))
 		ok = false;
@@ -434,7 +442,8 @@ const il_cmd_entry il_cmd_lag_entry = {
 	"  state, total lag, max lag.  --json: one line a partition\n"
 	"  {\"type\":\"partition\",\"group\",\"topic\",\"partition\",\"committed\",\"log_end\",\n"
 	"  \"lag\",\"lag_seconds\",\"status\",...} and one a group {\"type\":\"group\",\n"
-	"  \"status\",\"total_lag\",\"max_lag\",...}; null where unknown.\n"
+	"  \"status\",\"total_lag\",\"max_lag\",...}; null where unknown.  A group\n"
+	"  the broker says does not exist (state Dead) has status NOTFOUND.\n"
 	"  Burrow's status judges a window of lag.window.size commits: one run\n"
 	"  judges from the commits it could observe, so it is a first impression.\n"
 	"  The status with history is imislink-lagmon's (/v3/kafka/<cluster>/consumer/\n"

@@ -6,18 +6,25 @@
 #     table give the same committed offset, log end offset and lag per
 #     partition as `kafka-consumer-groups --describe`, read with nothing
 #     producing or committing in between;
+#   - a group that does not exist (the broker describes it as Dead): "does
+#     not exist" and status NOTFOUND, as kafka-consumer-groups says it;
 #   - discovery: without --group, the broker's groups are listed;
 #   - status: imislink-lagmon (lag.interval.ms 500, lag.window.size 5,
-#     lag.groups naming the groups) watching a group whose consumer
-#     (it_lag_consumer, commits every 2 s give or take 0.5 s; 20 messages
-#     a second arrive in one burst a second, so a consumer that keeps up
-#     has no lag at some commits, which Burrow's OK asks for)
-#     keeps up: OK; stalls (commits the same offsets) while messages keep
+#     lag.groups naming the groups, one of them nonexistent) watching a
+#     group whose consumer (it_lag_consumer, commits every 2 s give or take
+#     0.5 s; 20 messages a second arrive in one burst a second) keeps up:
+#     OK (a commit's lag is measured against the log end read before it,
+#     so a consumer that keeps up has none; the bursts only make that
+#     plainer: between them nothing arrives);
+#     stalls (commits the same offsets) while messages keep
 #     coming: STALL or STOP for the partitions and ERR for the group, on
 #     /v3/.../lag and in imislink_lag_*_status; consumes slower than the
 #     production: WARN; catches up: OK again; each change logged;
 #   - kafka-lag-exporter's series with cluster_name, group, topic, partition;
-#     Burrow's list, 404s for an unknown group and cluster; /healthz ok;
+#     Burrow's list, 404s for an unknown group (also one named in
+#     lag.groups that the broker says does not exist) and cluster; Burrow's
+#     start and end (oldest and newest commit of the window) in /lag;
+#     /healthz ok;
 #     `imislink lag --watch`; SIGHUP reloads, SIGTERM exits 0.
 # Bounds are generous: a check waits for behaviour, never asserts on time.
 # Needs: kafka.
@@ -153,13 +160,21 @@ PY
 
 "$TOOL" lag --group "$group_a-none" --json >"$tmp/none.jsonl" 2>>"$tmp/a.err"
 rc=$?
-json_check lag-unknown-group "$tmp/none.jsonl" "$group_a-none" "$rc" <<'PY'
+"$TOOL" lag --group "$group_a-none" >"$tmp/none.table" 2>>"$tmp/a.err"
+rc_table=$?
+json_check lag-unknown-group "$tmp/none.jsonl" "$group_a-none" "$rc" "$tmp/none.table" "$rc_table" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert sys.argv[3] == "0", "exit status %s" % sys.argv[3]
+assert sys.argv[3] == "0" and sys.argv[5] == "0", "exit status %s/%s" % (sys.argv[3], sys.argv[5])
 g = [m for m in lines if m["type"] == "group" and m["group"] == sys.argv[2]]
 assert g and g[0]["total_lag"] == 0, "lines %s" % lines
-assert not [m for m in lines if m["type"] == "partition" and m.get("committed") is not None], lines
+# The broker says it does not exist: NOTFOUND, as Burrow, not a healthy group.
+assert g[0]["status"] == "NOTFOUND", "status %s" % g[0]
+assert not [m for m in lines if m["type"] == "partition"], lines
+table = open(sys.argv[4]).read()
+assert "Consumer group '%s' does not exist." % sys.argv[2] in table, table
+assert "has no committed offsets" not in table, table
+assert "group %s: status NOTFOUND" % sys.argv[2] in table, table
 PY
 
 # Without --group, every group the broker lists.
@@ -188,7 +203,7 @@ PIDS+=("$cons_pid")
 
 mlog=$tmp/lagmon.log
 IMISLINK_HTTP_PORT=0 IMISLINK_LAG_INTERVAL_MS=500 IMISLINK_LAG_WINDOW_SIZE=5 \
-	IMISLINK_LAG_CLUSTER_NAME=$CLUSTER IMISLINK_LAG_GROUPS="$group_b,$group_a" \
+	IMISLINK_LAG_CLUSTER_NAME=$CLUSTER IMISLINK_LAG_GROUPS="$group_b,$group_a,$group_b-dead" \
 	"$LAGMON" </dev/null >"$tmp/lagmon.out" 2>"$mlog" &
 mon_pid=$!
 PIDS+=("$mon_pid")
@@ -324,7 +339,10 @@ curl -sS --max-time 10 -o "$tmp/nogroup.json" -w '%{http_code}' \
 	"$base/v3/kafka/$CLUSTER/consumer/$group_b-none/status" >"$tmp/nogroup.code" 2>&1
 curl -sS --max-time 10 -o "$tmp/nocluster.json" -w '%{http_code}' \
 	"$base/v3/kafka/$CLUSTER-none/consumer" >"$tmp/nocluster.code" 2>&1
+curl -sS --max-time 10 -o "$tmp/deadgroup.json" -w '%{http_code}' \
+	"$base/v3/kafka/$CLUSTER/consumer/$group_b-dead/lag" >"$tmp/deadgroup.code" 2>&1
 curl -sS --max-time 10 "$base/v3/kafka/$CLUSTER/consumer/$group_b/status" >"$tmp/status.json" 2>&1
+curl -sS --max-time 10 "$base/v3/kafka/$CLUSTER/consumer/$group_b/lag" >"$tmp/lag.json" 2>&1
 curl -sS --max-time 10 -o "$tmp/health.json" -w '%{http_code}' "$base/healthz" >"$tmp/health.code" 2>&1
 json_check lag-burrow-api "$tmp" "$CLUSTER" "$group_b" "$topic_b" <<'PY'
 import json, sys
@@ -337,6 +355,19 @@ assert code("nogroup.code") == "404", "unknown group: HTTP %s" % code("nogroup.c
 n = load("nogroup.json")
 assert n["status"]["status"] == "NOTFOUND" and n["message"], "unknown group answer %s" % n
 assert code("nocluster.code") == "404" and load("nocluster.json")["error"] is True, "unknown cluster"
+# Named in lag.groups, but the broker describes it as Dead: Burrow's 404 too.
+assert code("deadgroup.code") == "404", "nonexistent group: HTTP %s" % code("deadgroup.code")
+assert load("deadgroup.json")["status"]["status"] == "NOTFOUND", load("deadgroup.json")
+assert group + "-dead" not in l["consumers"], "nonexistent group listed: %s" % l
+# Burrow's start and end: the oldest and the newest commit of each window.
+lg = load("lag.json")["status"]
+assert len(lg["partitions"]) == 2, lg
+for p in lg["partitions"]:
+    st, en = p["start"], p["end"]
+    assert st and en, "no start or end: %s" % p
+    for c in (st, en):
+        assert set(("offset", "timestamp", "lag")) <= set(c) and c["lag"] >= 0 and c["timestamp"] > 0, p
+    assert st["offset"] <= en["offset"] and st["timestamp"] <= en["timestamp"], p
 s = load("status.json")
 assert s["error"] is False, s
 st = s["status"]

@@ -1,6 +1,7 @@
 /*
  * test_burrow.c - Burrow's rules: every status, in Burrow's order, on
- * windows filled by hand, and the ring that holds them.
+ * windows filled by hand, the ring that holds them, and the ring of log end
+ * readings that gives each commit its lag and guards STOP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +38,7 @@ status_of(const commit *c, size_t n, int64_t current_lag, long long now_ms)
 	il_burrow_status st;
 
 	fill(&w, n, c, n);
-	st = il_burrow_partition_status(&w, current_lag, now_ms);
+	st = il_burrow_partition_status(&w, current_lag, false, now_ms);
 	il_burrow_window_free(&w);
 	return st;
 }
@@ -97,8 +98,8 @@ test_empty_and_no_lag(void **state)
 
 	(void)state;
 	il_burrow_window_init(&w, 10);
-	assert_int_equal(il_burrow_partition_status(&w, 100, 999999), IL_BURROW_OK);
-	assert_int_equal(il_burrow_partition_status(&w, 0, 999999), IL_BURROW_OK);
+	assert_int_equal(il_burrow_partition_status(&w, 100, false, 999999), IL_BURROW_OK);
+	assert_int_equal(il_burrow_partition_status(&w, 0, false, 999999), IL_BURROW_OK);
 	il_burrow_window_free(&w);
 	/* Whatever the window says, no lag now is OK: stopped long ago... */
 	assert_int_equal(status_of(stalled, NC(stalled), 0, 999999), IL_BURROW_OK);
@@ -139,8 +140,8 @@ test_incomplete_window(void **state)
 	 * only reports how complete the window is). */
 	fill(&w, 10, c, NC(c));
 	assert_false(il_burrow_window_complete(&w));
-	assert_int_equal(il_burrow_partition_status(&w, 7, 3000), IL_BURROW_WARN);
-	assert_int_equal(il_burrow_partition_status(&w, 7, 5001), IL_BURROW_STOP);
+	assert_int_equal(il_burrow_partition_status(&w, 7, false, 3000), IL_BURROW_WARN);
+	assert_int_equal(il_burrow_partition_status(&w, 7, false, 5001), IL_BURROW_STOP);
 	il_burrow_window_free(&w);
 }
 
@@ -246,29 +247,271 @@ test_recovery_through_ring(void **state)
 		lag += 5;
 		il_burrow_window_push(&w, off, lag, t);
 	}
-	assert_int_equal(il_burrow_partition_status(&w, lag, t), IL_BURROW_WARN);
+	assert_int_equal(il_burrow_partition_status(&w, lag, false, t), IL_BURROW_WARN);
 	/* It catches up: the lag shrinks once inside the window: OK. */
 	t += 1000;
 	off += 100;
 	lag -= 20;
 	il_burrow_window_push(&w, off, lag, t);
-	assert_int_equal(il_burrow_partition_status(&w, lag, t), IL_BURROW_OK);
+	assert_int_equal(il_burrow_partition_status(&w, lag, false, t), IL_BURROW_OK);
 	/* It hangs committing the same offset: once the shrinking commit has
 	 * left the ring (three commits later), STALL. */
 	for (i = 0; i < 3; i++) {
 		t += 1000;
 		lag += 5;
 		il_burrow_window_push(&w, off, lag, t);
-		assert_int_equal(il_burrow_partition_status(&w, lag, t), IL_BURROW_OK);
+		assert_int_equal(il_burrow_partition_status(&w, lag, false, t), IL_BURROW_OK);
 	}
 	t += 1000;
 	lag += 5;
 	il_burrow_window_push(&w, off, lag, t);
-	assert_int_equal(il_burrow_partition_status(&w, lag, t), IL_BURROW_STALL);
+	assert_int_equal(il_burrow_partition_status(&w, lag, false, t), IL_BURROW_STALL);
 	/* Silence: STOP once longer than the window spans (4 s). */
-	assert_int_equal(il_burrow_partition_status(&w, lag, t + 4000), IL_BURROW_STALL);
-	assert_int_equal(il_burrow_partition_status(&w, lag, t + 4001), IL_BURROW_STOP);
+	assert_int_equal(il_burrow_partition_status(&w, lag, false, t + 4000), IL_BURROW_STALL);
+	assert_int_equal(il_burrow_partition_status(&w, lag, false, t + 4001), IL_BURROW_STOP);
 	il_burrow_window_free(&w);
+}
+
+static void
+test_ends_ring(void **state)
+{
+	il_burrow_ends r;
+	size_t i;
+
+	(void)state;
+	il_burrow_ends_init(&r, 3);
+	assert_int_equal(r.n, 0);
+	for (i = 1; i <= 7; i++)
+		il_burrow_ends_push(&r, (int64_t)i * 100, (long long)i * 1000);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(il_burrow_ends_at(&r, 0)->offset, 500);
+	assert_int_equal(il_burrow_ends_at(&r, 2)->offset, 700);
+	assert_int_equal(il_burrow_ends_at(&r, 2)->ts_ms, 7000);
+	il_burrow_ends_free(&r);
+	assert_null(r.e);
+	assert_int_equal(r.n, 0);
+	/* A ring of size 0 still holds one reading. */
+	il_burrow_ends_init(&r, 0);
+	il_burrow_ends_push(&r, 1, 1);
+	il_burrow_ends_push(&r, 2, 2);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(il_burrow_ends_at(&r, 0)->offset, 2);
+	il_burrow_ends_free(&r);
+}
+
+static void
+test_commit_lag(void **state)
+{
+	il_burrow_ends r;
+
+	(void)state;
+	il_burrow_ends_init(&r, 5);
+	/* No reading yet: unknown. */
+	assert_int_equal(il_burrow_commit_lag(&r, 10, 1000), -1);
+	il_burrow_ends_push(&r, 100, 1000);
+	il_burrow_ends_push(&r, 150, 2000);
+	il_burrow_ends_push(&r, 200, 3000);
+	/* Against the latest reading at or before the commit, not the last. */
+	assert_int_equal(il_burrow_commit_lag(&r, 140, 2500), 10);
+	assert_int_equal(il_burrow_commit_lag(&r, 140, 2000), 10);
+	assert_int_equal(il_burrow_commit_lag(&r, 140, 1999), 0);
+	assert_int_equal(il_burrow_commit_lag(&r, 190, 3000), 10);
+	assert_int_equal(il_burrow_commit_lag(&r, 190, 9000), 10);
+	/* Ahead of the reading (messages came after it): no lag, never less. */
+	assert_int_equal(il_burrow_commit_lag(&r, 170, 2500), 0);
+	/* Older than every reading: the oldest. */
+	assert_int_equal(il_burrow_commit_lag(&r, 40, 500), 60);
+	il_burrow_ends_free(&r);
+}
+
+static void
+test_recent_lag_zero(void **state)
+{
+	static const commit c[] = { { 40, 5, 1000 }, { 50, 5, 2000 } };
+	il_burrow_window w, empty;
+	il_burrow_ends r;
+
+	(void)state;
+	fill(&w, 5, c, NC(c));
+	il_burrow_window_init(&empty, 5);
+	il_burrow_ends_init(&r, 3);
+	assert_false(il_burrow_recent_lag_zero(&w, &r));
+	il_burrow_ends_push(&r, 60, 3000);
+	il_burrow_ends_push(&r, 70, 4000);
+	assert_false(il_burrow_recent_lag_zero(&w, &r));
+	/* Only the last commit counts: 45 is above it... */
+	il_burrow_ends_push(&r, 45, 5000);
+	assert_true(il_burrow_recent_lag_zero(&w, &r));
+	assert_false(il_burrow_recent_lag_zero(&empty, &r));
+	/* ... and equal to it is no lag. */
+	il_burrow_ends_push(&r, 80, 6000);
+	il_burrow_ends_push(&r, 90, 7000);
+	assert_true(il_burrow_recent_lag_zero(&w, &r));
+	il_burrow_ends_push(&r, 100, 8000);
+	assert_false(il_burrow_recent_lag_zero(&w, &r));
+	il_burrow_ends_push(&r, 50, 9000);
+	assert_true(il_burrow_recent_lag_zero(&w, &r));
+	il_burrow_window_free(&w);
+	il_burrow_window_free(&empty);
+	il_burrow_ends_free(&r);
+}
+
+/* A partition as the lag collector keeps it: its commits and its readings. */
+typedef struct part {
+	il_burrow_window w;
+	il_burrow_ends ends;
+	int64_t log_end;        /* the last reading */
+} part;
+
+static void
+part_init(part *p, size_t size)
+{
+	il_burrow_window_init(&p->w, size);
+	il_burrow_ends_init(&p->ends, size);
+	p->log_end = 0;
+}
+
+static void
+part_free(part *p)
+{
+	il_burrow_window_free(&p->w);
+	il_burrow_ends_free(&p->ends);
+}
+
+/* One round reads the log end @p end at @p t. */
+static void
+part_read(part *p, int64_t end, long long t)
+{
+	il_burrow_ends_push(&p->ends, end, t);
+	p->log_end = end;
+}
+
+/* A commit of @p offset at @p t, its lag measured as the collector does. */
+static void
+part_commit(part *p, int64_t offset, long long t)
+{
+	il_burrow_window_push(&p->w, offset, il_burrow_commit_lag(&p->ends, offset, t), t);
+}
+
+/* The status at @p now, after a round. */
+static il_burrow_status
+part_status(const part *p, long long now)
+{
+	const il_burrow_commit *last = il_burrow_window_at(&p->w, p->w.n - 1);
+
+	return il_burrow_partition_status(&p->w, p->log_end - last->offset,
+	    il_burrow_recent_lag_zero(&p->w, &p->ends), now);
+}
+
+static void
+test_idle_then_burst(void **state)
+{
+	part p;
+	long long t;
+	int64_t end = 0;
+
+	(void)state;
+	part_init(&p, 5);
+	/* A worker that keeps up: each second a round reads the end, then the
+	 * worker consumes what came and commits. */
+	for (t = 1000; t <= 5000; t += 1000) {
+		end += 10;
+		part_read(&p, end - 10, t);
+		part_commit(&p, end, t + 500);
+	}
+	part_read(&p, end, 6000);
+	assert_int_equal(part_status(&p, 6000), IL_BURROW_OK);
+	/* Caught up and idle for an hour: it commits only on progress, so
+	 * nothing; every round reads the same end. */
+	for (t = 7000; t <= 3600000; t += 1000)
+		part_read(&p, end, t);
+	assert_int_equal(part_status(&p, 3600000), IL_BURROW_OK);
+	/* A burst, read before the worker's first commit: lag now, an hour
+	 * of silence, but the lag was zero a round ago: idle, not STOP. */
+	part_read(&p, end + 30, 3601000);
+	assert_int_equal(part_status(&p, 3601000), IL_BURROW_OK);
+	/* Without the guard, the same window would be STOP (Burrow 1.2). */
+	assert_int_equal(il_burrow_partition_status(&p.w, 30, false, 3601000), IL_BURROW_STOP);
+	/* It commits the burst: OK, with the lag of that commit zero. */
+	part_commit(&p, end + 30, 3601200);
+	assert_int_equal(il_burrow_window_at(&p.w, p.w.n - 1)->lag, 0);
+	part_read(&p, end + 30, 3602000);
+	assert_int_equal(part_status(&p, 3602000), IL_BURROW_OK);
+	part_free(&p);
+}
+
+static void
+test_died_while_lag_grows(void **state)
+{
+	part p;
+	long long t;
+	int64_t end = 0;
+	int silent = 0;
+
+	(void)state;
+	part_init(&p, 5);
+	/* As above, keeping up: commits at 1.5 s to 5.5 s, a 4 s span. */
+	for (t = 1000; t <= 5000; t += 1000) {
+		end += 10;
+		part_read(&p, end - 10, t);
+		part_commit(&p, end, t + 500);
+	}
+	/* It dies at offset 50; messages keep coming, 10 a second. */
+	for (t = 6000; t <= 9000; t += 1000) {
+		part_read(&p, end, t);
+		end += 10;
+	}
+	/* 9.5 s: silent for 4 s, the span: not yet STOP. */
+	assert_int_equal(part_status(&p, 9500), IL_BURROW_OK);
+	/* Silent longer than the span, but the ring still holds readings
+	 * at or below its offset (5 s and 6 s): Burrow waits (OK, from the
+	 * window's zero lag). */
+	assert_int_equal(part_status(&p, 9501), IL_BURROW_OK);
+	/* Once every reading of the ring is above its offset, STOP, and it
+	 * stays STOP while the lag keeps growing. */
+	for (t = 10000; t <= 20000; t += 1000) {
+		part_read(&p, end, t);
+		end += 10;
+		if (part_status(&p, t) == IL_BURROW_STOP)
+			silent++;
+		else
+			assert_int_equal(t, 10000);
+	}
+	assert_int_equal(silent, 10);
+	assert_int_equal(il_burrow_group_status(&(il_burrow_status){ part_status(&p, 20000) }, 1),
+	    IL_BURROW_ERR);
+	part_free(&p);
+}
+
+static void
+test_steady_traffic_keeping_up(void **state)
+{
+	part p;
+	long long t;
+	int i;
+
+	(void)state;
+	/* 10 messages a second, evenly; rounds each second; the consumer
+	 * commits every 700 ms what had arrived by then.  Against the end
+	 * read at or before each commit the lag is zero: OK. */
+	part_init(&p, 5);
+	for (t = 0, i = 0; t <= 20000; t += 100) {
+		if (t % 1000 == 0)
+			part_read(&p, t / 100, t);
+		if (t > 0 && t % 700 == 0) {
+			part_commit(&p, t / 100, t);
+			i++;
+		}
+	}
+	assert_true(i > 5);
+	assert_int_equal(part_status(&p, 20000), IL_BURROW_OK);
+	/* The last commit, 196 at 19.6 s: no lag against the end read at
+	 * 19 s; against the end of the next round (200, read at 20 s, what a
+	 * round reading both used to take) the messages after it would be. */
+	assert_int_equal(il_burrow_window_at(&p.w, p.w.n - 1)->offset, 196);
+	assert_int_equal(il_burrow_commit_lag(&p.ends, 196, 19600), 0);
+	assert_int_equal(il_burrow_commit_lag(&p.ends, 196, 20000), 4);
+	part_free(&p);
 }
 
 static void
@@ -320,6 +563,12 @@ main(void)
 		cmocka_unit_test(test_stall),
 		cmocka_unit_test(test_warn_and_ok),
 		cmocka_unit_test(test_recovery_through_ring),
+		cmocka_unit_test(test_ends_ring),
+		cmocka_unit_test(test_commit_lag),
+		cmocka_unit_test(test_recent_lag_zero),
+		cmocka_unit_test(test_idle_then_burst),
+		cmocka_unit_test(test_died_while_lag_grows),
+		cmocka_unit_test(test_steady_traffic_keeping_up),
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_names),
 	};

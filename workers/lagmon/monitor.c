@@ -196,18 +196,18 @@ il_lagmon_interval_ms(const il_lagmon *m)
 	return m->interval_ms;
 }
 
-/* Burrow's ConsumerOffset of the last commit seen, or null. */
+/* Burrow's ConsumerOffset of a commit of the window, or null when the window is empty. */
 static cJSON *
-burrow_offset(const il_lag_partition *p)
+burrow_offset(const il_burrow_commit *c)
 {
 	cJSON *o;
 
-	if (p->committed < 0)
+	if (c->offset < 0)
 		return cJSON_CreateNull();
 	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "offset", (double)p->committed);
-	cJSON_AddNumberToObject(o, "timestamp", (double)(p->last_commit_ms >= 0 ? p->last_commit_ms : 0));
-	cJSON_AddNumberToObject(o, "lag", (double)(p->lag > 0 ? p->lag : 0));
+	cJSON_AddNumberToObject(o, "offset", (double)c->offset);
+	cJSON_AddNumberToObject(o, "timestamp", (double)c->ts_ms);
+	cJSON_AddNumberToObject(o, "lag", (double)c->lag);
 	return o;
 }
 
@@ -223,9 +223,8 @@ burrow_partition(const il_lagmon *m, const il_lag_partition *p)
 	cJSON_AddStringToObject(o, "owner", p->host != NULL ? p->host : "");
 	cJSON_AddStringToObject(o, "client_id", p->client_id != NULL ? p->client_id : "");
 	cJSON_AddStringToObject(o, "status", il_burrow_status_name(p->status));
-	/* The oldest commit of the window is not part of a snapshot. */
-	cJSON_AddNullToObject(o, "start");
-	cJSON_AddItemToObject(o, "end", burrow_offset(p));
+	cJSON_AddItemToObject(o, "start", burrow_offset(&p->start));
+	cJSON_AddItemToObject(o, "end", burrow_offset(&p->end));
 	cJSON_AddNumberToObject(o, "current_lag", (double)(p->lag > 0 ? p->lag : 0));
 	cJSON_AddNumberToObject(o, "complete", p->complete || complete > 1 ? 1 : complete);
 	cJSON_AddNumberToObject(o, "log_end_offset", (double)p->log_end);
@@ -312,11 +311,15 @@ view_build(const il_lagmon *m, const il_lag_snapshot *snap, char *errbuf, size_t
 	v->metrics_len = text.len;
 	v->metrics = il_buf_take(&text);
 	v->groups = il_xcalloc(snap->ngroups > 0 ? snap->ngroups : 1, sizeof(*v->groups));
-	v->ngroups = snap->ngroups;
 	for (i = 0; i < snap->ngroups; i++) {
-		v->groups[i].group = il_xstrdup(snap->groups[i].group);
-		v->groups[i].status_json = burrow_group(m, snap, &snap->groups[i], false);
-		v->groups[i].lag_json = burrow_group(m, snap, &snap->groups[i], true);
+		/* A named group the broker says does not exist: Burrow does not
+		 * know it either, and answers 404. */
+		if (snap->groups[i].status == IL_BURROW_NOTFOUND)
+			continue;
+		v->groups[v->ngroups].group = il_xstrdup(snap->groups[i].group);
+		v->groups[v->ngroups].status_json = burrow_group(m, snap, &snap->groups[i], false);
+		v->groups[v->ngroups].lag_json = burrow_group(m, snap, &snap->groups[i], true);
+		v->ngroups++;
 	}
 	qsort(v->groups, v->ngroups, sizeof(*v->groups), cmp_view);
 	return v;
@@ -340,7 +343,7 @@ log_changes(il_lagmon *m, const il_lag_snapshot *snap)
 		g = &snap->groups[i];
 		old = m->nseen > 0 ? bsearch(&(lm_seen){ (char *)g->group, IL_BURROW_NOTFOUND }, m->seen,
 		    m->nseen, sizeof(*m->seen), cmp_seen) : NULL;
-		if (old != NULL && old->status == g->status)
+		if (old != NULL ? old->status == g->status : g->status == IL_BURROW_NOTFOUND)
 			continue;
 		if (g->status >= IL_BURROW_WARN)
 			il_log_warn("consumer group status changed", IL_STR("cluster", m->cluster),

@@ -44,7 +44,8 @@ long long il_lagmon_interval_ms(const il_lagmon *m);
 /**
  * @brief Adds Burrow's read-only endpoints to @p h: GET /v3/kafka,
  * /v3/kafka/<cluster>/consumer, /v3/kafka/<cluster>/consumer/<group>/status
- * and .../lag.  Only before il_http_listen().
+ * and .../lag (404 NOTFOUND for a group the broker says does not exist, as
+ * for one not watched).  Only before il_http_listen().
  */
 void il_lagmon_routes(il_lagmon *m, il_http *h);
 /**
