@@ -37,6 +37,7 @@
 
 #include "avro.h"
 #include "buf.h"
+#include "commitlog.h"
 #include "conf.h"
 #include "err.h"
 #include "event.h"
@@ -650,5 +651,270 @@ fuzz_time_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
 		one(fuzz_main_ctx, data, size);                                 \
 		return 0;                                                       \
 	}
+
+/*
+ * fuzz_commitlog: a record of __consumer_offsets for il_commitlog_decode().
+ *	byte 0      flags: bit 0 set = a tombstone (value NULL), bit 1 set =
+ *	            no key at all (key NULL)
+ *	bytes 1-2   the key's length, big-endian (cut to what follows)
+ *	then        the key, then the value (the rest)
+ * An input shorter than three bytes is a key alone (a tombstone).  Key and
+ * value are copied into buffers of their exact size, so ASan reports a read
+ * past either end.
+ */
+/* Flags of byte 0. */
+#define FUZZ_COMMITLOG_TOMBSTONE 0x01
+#define FUZZ_COMMITLOG_NO_KEY 0x02
+/* Large enough for any key or value the decoder accepts from an input of
+ * libFuzzer's default size; longer fields are not re-encoded. */
+#define FUZZ_COMMITLOG_REC_MAX 8192
+
+/* A record re-encoded from a decoded commit. */
+typedef struct fuzz_commitlog_rec {
+	unsigned char b[FUZZ_COMMITLOG_REC_MAX];
+	size_t n;
+	bool overflow;          /* a field did not fit: the record is not used */
+} fuzz_commitlog_rec;
+
+static inline void
+fuzz_commitlog_put(fuzz_commitlog_rec *r, uint64_t v, int bytes)
+{
+	int i;
+
+	if (r->n + (size_t)bytes > sizeof(r->b)) {
+		r->overflow = true;
+		return;
+	}
+	for (i = bytes - 1; i >= 0; i--)
+		r->b[r->n++] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void
+fuzz_commitlog_put_bytes(fuzz_commitlog_rec *r, const char *s, size_t len)
+{
+	if (len > sizeof(r->b) - r->n) {
+		r->overflow = true;
+		return;
+	}
+	if (len > 0)
+		memcpy(r->b + r->n, s, len);
+	r->n += len;
+}
+
+static inline void
+fuzz_commitlog_put_str(fuzz_commitlog_rec *r, const char *s, size_t len)
+{
+	fuzz_commitlog_put(r, len, 2);
+	fuzz_commitlog_put_bytes(r, s, len);
+}
+
+static inline void
+fuzz_commitlog_put_uvarint(fuzz_commitlog_rec *r, uint32_t v)
+{
+	while (v >= 0x80) {
+		fuzz_commitlog_put(r, (v & 0x7f) | 0x80, 1);
+		v >>= 7;
+	}
+	fuzz_commitlog_put(r, v, 1);
+}
+
+/*
+ * A decoded string lies inside the bytes it came from, or is the "" that
+ * stands for a null string (addresses compared as integers: the pointers
+ * may belong to different objects).
+ */
+static inline void
+fuzz_commitlog_check_within(const fuzz_ctx *ctx, const char *what, const char *s, size_t len,
+    const unsigned char *buf, size_t buflen)
+{
+	uintptr_t p = (uintptr_t)s, lo = (uintptr_t)buf;
+
+	if (s == NULL)
+		fuzz_fail(ctx, "%s is NULL", what);
+	if (buf != NULL && p >= lo && p - lo <= buflen && len <= buflen - (p - lo))
+		return;
+	if (len == 0 && s[0] == '\0')
+		return;
+	fuzz_fail(ctx, "%s (%zu bytes) is not inside the %zu bytes it was read from", what, len,
+	    buflen);
+}
+
+static inline int
+fuzz_commitlog_i16(const unsigned char *b)
+{
+	return (int16_t)(uint16_t)(((unsigned)b[0] << 8) | b[1]);
+}
+
+/* Two decodes of one commit say the same (strings compared by content). */
+static inline void
+fuzz_commitlog_check_same(const fuzz_ctx *ctx, const char *what, const il_commitlog_commit *a,
+    const il_commitlog_commit *b)
+{
+	if (a->kind != b->kind || a->key_version != b->key_version ||
+	    a->value_version != b->value_version)
+		fuzz_fail(ctx, "%s: kind %d/%d, versions %d.%d/%d.%d", what, (int)a->kind,
+		    (int)b->kind, a->key_version, b->key_version, a->value_version, b->value_version);
+	if (a->kind == IL_COMMITLOG_OTHER)
+		return;         /* only the key's version was read */
+	if (a->partition != b->partition || a->group_len != b->group_len ||
+	    memcmp(a->group, b->group, a->group_len) != 0 || a->topic_len != b->topic_len ||
+	    memcmp(a->topic, b->topic, a->topic_len) != 0)
+		fuzz_fail(ctx, "%s: another group, topic or partition (%" PRId32 "/%" PRId32 ")",
+		    what, a->partition, b->partition);
+	if (a->kind != IL_COMMITLOG_COMMIT)
+		return;
+	if (a->offset != b->offset || a->leader_epoch != b->leader_epoch ||
+	    a->commit_ts_ms != b->commit_ts_ms || a->expire_ts_ms != b->expire_ts_ms ||
+	    a->metadata_len != b->metadata_len ||
+	    memcmp(a->metadata, b->metadata, a->metadata_len) != 0)
+		fuzz_fail(ctx, "%s: offset %" PRId64 "/%" PRId64 ", epoch %" PRId32 "/%" PRId32
+		    ", committed %" PRId64 "/%" PRId64 ", expires %" PRId64 "/%" PRId64
+		    ", metadata %zu/%zu bytes", what, a->offset, b->offset, a->leader_epoch,
+		    b->leader_epoch, a->commit_ts_ms, b->commit_ts_ms, a->expire_ts_ms,
+		    b->expire_ts_ms, a->metadata_len, b->metadata_len);
+}
+
+/*
+ * What decodes must encode again, as Kafka writes it, to a record that
+ * decodes the same: the decoder may not invent or drop a field.
+ */
+static inline void
+fuzz_commitlog_check_round_trip(const fuzz_ctx *ctx, const il_commitlog_commit *c)
+{
+	fuzz_commitlog_rec *k = il_xcalloc(1, sizeof(*k)), *v = il_xcalloc(1, sizeof(*v));
+	il_commitlog_commit again;
+	char err[FUZZ_ERRSZ] = "";
+	int vv = c->value_version;
+	il_err rc;
+
+	fuzz_commitlog_put(k, (uint16_t)c->key_version, 2);
+	fuzz_commitlog_put_str(k, c->group, c->group_len);
+	fuzz_commitlog_put_str(k, c->topic, c->topic_len);
+	fuzz_commitlog_put(k, (uint32_t)c->partition, 4);
+	if (c->kind == IL_COMMITLOG_COMMIT) {
+		fuzz_commitlog_put(v, (uint16_t)vv, 2);
+		fuzz_commitlog_put(v, (uint64_t)c->offset, 8);
+		if (vv >= 3)
+			fuzz_commitlog_put(v, (uint32_t)c->leader_epoch, 4);
+		if (vv >= 4) {
+			fuzz_commitlog_put_uvarint(v, (uint32_t)c->metadata_len + 1);
+			fuzz_commitlog_put_bytes(v, c->metadata, c->metadata_len);
+		} else {
+			fuzz_commitlog_put_str(v, c->metadata, c->metadata_len);
+		}
+		fuzz_commitlog_put(v, (uint64_t)c->commit_ts_ms, 8);
+		if (vv == 1)
+			fuzz_commitlog_put(v, (uint64_t)c->expire_ts_ms, 8);
+		if (vv >= 4)
+			fuzz_commitlog_put_uvarint(v, 0);
+	}
+	if (k->overflow || v->overflow)
+		goto done;
+	rc = il_commitlog_decode(k->b, k->n, c->kind == IL_COMMITLOG_COMMIT ? v->b : NULL, v->n,
+	    &again, err, sizeof(err));
+	if (rc != IL_OK)
+		fuzz_fail(ctx, "a decoded record does not decode once encoded again: %s", err);
+	fuzz_commitlog_check_same(ctx, "decode, encode, decode", c, &again);
+done:
+	free(k);
+	free(v);
+}
+
+/* Checks an answer of il_commitlog_decode() against the bytes it was given. */
+static inline void
+fuzz_commitlog_check(const fuzz_ctx *ctx, const unsigned char *key, size_t keylen,
+    const unsigned char *value, size_t vallen, il_err rc, const il_commitlog_commit *c,
+    const char *err)
+{
+	int kv;
+
+	if (rc != IL_OK) {
+		if (rc != IL_ERR_DECODE)
+			fuzz_fail(ctx, "il_commitlog_decode failed with %s: %s", il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_commitlog_decode", rc, err, true);
+		return;
+	}
+	if (key == NULL || keylen < 2)
+		fuzz_fail(ctx, "a key of %zu bytes decoded", key == NULL ? 0 : keylen);
+	kv = fuzz_commitlog_i16(key);
+	if (c->key_version != kv)
+		fuzz_fail(ctx, "key version %d, the bytes say %d", c->key_version, kv);
+	if (kv != 0 && kv != 1) {
+		if (c->kind != IL_COMMITLOG_OTHER)
+			fuzz_fail(ctx, "a key of version %d decoded as kind %d", kv, (int)c->kind);
+		return;
+	}
+	fuzz_commitlog_check_within(ctx, "the group", c->group, c->group_len, key, keylen);
+	fuzz_commitlog_check_within(ctx, "the topic", c->topic, c->topic_len, key, keylen);
+	if (value == NULL) {
+		if (c->kind != IL_COMMITLOG_TOMBSTONE || c->value_version != -1)
+			fuzz_fail(ctx, "a key without value decoded as kind %d, value version %d",
+			    (int)c->kind, c->value_version);
+	} else {
+		if (c->kind != IL_COMMITLOG_COMMIT)
+			fuzz_fail(ctx, "a commit with a value decoded as kind %d", (int)c->kind);
+		if (vallen < 2 || c->value_version != fuzz_commitlog_i16(value) ||
+		    c->value_version < 0 || c->value_version > 4)
+			fuzz_fail(ctx, "value version %d from %zu bytes", c->value_version, vallen);
+		fuzz_commitlog_check_within(ctx, "the metadata", c->metadata, c->metadata_len, value,
+		    vallen);
+		if (c->value_version < 3 && c->leader_epoch != -1)
+			fuzz_fail(ctx, "value version %d has leader epoch %" PRId32, c->value_version,
+			    c->leader_epoch);
+		if (c->value_version != 1 && c->expire_ts_ms != -1)
+			fuzz_fail(ctx, "value version %d has expire timestamp %" PRId64,
+			    c->value_version, c->expire_ts_ms);
+	}
+	fuzz_commitlog_check_round_trip(ctx, c);
+}
+
+/**
+ * fuzz_commitlog: @p data is a record of __consumer_offsets, its key and
+ * value split as this file's header says, for il_commitlog_decode().
+ */
+static inline void
+fuzz_commitlog_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	unsigned char *key = NULL, *value = NULL;
+	size_t keylen, vallen = 0;
+	il_commitlog_commit c, c2;
+	char err[FUZZ_ERRSZ] = "", err2[FUZZ_ERRSZ] = "";
+	bool tombstone = true, nokey = false;
+	il_err rc, rc2;
+
+	if (size < 3) {
+		keylen = size;
+	} else {
+		tombstone = (data[0] & FUZZ_COMMITLOG_TOMBSTONE) != 0;
+		nokey = (data[0] & FUZZ_COMMITLOG_NO_KEY) != 0;
+		keylen = ((size_t)data[1] << 8) | data[2];
+		data += 3;
+		size -= 3;
+		if (keylen > size)
+			keylen = size;
+		vallen = size - keylen;
+	}
+	/* Buffers of the exact size: ASan's redzone starts right after the
+	 * bytes (one byte, never read, where the size is 0). */
+	if (!nokey) {
+		key = il_xmalloc(keylen > 0 ? keylen : 1);
+		memcpy(key, data, keylen);
+	}
+	if (!tombstone) {
+		value = il_xmalloc(vallen > 0 ? vallen : 1);
+		memcpy(value, data + keylen, vallen);
+	}
+
+	rc = il_commitlog_decode(key, nokey ? 0 : keylen, value, vallen, &c, err, sizeof(err));
+	fuzz_commitlog_check(ctx, key, nokey ? 0 : keylen, value, vallen, rc, &c, err);
+	/* No hidden state: the same bytes give the same answer. */
+	rc2 = il_commitlog_decode(key, nokey ? 0 : keylen, value, vallen, &c2, err2, sizeof(err2));
+	if (rc2 != rc || (rc != IL_OK && strcmp(err, err2) != 0))
+		fuzz_fail(ctx, "a second decode of the same bytes answered otherwise: %s / %s", err, err2);
+	if (rc == IL_OK)
+		fuzz_commitlog_check_same(ctx, "a second decode of the same bytes", &c, &c2);
+	free(key);
+	free(value);
+}
 
 #endif

@@ -34,6 +34,7 @@ typedef struct corpus {
 static const corpus corpora[] = {
 	{ "fuzz_avro_decode", fuzz_avro_decode_one },
 	{ "fuzz_avro_encode", fuzz_avro_encode_one },
+	{ "fuzz_commitlog", fuzz_commitlog_one },
 	{ "fuzz_conf_file", fuzz_conf_file_one },
 	{ "fuzz_event_openspp", fuzz_event_openspp_one },
 	{ "fuzz_schema", fuzz_schema_one },
@@ -150,6 +151,12 @@ test_event_openspp(void **state)
 }
 
 static void
+test_commitlog(void **state)
+{
+	test_corpus(state, "fuzz_commitlog");
+}
+
+static void
 test_schema(void **state)
 {
 	test_corpus(state, "fuzz_schema");
@@ -187,10 +194,9 @@ test_every_corpus_known(void **state)
 			if (strcmp(corpora[i].name, de->d_name) == 0)
 				break;
 		}
-		if (i == sizeof(corpora) / sizeof(corpora[0])) {
-			closedir(d);
+		/* Reported before closedir(), which frees the entry. */
+		if (i == sizeof(corpora) / sizeof(corpora[0]))
 			fail_msg("corpus \"%s\" has no target in test_fuzz_corpus", de->d_name);
-		}
 	}
 	closedir(d);
 	free(dir);
@@ -202,6 +208,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_avro_decode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_avro_encode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commitlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_openspp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
