@@ -29,7 +29,16 @@ typedef struct il_audit il_audit;
 /**
  * @brief Connects to the audit store.  @p conninfo is a libpq connection
  * string or postgresql:// URI; "" uses libpq's environment (PGHOST, ...).
- * @returns NULL with libpq's reason in @p errbuf (never the password).
+ * No call may wait without bound on a server that went silent, so unless
+ * @p conninfo sets them the connection has connect_timeout=10,
+ * keepalives=1, keepalives_idle=10, keepalives_interval=5,
+ * keepalives_count=3 and tcp_user_timeout=30000 (a peer gone mid-query is
+ * a broken connection within about 30 s), and unless the server already
+ * gives the session one, statement_timeout 60s (a statement stuck on a
+ * lock or a stalled server is cancelled: transient).  Migrations run
+ * without the statement timeout.
+ * @returns NULL with libpq's reason in @p errbuf (never the password; for a
+ * connection string that does not parse, nothing of it).
  */
 il_audit *il_audit_connect(const char *conninfo, char *errbuf, size_t errsz);
 /** Closes the connection and frees @p a; NULL is a no-op. */
@@ -181,6 +190,11 @@ il_err il_audit_dl_discard(il_audit *a, const long long *ids, size_t nids, const
 /** A dead letter as a replay needs it; owned by the array from il_audit_dl_replay_batch(). */
 typedef struct il_audit_replay_item {
 	long long id;
+	char *topic;                    /* the topic the row was read from: the dead-letter
+	                                 * topic, or the results topic for a result that
+	                                 * did not decode (never to be replayed) */
+	int32_t partition;              /* the dead letter's own partition in topic */
+	int64_t offset;                 /* and offset */
 	void *key;                      /* NULL for a null key */
 	size_t keylen;
 	void *value;                    /* NULL for a null value */
@@ -207,6 +221,18 @@ void il_audit_replay_items_free(il_audit_replay_item *items, size_t n);
  */
 il_err il_audit_dl_mark_replayed(il_audit *a, const long long *ids, size_t nids, const char *who,
     const char *reason, char *errbuf, size_t errsz);
+/**
+ * @brief Takes the replay lock, a session-level PostgreSQL advisory lock,
+ * without waiting: two `dlq replay` runs at once would select the same
+ * open rows and publish them twice.  The lock is held until
+ * il_audit_destroy(); il_audit_reconnect() loses it (a new session), so a
+ * caller that reconnects takes it again.  Taking it twice on one
+ * connection succeeds.
+ * @returns IL_OK when this connection holds it; IL_ERR_TIMEOUT (a wait of
+ * zero ran out) when another session holds it, with "another dlq replay is
+ * running" in @p errbuf; IL_ERR_TRANSIENT when the server went away.
+ */
+il_err il_audit_replay_lock(il_audit *a, char *errbuf, size_t errsz);
 
 /**
  * @brief Counts results by outcome: {"total": N, "by_outcome": [{"outcome",

@@ -32,6 +32,9 @@
 #define AQ_ID_CHARS 21
 /* An epoch-millisecond column as text: NULL stays NULL. */
 #define AQ_MS(col) "floor(extract(epoch from " col ") * 1000)::int8"
+/* The advisory lock of `dlq replay`: "dlqreply" in ASCII, so that it reads
+ * as ours in pg_locks (audit.c's migrations lock is "imislink"). */
+#define AQ_REPLAY_LOCK_KEY "7236283437419621497"
 /* The time a filter's range and the stats' day refer to. */
 #define AQ_FAILURE_TIME "coalesce(last_failure, stored_at)"
 
@@ -584,7 +587,7 @@ il_audit_dl_replay_batch(il_audit *a, const il_audit_filter *f, il_audit_replay_
 	il_audit_replay_item *out = NULL, *it;
 	struct aq_query q;
 	PGresult *r = NULL;
-	long long v;
+	long long v, part, off;
 	size_t len;
 	il_err err;
 	int i, nrows = 0;
@@ -592,14 +595,14 @@ il_audit_dl_replay_batch(il_audit *a, const il_audit_filter *f, il_audit_replay_
 	*items = NULL;
 	*n = 0;
 	query_init(&q);
-	query_add(&q, "SELECT id, msg_key, msg_value, source_topic, event_id, status, replay_count "
-	    "FROM dead_letters");
+	query_add(&q, "SELECT id, msg_key, msg_value, source_topic, event_id, status, replay_count, "
+	    "topic, kafka_partition, kafka_offset FROM dead_letters");
 	query_where(&q, f);
 	query_order_limit(&q, f);
 	/* Binary results: the key and value come as the bytes they are. */
 	err = query_run(a, &q, PGRES_TUPLES_OK, 1, what, &r, errbuf, errsz);
 	if (err == IL_OK)
-		err = check_shape(r, 7, what, errbuf, errsz);
+		err = check_shape(r, 10, what, errbuf, errsz);
 	if (err != IL_OK)
 		goto done;
 	nrows = PQntuples(r);
@@ -608,12 +611,17 @@ il_audit_dl_replay_batch(il_audit *a, const il_audit_filter *f, il_audit_replay_
 	out = il_xcalloc((size_t)nrows, sizeof(*out));
 	for (i = 0; i < nrows; i++) {
 		it = &out[i];
-		if (!binary_int(r, i, 0, &it->id) || !binary_int(r, i, 6, &v)) {
-			il_err_setf(errbuf, errsz, "%s: row %d: id or replay_count is not an integer", what, i);
+		if (!binary_int(r, i, 0, &it->id) || !binary_int(r, i, 6, &v) ||
+		    !binary_int(r, i, 8, &part) || !binary_int(r, i, 9, &off)) {
+			il_err_setf(errbuf, errsz, "%s: row %d: id, replay_count, partition or offset is "
+			    "not an integer", what, i);
 			err = IL_ERR_PARSE;
 			goto done;
 		}
 		it->replay_count = (int)v;
+		it->partition = (int32_t)part;
+		it->offset = (int64_t)off;
+		it->topic = binary_copy(r, i, 7, &len);
 		it->key = binary_copy(r, i, 1, &it->keylen);
 		it->value = binary_copy(r, i, 2, &it->vallen);
 		it->source_topic = binary_copy(r, i, 3, &len);
@@ -639,6 +647,7 @@ il_audit_replay_items_free(il_audit_replay_item *items, size_t n)
 	if (items == NULL)
 		return;
 	for (i = 0; i < n; i++) {
+		free(items[i].topic);
 		free(items[i].key);
 		free(items[i].value);
 		free(items[i].source_topic);
@@ -669,6 +678,33 @@ il_audit_dl_mark_replayed(il_audit *a, const long long *ids, size_t nids, const 
 	query_param_ids(&q, ids, nids);
 	query_add(&q, "::int8[])");
 	err = query_run(a, &q, PGRES_COMMAND_OK, 0, what, &r, errbuf, errsz);
+	PQclear(r);
+	query_free(&q);
+	return err;
+}
+
+il_err
+il_audit_replay_lock(il_audit *a, char *errbuf, size_t errsz)
+{
+	static const char what[] = "could not take the dlq replay lock";
+	struct aq_query q;
+	PGresult *r = NULL;
+	il_err err;
+
+	query_init(&q);
+	query_add(&q, "SELECT pg_try_advisory_lock(" AQ_REPLAY_LOCK_KEY ")");
+	err = query_run(a, &q, PGRES_TUPLES_OK, 0, what, &r, errbuf, errsz);
+	if (err == IL_OK)
+		err = check_shape(r, 1, what, errbuf, errsz);
+	if (err == IL_OK && PQntuples(r) != 1) {
+		il_err_setf(errbuf, errsz, "%s: got %d rows and 1 field, expected 1 row", what, PQntuples(r));
+		err = IL_ERR_PARSE;
+	}
+	if (err == IL_OK && strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		il_err_setf(errbuf, errsz, "another dlq replay is running (PostgreSQL advisory lock %s is "
+		    "held): wait for it to end", AQ_REPLAY_LOCK_KEY);
+		err = IL_ERR_TIMEOUT;
+	}
 	PQclear(r);
 	query_free(&q);
 	return err;

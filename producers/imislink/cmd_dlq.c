@@ -17,14 +17,30 @@
  * broker has the message (acks=all), a page at a time, so a crash or a
  * failed delivery leaves the row open (or as it was) and the next run
  * replays it; rows already replayed are skipped unless --again, so running
- * the same replay twice publishes nothing the second time.  Each message
- * carries two headers:
- *	__imislink.replay.of     the dead letter's id in the audit store
- *	                         (decimal, as `dlq show ID` takes it)
- *	__imislink.replay.count  which replay of that dead letter this is (1, 2, ...)
+ * the same replay twice publishes nothing the second time.  A stop request
+ * purges what the producer has not sent yet (so nothing leaves behind an
+ * open row), and what was sent without an answer is reported "in doubt".
+ * One replay runs at a time (il_audit_replay_lock()): two would select the
+ * same open rows.
+ *
+ * Only rows of the dead-letter topic (topic.dlq) that name their source
+ * topic or hold an event are replayed: the audit store also keeps the
+ * messages of the results topic that are no EnrollmentResult, and their
+ * bytes are nothing the enrollment worker could take.  Those rows are
+ * counted "not replayable", with the reason, and stay as they are.
+ *
+ * Each message carries three headers:
+ *	__imislink.replay.of              "<topic>/<partition>/<offset>" of the
+ *	                                  dead letter copied (the format of
+ *	                                  `replay republish`)
+ *	__imislink.replay.dead.letter.id  the row's id in the audit store
+ *	                                  (decimal, as `dlq show ID` takes it)
+ *	__imislink.replay.count           which replay of that dead letter this
+ *	                                  is (1, 2, ...)
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +67,10 @@
 /* The longest single wait for delivery reports; bounds how late a stop
  * request is noticed. */
 #define DLQ_WAIT_MS 100
-/* How long an interrupted replay waits for outstanding reports. */
+/* How long an interrupted replay waits for the reports of what was sent,
+ * then for those of what it purged. */
 #define DLQ_DRAIN_MS 10000
+#define DLQ_PURGE_MS 2000
 /* Progress lines at most this often. */
 #define DLQ_PROGRESS_MS 1000
 /* A masked value: eight asterisks, two characters of up to four bytes. */
@@ -61,7 +79,11 @@
 #define DLQ_REASON_COLS 72
 /* The replay headers. */
 #define DLQ_H_REPLAY_OF "__imislink.replay.of"
+#define DLQ_H_REPLAY_DL_ID "__imislink.replay.dead.letter.id"
 #define DLQ_H_REPLAY_COUNT "__imislink.replay.count"
+#define DLQ_NHEADERS 3
+/* Rows not replayable and delivery failures logged one by one. */
+#define DLQ_LOG_ROWS 10
 
 enum dlq_sub {
 	SUB_LIST,
@@ -109,11 +131,26 @@ enum slot_state {
 	SLOT_FAILED,                    /* not delivered */
 };
 
+/* Why a selected row is not replayed whatever the options say. */
+enum unreplayable {
+	NR_NONE,                        /* replayable */
+	NR_TOPIC,                       /* not a message of the dead-letter topic */
+	NR_SOURCE,                      /* no source topic, and no event either */
+	NR_COUNT
+};
+static const char *const nr_reasons[NR_COUNT] = {
+	[NR_NONE] = "",
+	[NR_TOPIC] = "not a message of the dead-letter topic (topic.dlq): nothing the enrollment "
+	    "worker could take",
+	[NR_SOURCE] = "no source topic (__connect.errors.topic) and no event id: not an event",
+};
+
 /* One message of a replay page: the delivery report's opaque. */
 struct dlq_slot {
 	struct dlq *d;                  /* the run */
 	long long id;                   /* the dead letter */
 	enum slot_state state;
+	bool in_doubt;                  /* sent, no report when the run stopped */
 };
 
 struct dlq {
@@ -137,6 +174,7 @@ struct dlq {
 	il_conf *conf;                  /* borrowed from main */
 	il_audit *a;                    /* the audit store */
 	il_producer *p;                 /* replay only */
+	const char *dlq_topic;          /* replay: topic.dlq, the only topic replayed from */
 	char **topics_checked;          /* replay: source topics known to exist */
 	size_t ntopics_checked;
 
@@ -149,7 +187,11 @@ struct dlq {
 	long long examined;             /* rows looked at so far */
 	long long replayed;             /* delivered and marked */
 	long long skipped;              /* selected but not to be replayed */
+	long long not_replayable[NR_COUNT]; /* selected, never replayable, by reason */
 	long long failed;               /* not delivered, or delivered and not marked */
+	long long in_doubt;             /* sent, no report: maybe delivered, rows left open */
+	long long purged;               /* dropped unsent by a stop request, rows left open */
+	bool purging;                   /* a purge's reports come: not logged one by one */
 	long long start_ms;
 	long long next_progress_ms;
 	bool progress_tty;              /* progress as one rewritten line */
@@ -832,7 +874,14 @@ on_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic,
 		return;
 	}
 	slot->state = SLOT_FAILED;
-	if (d->failure_logs++ < 10)
+	/* A purge's reports say "purged", once per message: counted, not
+	 * logged one by one. */
+	if (d->purging) {
+		if (!slot->in_doubt)
+			d->purged++;
+		return;
+	}
+	if (d->failure_logs++ < DLQ_LOG_ROWS)
 		il_log_error("replay not delivered", IL_INT("id", slot->id), IL_STR("topic", topic),
 		    IL_STR("reason", errstr));
 }
@@ -875,6 +924,60 @@ wanted(const struct dlq *d, const il_audit_replay_item *it)
 	return true;
 }
 
+/*
+ * Whether a row can be replayed at all.  Only a message of the dead-letter
+ * topic holds an event a worker failed on; the store keeps the results
+ * topic's undecodable messages too, and their bytes sent to the
+ * eligibility topic would only come back as dead letters, on every replay.
+ * A dead letter without a source topic goes to topic.eligibility, so it
+ * must at least be an event (an event id, from its headers or its value).
+ */
+static enum unreplayable
+why_not(const struct dlq *d, const il_audit_replay_item *it)
+{
+	if (it->topic == NULL || strcmp(it->topic, d->dlq_topic) != 0)
+		return NR_TOPIC;
+	if ((it->source_topic == NULL || it->source_topic[0] == '\0') &&
+	    (it->event_id == NULL || it->event_id[0] == '\0'))
+		return NR_SOURCE;
+	return NR_NONE;
+}
+
+static long long
+not_replayable_total(const struct dlq *d)
+{
+	long long n = 0;
+	int i;
+
+	for (i = 0; i < NR_COUNT; i++)
+		n += d->not_replayable[i];
+	return n;
+}
+
+/*
+ * Sorts a selected row: @returns true when it is to be replayed; else it
+ * is counted skipped (its status) or not replayable (logged, the first few).
+ */
+static bool
+to_replay(struct dlq *d, const il_audit_replay_item *it)
+{
+	enum unreplayable why;
+
+	if (!wanted(d, it)) {
+		d->skipped++;
+		return false;
+	}
+	why = why_not(d, it);
+	if (why == NR_NONE)
+		return true;
+	if (not_replayable_total(d) < DLQ_LOG_ROWS)
+		il_log_warn("dead letter not replayable: left as it is (dlq discard closes it)",
+		    IL_INT("id", it->id), IL_STR("topic", it->topic != NULL ? it->topic : ""),
+		    IL_STR("dlq_topic", d->dlq_topic), IL_STR("reason", nr_reasons[why]));
+	d->not_replayable[why]++;
+	return false;
+}
+
 static void
 progress(struct dlq *d, bool last)
 {
@@ -888,16 +991,17 @@ progress(struct dlq *d, bool last)
 	d->next_progress_ms = now + DLQ_PROGRESS_MS;
 	if (d->progress_tty) {
 		fprintf(stderr, "\rreplay: %lld/%lld (%3.0f%%)  %.0f/s  ETA %llds  replayed %lld  "
-		    "skipped %lld  failed %lld%s", d->examined, d->total,
+		    "skipped %lld  not replayable %lld  failed %lld%s", d->examined, d->total,
 		    d->total > 0 ? 100.0 * (double)d->examined / (double)d->total : 100.0, rate, eta,
-		    d->replayed, d->skipped, d->failed, last ? "\n" : "  ");
+		    d->replayed, d->skipped, not_replayable_total(d), d->failed, last ? "\n" : "  ");
 		fflush(stderr);
 		return;
 	}
 	il_log_info(last ? "dlq replay finished" : "dlq replay progress", IL_INT("done", d->examined),
 	    IL_INT("total", d->total), IL_DBL("rate_per_s", rate), IL_INT("eta_s", eta),
 	    IL_INT("replayed", d->replayed), IL_INT("skipped", d->skipped),
-	    IL_INT("failed", d->failed), IL_INT("elapsed_ms", elapsed));
+	    IL_INT("not_replayable", not_replayable_total(d)), IL_INT("failed", d->failed),
+	    IL_INT("in_doubt", d->in_doubt), IL_INT("elapsed_ms", elapsed));
 }
 
 /* Counts the rows of the selection, for the progress's total and ETA. */
@@ -924,14 +1028,24 @@ count_selection(struct dlq *d, const il_audit_filter *f)
 		d->total = d->limit;
 }
 
+/* "<topic>/<partition>/<offset>" of the dead letter: __imislink.replay.of. */
+static void
+replay_of(const il_audit_replay_item *it, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/%" PRId32 "/%" PRId64, it->topic != NULL ? it->topic : "", it->partition,
+	    it->offset);
+}
+
 static void
 print_dry_run(const struct dlq *d, const il_audit_replay_item *it)
 {
+	char of[320];
 	cJSON *out;
 
+	replay_of(it, of, sizeof(of));
 	if (!d->json) {
-		printf("%8lld  %-40s  %-16.16s  replay %d\n", it->id, source_topic(d, it),
-		    it->event_id != NULL ? it->event_id : "-", it->replay_count + 1);
+		printf("%8lld  %-40s  %-16.16s  replay %d  of %s\n", it->id, source_topic(d, it),
+		    it->event_id != NULL ? it->event_id : "-", it->replay_count + 1, of);
 		return;
 	}
 	out = cJSON_CreateObject();
@@ -943,6 +1057,7 @@ print_dry_run(const struct dlq *d, const il_audit_replay_item *it)
 		cJSON_AddNullToObject(out, "event_id");
 	cJSON_AddStringToObject(out, "status", it->status != NULL ? it->status : "");
 	cJSON_AddNumberToObject(out, "replay_count", it->replay_count + 1);
+	cJSON_AddStringToObject(out, "replay_of", of);
 	il_cli_print_json(out);
 	cJSON_Delete(out);
 }
@@ -964,28 +1079,33 @@ serve_reports(struct dlq *d, int ms)
 static bool
 send_item(struct dlq *d, const il_audit_replay_item *it, struct dlq_slot *slot)
 {
-	char of[24], count[16];
-	il_kafka_header h[2];
+	char of[320], id[24], count[16];
+	il_kafka_header h[DLQ_NHEADERS];
 	il_err err;
 
-	snprintf(of, sizeof(of), "%lld", it->id);
+	replay_of(it, of, sizeof(of));
+	snprintf(id, sizeof(id), "%lld", it->id);
 	snprintf(count, sizeof(count), "%d", it->replay_count + 1);
 	h[0].name = DLQ_H_REPLAY_OF;
 	h[0].value = of;
 	h[0].len = strlen(of);
-	h[1].name = DLQ_H_REPLAY_COUNT;
-	h[1].value = count;
-	h[1].len = strlen(count);
+	h[1].name = DLQ_H_REPLAY_DL_ID;
+	h[1].value = id;
+	h[1].len = strlen(id);
+	h[2].name = DLQ_H_REPLAY_COUNT;
+	h[2].value = count;
+	h[2].len = strlen(count);
 	slot->d = d;
 	slot->id = it->id;
 	slot->state = SLOT_PENDING;
+	slot->in_doubt = false;
 	for (;;) {
 		if (il_sig_stop_requested() || d->fatal) {
 			d->interrupted = d->interrupted || !d->fatal;
 			return false;
 		}
 		err = il_producer_send(d->p, source_topic(d, it), RD_KAFKA_PARTITION_UA, it->key,
-		    it->keylen, it->value, it->vallen, h, 2, slot, DLQ_WAIT_MS);
+		    it->keylen, it->value, it->vallen, h, DLQ_NHEADERS, slot, DLQ_WAIT_MS);
 		if (err == IL_OK) {
 			d->inflight++;
 			return true;
@@ -1002,25 +1122,79 @@ send_item(struct dlq *d, const il_audit_replay_item *it, struct dlq_slot *slot)
 	return true;
 }
 
+/* Purges @p what (RD_KAFKA_PURGE_F_*) and serves the purge's reports, for
+ * at most DLQ_PURGE_MS. */
+static void
+purge(struct dlq *d, int what)
+{
+	rd_kafka_resp_err_t err;
+	long long deadline;
+
+	d->purging = true;
+	err = rd_kafka_purge(il_producer_handle(d->p), what);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		il_log_warn("could not purge the producer's queue", IL_STR("reason", rd_kafka_err2str(err)));
+	/* The reports of what was queued come with the next poll; those of
+	 * what was in flight may take a little longer. */
+	serve_reports(d, 0);
+	deadline = now_ms() + DLQ_PURGE_MS;
+	while ((what & RD_KAFKA_PURGE_F_INFLIGHT) && d->inflight > 0 && now_ms() < deadline)
+		serve_reports(d, DLQ_WAIT_MS);
+	d->purging = false;
+}
+
 /*
  * Waits for the reports of the page.  librdkafka reports every message,
  * at the latest when its message.timeout.ms ran out, so only a stop request
- * bounds the wait (then by DLQ_DRAIN_MS).
+ * (or a fatal producer) bounds the wait.  Then what was not sent yet is
+ * purged at once: reported failed, it can never reach the broker behind an
+ * open row (il_producer_destroy() would otherwise flush it, and the next
+ * run publish it again).  What was sent gets DLQ_DRAIN_MS to be answered;
+ * what is still unanswered then is in doubt (the broker may have it), its
+ * row left open, and purged too.
  */
 static void
-wait_reports(struct dlq *d)
+wait_reports(struct dlq *d, size_t nslots)
 {
 	long long drain = -1;
+	size_t i;
 
 	while (d->inflight > 0) {
 		if (drain < 0 && (il_sig_stop_requested() || d->fatal)) {
 			d->interrupted = d->interrupted || !d->fatal;
+			purge(d, RD_KAFKA_PURGE_F_QUEUE);
 			drain = now_ms() + DLQ_DRAIN_MS;
+			continue;
 		}
 		if (drain >= 0 && now_ms() >= drain)
 			break;
 		serve_reports(d, DLQ_WAIT_MS);
 	}
+	if (d->purged > 0)
+		il_log_warn("stopped: replays not yet sent were dropped, their rows stay open",
+		    IL_INT("count", d->purged));
+	if (d->inflight == 0)
+		return;
+	for (i = 0; i < nslots; i++) {
+		if (d->slots[i].state == SLOT_PENDING)
+			d->slots[i].in_doubt = true;
+	}
+	il_log_warn("replays in doubt: sent without an answer, the broker may have them; their rows "
+	    "stay open, so a later replay publishes them again (enrollment finds them done)",
+	    IL_INT("count", d->inflight));
+	purge(d, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
+/* Takes the replay lock again after a reconnect (a new session lost it). */
+static bool
+relock(struct dlq *d)
+{
+	char errbuf[1024];
+
+	if (il_audit_replay_lock(d->a, errbuf, sizeof(errbuf)) == IL_OK)
+		return true;
+	il_log_error("lost the replay lock with the connection: stopping", IL_STR("reason", errbuf));
+	return false;
 }
 
 /*
@@ -1034,17 +1208,24 @@ mark_page(struct dlq *d, size_t nslots)
 	long long *ids = il_xcalloc(nslots + 1, sizeof(*ids));
 	char errbuf[1024];
 	size_t i, n = 0;
+	bool locked = true;
 	il_err err;
 
 	for (i = 0; i < nslots; i++) {
 		if (d->slots[i].state == SLOT_OK)
 			ids[n++] = d->slots[i].id;
+		else if (d->slots[i].in_doubt)
+			d->in_doubt++;
 		else
 			d->failed++;
 	}
 	err = il_audit_dl_mark_replayed(d->a, ids, n, d->by, d->reason, errbuf, sizeof(errbuf));
-	if (err == IL_ERR_TRANSIENT && il_audit_reconnect(d->a, errbuf, sizeof(errbuf)) == IL_OK)
+	if (err == IL_ERR_TRANSIENT && il_audit_reconnect(d->a, errbuf, sizeof(errbuf)) == IL_OK) {
+		/* Delivered is delivered: the rows are marked even when another
+		 * run took the lock meanwhile, but this run stops there. */
+		locked = relock(d);
 		err = il_audit_dl_mark_replayed(d->a, ids, n, d->by, d->reason, errbuf, sizeof(errbuf));
+	}
 	if (err == IL_OK) {
 		d->replayed += (long long)n;
 	} else {
@@ -1054,6 +1235,8 @@ mark_page(struct dlq *d, size_t nslots)
 		d->failed += (long long)n;
 		d->fatal = true;
 	}
+	if (!locked)
+		d->fatal = true;
 	free(ids);
 }
 
@@ -1061,18 +1244,20 @@ mark_page(struct dlq *d, size_t nslots)
 static bool
 replay_page(struct dlq *d, il_audit_replay_item *items, size_t n)
 {
+	bool *go = il_xcalloc(n + 1, sizeof(*go));
 	size_t i, nslots = 0;
 
+	/* Sorted first, so each topic is checked before anything is sent. */
 	for (i = 0; i < n; i++) {
-		if (wanted(d, &items[i]))
+		go[i] = to_replay(d, &items[i]);
+		if (go[i])
 			check_topic(d, source_topic(d, &items[i]));
+		else
+			d->examined++;
 	}
 	for (i = 0; i < n; i++) {
-		if (!wanted(d, &items[i])) {
-			d->examined++;
-			d->skipped++;
+		if (!go[i])
 			continue;
-		}
 		/* Rows a stop left unsent are neither replayed nor failed. */
 		if (!send_item(d, &items[i], &d->slots[nslots]))
 			break;
@@ -1081,7 +1266,10 @@ replay_page(struct dlq *d, il_audit_replay_item *items, size_t n)
 		serve_reports(d, 0);
 		progress(d, false);
 	}
-	wait_reports(d);
+	free(go);
+	il_log_debug("page sent: waiting for its delivery reports", IL_INT("messages", nslots),
+	    IL_INT("pending", d->inflight));
+	wait_reports(d, nslots);
 	for (i = 0; i < nslots; i++) {
 		if (d->slots[i].state == SLOT_PENDING)
 			d->slots[i].state = SLOT_FAILED;
@@ -1090,20 +1278,43 @@ replay_page(struct dlq *d, il_audit_replay_item *items, size_t n)
 	return !d->interrupted && !d->fatal && d->failed == 0;
 }
 
+/* The not-replayable counts by reason, a JSON array (non-zero ones). */
+static cJSON *
+not_replayable_json(const struct dlq *d)
+{
+	cJSON *arr = cJSON_CreateArray(), *obj;
+	int i;
+
+	for (i = NR_NONE + 1; i < NR_COUNT; i++) {
+		if (d->not_replayable[i] == 0)
+			continue;
+		obj = cJSON_CreateObject();
+		cJSON_AddStringToObject(obj, "reason", nr_reasons[i]);
+		cJSON_AddNumberToObject(obj, "count", (double)d->not_replayable[i]);
+		cJSON_AddItemToArray(arr, obj);
+	}
+	return arr;
+}
+
 static void
 print_summary(const struct dlq *d, long long elapsed)
 {
+	long long nr = not_replayable_total(d), would = d->examined - d->skipped - nr;
 	cJSON *out;
+	int i;
 
 	if (!d->json) {
 		if (d->dry_run)
-			printf("dry run: %lld dead letter%s would be replayed (%lld selected, %lld skipped)\n",
-			    d->examined - d->skipped, d->examined - d->skipped == 1 ? "" : "s",
-			    d->examined, d->skipped);
+			printf("dry run: %lld dead letter%s would be replayed (%lld selected, %lld skipped, "
+			    "%lld not replayable)\n", would, would == 1 ? "" : "s", d->examined, d->skipped, nr);
 		else
-			printf("replayed %lld dead letter%s (%lld selected, %lld skipped, %lld failed) "
-			    "in %.1f s\n", d->replayed, d->replayed == 1 ? "" : "s", d->examined,
-			    d->skipped, d->failed, (double)elapsed / 1000.0);
+			printf("replayed %lld dead letter%s (%lld selected, %lld skipped, %lld not replayable, "
+			    "%lld failed, %lld in doubt) in %.1f s\n", d->replayed, d->replayed == 1 ? "" : "s",
+			    d->examined, d->skipped, nr, d->failed, d->in_doubt, (double)elapsed / 1000.0);
+		for (i = NR_NONE + 1; i < NR_COUNT; i++) {
+			if (d->not_replayable[i] > 0)
+				printf("  not replayable: %lld: %s\n", d->not_replayable[i], nr_reasons[i]);
+		}
 		return;
 	}
 	out = cJSON_CreateObject();
@@ -1112,8 +1323,11 @@ print_summary(const struct dlq *d, long long elapsed)
 	cJSON_AddNumberToObject(out, "skipped", (double)d->skipped);
 	cJSON_AddNumberToObject(out, "replayed", (double)(d->dry_run ? 0 : d->replayed));
 	if (d->dry_run)
-		cJSON_AddNumberToObject(out, "would_replay", (double)(d->examined - d->skipped));
+		cJSON_AddNumberToObject(out, "would_replay", (double)would);
 	cJSON_AddNumberToObject(out, "failed", (double)d->failed);
+	cJSON_AddNumberToObject(out, "not_replayable", (double)nr);
+	cJSON_AddItemToObject(out, "not_replayable_reasons", not_replayable_json(d));
+	cJSON_AddNumberToObject(out, "in_doubt", (double)d->in_doubt);
 	cJSON_AddBoolToObject(out, "interrupted", d->interrupted);
 	cJSON_AddNumberToObject(out, "elapsed_ms", (double)elapsed);
 	il_cli_print_json(out);
@@ -1135,6 +1349,24 @@ replay_filter(struct dlq *d, il_audit_filter *f)
 	}
 }
 
+/* Takes the replay lock; false (logged) when it cannot be had. */
+static bool
+lock_replay(struct dlq *d)
+{
+	char errbuf[1024];
+	il_err err;
+
+	err = il_audit_replay_lock(d->a, errbuf, sizeof(errbuf));
+	if (err == IL_OK)
+		return true;
+	if (err == IL_ERR_TIMEOUT)
+		il_log_error("another dlq replay is running: refusing to select the same rows",
+		    IL_STR("reason", errbuf));
+	else
+		il_log_error("could not take the replay lock", IL_STR("reason", errbuf));
+	return false;
+}
+
 static int
 cmd_replay(struct dlq *d)
 {
@@ -1144,6 +1376,10 @@ cmd_replay(struct dlq *d)
 	size_t n = 0, i;
 	bool go = true;
 
+	d->dlq_topic = il_conf_get(d->conf, "topic.dlq");
+	/* A dry run changes nothing: it needs no lock. */
+	if (!d->dry_run && !lock_replay(d))
+		return 1;
 	replay_filter(d, &f);
 	count_selection(d, &f);
 	if (!d->dry_run) {
@@ -1175,10 +1411,8 @@ cmd_replay(struct dlq *d)
 		if (d->dry_run) {
 			for (i = 0; i < n; i++) {
 				d->examined++;
-				if (wanted(d, &items[i]))
+				if (to_replay(d, &items[i]))
 					print_dry_run(d, &items[i]);
-				else
-					d->skipped++;
 			}
 		} else {
 			go = replay_page(d, items, n);
@@ -1201,13 +1435,14 @@ cmd_replay(struct dlq *d)
 		free(d->topics_checked[i]);
 	free(d->topics_checked);
 	d->topics_checked = NULL;
+	/* Every message was reported or purged: nothing left to deliver. */
 	il_producer_destroy(d->p);
 	d->p = NULL;
 	free(d->slots);
 	d->slots = NULL;
 	if (!flush_out())
 		return 1;
-	return d->failed > 0 || d->fatal || d->interrupted ? 1 : 0;
+	return d->failed > 0 || d->in_doubt > 0 || d->fatal || d->interrupted ? 1 : 0;
 }
 
 static int
@@ -1282,10 +1517,18 @@ const il_cmd_entry il_cmd_dlq_entry = {
 	"  discard: closes open dead letters; rows not open are left as they are.\n"
 	"  replay: publishes each dead letter's original key and value to its source\n"
 	"  topic (__connect.errors.topic, else topic.eligibility) with the headers\n"
-	"  __imislink.replay.of (the dead letter's id) and __imislink.replay.count (which\n"
-	"  replay), in id order, a page at a time; a row is marked replayed only\n"
-	"  once Kafka acknowledged its message.  Progress on stderr, a summary on stdout.\n"
+	"  __imislink.replay.of (TOPIC/PARTITION/OFFSET of the dead letter, as replay\n"
+	"  republish writes it), __imislink.replay.dead.letter.id (its id here) and\n"
+	"  __imislink.replay.count (which replay), in id order, a page at a time; a row\n"
+	"  is marked replayed only once Kafka acknowledged its message.  Only rows of\n"
+	"  the dead-letter topic (topic.dlq) with a source topic or an event id are\n"
+	"  replayed: the others (e.g. results-topic messages that do not decode) are\n"
+	"  counted \"not replayable\" with the reason; dlq discard closes them.  One\n"
+	"  replay at a time: a second refuses (\"another dlq replay is running\").  A stop\n"
+	"  (Ctrl-C) drops what was not sent yet; what was sent unanswered is \"in doubt\"\n"
+	"  and stays open.  Progress on stderr, a summary on stdout.\n"
 	"  Selects open rows unless --again or --status discarded.\n"
-	"  Exit status: 0 done, 1 a failure (nothing undelivered is ever marked).\n",
+	"  Exit status: 0 done, 1 a failure, a stop or replays in doubt (nothing\n"
+	"  undelivered is ever marked).\n",
 	cmd_dlq,
 };

@@ -438,6 +438,10 @@ parse_rewind_options(struct rewind *rw, int argc, char **argv)
 				il_cli_usage_error("replay", "invalid value for --to-datetime: expected ISO-8601 "
 				    "(2026-11-21T08:00:00Z) or milliseconds, got \"%s\"%s%s", optarg,
 				    why[0] != '\0' ? ": " : "", why);
+			if (ms < 0)
+				il_cli_usage_error("replay", "invalid value for --to-datetime: \"%s\" lies before "
+				    "1970 (%" PRId64 " ms): Kafka reads a negative time as latest or earliest",
+				    optarg, ms);
 			rw->to_ms = ms;
 			rw->to_text = optarg;
 			have_time = true;
@@ -450,6 +454,9 @@ parse_rewind_options(struct rewind *rw, int argc, char **argv)
 				il_cli_usage_error("replay", "invalid value for --by-duration: expected an "
 				    "ISO-8601 duration (PT1H, P1DT12H), got \"%s\"", optarg);
 			rw->to_ms = il_event_now_ms() - ms;
+			if (rw->to_ms < 0)
+				il_cli_usage_error("replay", "invalid value for --by-duration: \"%s\" ago lies "
+				    "before 1970: Kafka reads a negative time as latest or earliest", optarg);
 			rw->to_text = optarg;
 			have_time = true;
 			break;
@@ -569,7 +576,7 @@ const il_cmd_entry il_cmd_replay_entry = {
 	"  -g, --group GROUP        consumer group to move (its workers must be stopped)\n"
 	"  -t, --topic TOPIC        topic whose offsets move (default: topic.eligibility)\n"
 	"  --to-datetime TIME       ISO-8601 (2026-11-21T08:00:00Z, +02:00 allowed; no zone:\n"
-	"                           UTC) or ms since 1970\n"
+	"                           UTC) or ms since 1970 (earlier times are refused)\n"
 	"  --by-duration DURATION   instead of a time: that long ago (ISO-8601, PT1H)\n"
 	"  --dry-run                print the plan only (the default)\n"
 	"  --execute                commit the plan\n"
@@ -578,9 +585,10 @@ const il_cmd_entry il_cmd_replay_entry = {
 	"\n"
 	"  republish: copy the events of [--from, --to) back into a topic while the\n"
 	"  workers keep running; copies keep the original key, value and headers and get\n"
-	"  __imislink.replay.of (TOPIC/PARTITION/OFFSET of the original) and\n"
-	"  __imislink.replay.at.  What is read ends at the offsets found at the start, so\n"
-	"  the copies themselves are never read again.\n"
+	"  __imislink.replay.of (TOPIC/PARTITION/OFFSET of the original, as dlq replay\n"
+	"  writes it) and __imislink.replay.at in place of earlier __imislink.replay.*\n"
+	"  headers.  What is read ends at the offsets found at the start, so the copies\n"
+	"  themselves are never read again.\n"
 	"  --from TIME, --to TIME   the time range, by message timestamp (as above)\n"
 	"  -t, --topic TOPIC        topic to read (default: topic.eligibility)\n"
 	"  --to-topic TOPIC         topic to write (default: the topic read)\n"

@@ -9,8 +9,10 @@
  * key, value bytes (never decoded and encoded again) and headers, goes to
  * the same partition number when the destination has as many partitions
  * (per-key order then holds whatever partitioner the original producer
- * used), and gets two headers:
+ * used), and gets two headers in place of any __imislink.replay.* it had
+ * (an earlier replay's, this one's or `dlq replay`'s):
  *	__imislink.replay.of	"<topic>/<partition>/<offset>" of the original
+ *	                	(the format `dlq replay` uses too)
  *	__imislink.replay.at	when this run started, ISO-8601 UTC
  * A copy counts only once its delivery report says so (idempotent producer,
  * acks=all); the run ends with every report in, and exits 1 when any copy
@@ -45,9 +47,10 @@
 #include "timefmt.h"
 #include "xalloc.h"
 
-/* The header names a copy carries. */
+/* The header names a copy carries, and what every replay header starts with. */
 #define REPLAY_HDR_OF "__imislink.replay.of"
 #define REPLAY_HDR_AT "__imislink.replay.at"
+#define REPLAY_HDR_PREFIX "__imislink.replay."
 
 /* How long offset queries may take at the start. */
 #define REPUBLISH_QUERY_MS 30000
@@ -393,8 +396,9 @@ programme_matches(struct republish *rp, const rd_kafka_message_t *rkm)
 	return match;
 }
 
-/* The copy's headers: the original's without replay headers of an earlier
- * run, then ours.  @returns how many; they point into @p rkm and @p of. */
+/* The copy's headers: the original's without the replay headers of an
+ * earlier replay (ours, or `dlq replay`'s: a copy describes this replay
+ * only), then ours.  @returns how many; they point into @p rkm and @p of. */
 static size_t
 copy_headers(struct republish *rp, const rd_kafka_message_t *rkm, const char *of)
 {
@@ -406,7 +410,7 @@ copy_headers(struct republish *rp, const rd_kafka_message_t *rkm, const char *of
 	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		for (i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
 		    i++) {
-			if (strcmp(name, REPLAY_HDR_OF) == 0 || strcmp(name, REPLAY_HDR_AT) == 0)
+			if (strncmp(name, REPLAY_HDR_PREFIX, strlen(REPLAY_HDR_PREFIX)) == 0)
 				continue;
 			if (n + 2 >= rp->caphdrs) {
 				rp->caphdrs = rp->caphdrs * 2;
@@ -665,6 +669,11 @@ parse_time(const char *opt, const char *arg)
 	if (why != NULL)
 		il_cli_usage_error("replay", "invalid value for %s: expected ISO-8601 (2026-11-21T08:00:00Z) "
 		    "or milliseconds, got \"%s\"%s%s", opt, arg, why[0] != '\0' ? ": " : "", why);
+	/* Offset queries take -1 and -2 as "latest" and "earliest": a time
+	 * before 1970 would silently mean one of those. */
+	if (ms < 0)
+		il_cli_usage_error("replay", "invalid value for %s: \"%s\" lies before 1970 (%" PRId64
+		    " ms): Kafka reads a negative time as latest or earliest", opt, arg, ms);
 	return ms;
 }
 

@@ -9,14 +9,23 @@
 #   - dlq list (filters, table, JSON lines, masked keys), stats (by class, by
 #     day, results by outcome), show (personal data masked; --unmask shows
 #     it), discard (needs --reason; the generator's own bad events);
+#   - a message of the results topic that is no EnrollmentResult, stored as
+#     a dead letter (class undecodable, no source topic): listed, never
+#     replayed (counted "not replayable" with the reason, by --all-open and
+#     by --class undecodable), then discarded;
+#   - while another session holds the replay lock, a replay refuses ("another
+#     dlq replay is running") and changes nothing; a dry run still works;
 #   - the worker restarted with the fixed mapping, `dlq replay --all-open` in
 #     small pages: every replayed event gets its expected outcome, the rows
-#     are "replayed", the messages carry __imislink.replay.of/.count, no new
+#     are "replayed", the messages carry __imislink.replay.of (the dead
+#     letter's topic/partition/offset), .dead.letter.id and .count, no new
 #     dead letter, the emulator holds exactly the expected state, no
 #     duplicate;
 #   - a second replay selects nothing and publishes nothing; with --again it
 #     publishes again and the emulator's counts stay, no duplicate;
-#   - a delivery that fails leaves its row open (exit 1); a store that is not
+#   - a delivery that fails leaves its row open (exit 1); a stop request
+#     while a message waits in the producer's queue drops it (the row stays
+#     open, nothing reaches the topic later); a store that is not
 #     initialised is named as such.
 # Needs: kafka, registry, pg.
 set -uo pipefail
@@ -34,6 +43,8 @@ if [ ! -x "$DEADLETTER" ]; then
 	FAIL dlq-binaries "\"$DEADLETTER\" is not built (make all)"
 	finish
 fi
+# The advisory lock key of `dlq replay` (common/audit_query.c: "dlqreply").
+REPLAY_LOCK_KEY=7236283437419621497
 ENR_POLL_GROUP=$(make_topic_name it-dlq-poll)
 group=$(make_topic_name it-dlq-enroll)
 dlgroup=$(make_topic_name it-dlq-deadletter)
@@ -58,11 +69,12 @@ sql() {
 }
 
 # dlq NAME ARGS...: `imislink dlq ARGS` with stdout to $tmp/NAME.out,
-# stderr to $tmp/NAME.err; sets RC.
+# stderr to $tmp/NAME.err; sets RC.  The tool knows the dead-letter topic
+# as the worker does: replay takes only its rows.
 dlq() {
 	local name=$1
 	shift
-	"$TOOL" dlq "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	IMISLINK_TOPIC_DLQ="$DLQ" "$TOOL" dlq "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
 	RC=$?
 }
 
@@ -323,6 +335,59 @@ check dlq-discarded-rows test "$(sql "SELECT count(*) FROM dead_letters WHERE st
 dlq_ok dlq-discard-again discard $keep_ids --reason again --json &&
 	check dlq-discard-twice-changes-nothing grep -q '"discarded":0' "$tmp/dlq-discard-again.out"
 
+# -- garbage on the results topic: a dead letter never to replay ----------------
+# The dead-letter worker stores it as a dead letter of class undecodable with
+# the results topic as its topic and no source topic.  Sent to the
+# eligibility topic it would come back as a dead letter on every replay.
+junk_stored() {
+	[ -n "$(sql "SELECT id FROM dead_letters WHERE topic = '$RESULTS'")" ]
+}
+if "$RAW" "$KAFKA_BOOTSTRAP_SERVERS" "$RESULTS" 0 "$(date +%s%3N)" junk-0210 \
+	"$(printf 'not an enrollment result' | od -An -tx1 | tr -d ' \n')" >>"$tmp/raw.log" 2>&1 &&
+	wait_until 60 junk_stored; then
+	junk_id=$(sql "SELECT id FROM dead_letters WHERE topic = '$RESULTS'")
+	check dlq-junk-stored test "$(sql "SELECT error_class || ' ' || status || ' ' || (source_topic IS NULL) FROM dead_letters WHERE id = $junk_id")" = "undecodable open true"
+else
+	FAIL dlq-junk-stored "the results topic's garbage is not in the store after 60 s: $(tail -n 2 "$tmp/raw.log" | tr '\n' ' ')"
+	finish
+fi
+elig_before=$("$TOOL" consume -t "$ELIG" -e 2>/dev/null | wc -l)
+dlq dlq-replay-junk replay --class undecodable --json
+json_check dlq-replay-junk-not-replayable "$tmp/dlq-replay-junk.out" "$RC" <<'PY'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert sys.argv[2] == "0", "exit status %s: %s" % (sys.argv[2], s)
+assert s["selected"] == 1 and s["not_replayable"] == 1 and s["replayed"] == 0 and s["failed"] == 0, s
+r = s["not_replayable_reasons"]
+assert len(r) == 1 and r[0]["count"] == 1 and "dead-letter topic" in r[0]["reason"], r
+PY
+check dlq-replay-junk-row-unchanged test "$(sql "SELECT status || ' ' || replay_count FROM dead_letters WHERE id = $junk_id")" = "open 0"
+check dlq-replay-junk-publishes-nothing test "$("$TOOL" consume -t "$ELIG" -e 2>/dev/null | wc -l)" = "$elig_before"
+dlq_ok dlq-show-junk show "$junk_id" --json &&
+	check dlq-show-junk grep -q '"error_class":"undecodable"' "$tmp/dlq-show-junk.out"
+
+# -- one replay at a time: another session holds the lock -------------------------
+lock_held() {
+	[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND (classid::int8 << 32 | objid::int8) = $REPLAY_LOCK_KEY AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" = 1 ]
+}
+mkfifo "$tmp/lock.fifo"
+psql -X -q -d "$DB" <"$tmp/lock.fifo" >"$tmp/lock.log" 2>&1 &
+lockpid=$!
+ENR_PIDS+=("$lockpid")
+exec 7>"$tmp/lock.fifo"
+echo "SELECT pg_advisory_lock($REPLAY_LOCK_KEY);" >&7
+if wait_until 30 lock_held; then
+	dlq dlq-replay-locked replay --all-open --json
+	check dlq-replay-locked-refused test "$RC" = 1 -a -n "$(grep 'another dlq replay is running' "$tmp/dlq-replay-locked.err")" \
+		-a "$(sql "SELECT count(*) FROM dead_letters WHERE status = 'open'")" = "$((nreplay + 1))"
+	dlq dlq-replay-locked-dry-run replay --all-open --dry-run --json
+	check dlq-replay-locked-dry-run-works test "$RC" = 0
+else
+	FAIL dlq-replay-locked-refused "the test's session could not take the lock: $(tail -n 2 "$tmp/lock.log" | tr '\n' ' ')"
+fi
+exec 7>&-
+wait "$lockpid" 2>/dev/null
+
 # -- the fix: the worker with the whole mapping, the replay --------------------
 worker_start w2 "$group" || finish
 dlq_ok dlq-replay-dry-run replay --all-open --dry-run --json &&
@@ -330,19 +395,22 @@ dlq_ok dlq-replay-dry-run replay --all-open --dry-run --json &&
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 s = lines[-1]
-assert s["dry_run"] and s["would_replay"] == int(sys.argv[2]) and len(lines) == int(sys.argv[2]) + 1, s
+n = int(sys.argv[2])
+assert s["dry_run"] and s["would_replay"] == n and len(lines) == n + 1, s
+assert s["selected"] == n + 1 and s["not_replayable"] == 1, s
+assert all(l["replay_of"].split("/")[-1].isdigit() for l in lines[:-1]), lines[0]
 PY
-check dlq-dry-run-changes-nothing test "$(sql "SELECT count(*) FROM dead_letters WHERE status = 'open'")" = "$nreplay"
-elig_before=$("$TOOL" consume -t "$ELIG" -e 2>/dev/null | wc -l)
+check dlq-dry-run-changes-nothing test "$(sql "SELECT count(*) FROM dead_letters WHERE status = 'open'")" = "$((nreplay + 1))"
 
 dlq_ok dlq-replay replay --all-open --page-size 7 --by it-0210 --reason "areas mapped" --json &&
 	json_check dlq-replay "$tmp/dlq-replay.out" "$tmp/dlq-replay.err" "$nreplay" <<'PY'
 import json, sys
 s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 n = int(sys.argv[3])
-assert s["replayed"] == n and s["selected"] == n and s["failed"] == 0 and not s["dry_run"], s
+assert s["replayed"] == n and s["selected"] == n + 1 and s["failed"] == 0 and not s["dry_run"], s
+assert s["not_replayable"] == 1 and s["in_doubt"] == 0 and not s["interrupted"], s
 done = [json.loads(l) for l in open(sys.argv[2]) if '"dlq replay finished"' in l]
-assert done and done[-1]["done"] == done[-1]["total"] == n, "progress: %s" % done[-1:]
+assert done and done[-1]["done"] == done[-1]["total"] == n + 1, "progress: %s" % done[-1:]
 PY
 
 # every replayed event has its outcome (the one the whole mapping gives)
@@ -360,7 +428,10 @@ for l in open(sys.argv[3]):
     if (m["partition"], m["offset"]) in seen:
         continue
     seen.add((m["partition"], m["offset"]))
-    v = m["value"]
+    # The garbage put on the results topic above has no value, only value_base64.
+    v = m.get("value")
+    if not isinstance(v, dict):
+        continue
     e = exp.get(v["event_id"])
     if e is None or v["event_id"] not in replay:
         continue
@@ -388,12 +459,12 @@ poll_topic "$DLQ" "$ENR_POLL_GROUP-d" "$tmp/dlq.jsonl"
 check dlq-replay-no-new-dead-letter test "$(distinct_messages "$tmp/dlq.jsonl")" = "$ndlq"
 check_state dlq-after-replay
 check dlq-rows-replayed test "$(sql "SELECT count(*) FROM dead_letters WHERE status = 'replayed' AND replay_count = 1 AND status_by = 'it-0210' AND status_reason = 'areas mapped'")" = "$nreplay" \
-	-a "$(sql "SELECT count(*) FROM dead_letters WHERE status = 'open'")" = 0
+	-a "$(sql "SELECT string_agg(id::text, ' ') FROM dead_letters WHERE status = 'open'")" = "$junk_id"
 
 # The replayed messages: the original key and value, with the headers.
 "$TOOL" consume -t "$ELIG" -e >"$tmp/elig.jsonl" 2>>"$tmp/poll.log"
 dlq_ok dlq-list-after list --json --unmask &&
-	json_check dlq-replay-headers "$tmp/elig.jsonl" "$tmp/dlq-list-after.out" "$elig_before" 1 <<'PY'
+	json_check dlq-replay-headers "$tmp/elig.jsonl" "$tmp/dlq-list-after.out" "$elig_before" 1 "$DLQ" <<'PY'
 import json, sys
 msgs = [json.loads(l) for l in open(sys.argv[1])]
 rows = {r["id"]: r for r in (json.loads(l) for l in open(sys.argv[2])) if r["status"] == "replayed"}
@@ -402,13 +473,20 @@ rep = [m for m in msgs if "__imislink.replay.of" in (m.get("headers") or {})]
 assert len(msgs) == int(sys.argv[3]) + n * len(rows), "%d messages, %d before, %d rows" % (len(msgs), int(sys.argv[3]), len(rows))
 by = {}
 for m in rep:
-    by.setdefault(int(m["headers"]["__imislink.replay.of"]), []).append(m)
-assert sorted(by) == sorted(rows), "replay.of %s, rows %s" % (sorted(by)[:5], sorted(rows)[:5])
+    by.setdefault(int(m["headers"]["__imislink.replay.dead.letter.id"]), []).append(m)
+assert sorted(by) == sorted(rows), "replay.dead.letter.id %s, rows %s" % (sorted(by)[:5], sorted(rows)[:5])
 for i, ms in by.items():
+    r = rows[i]
     assert sorted(m["headers"]["__imislink.replay.count"] for m in ms) == [str(k + 1) for k in range(n)], ms[0]["headers"]
     for m in ms:
-        assert m["key"] == rows[i]["event_key"] and m["value"]["event_id"] == rows[i]["event_id"], i
+        assert m["headers"]["__imislink.replay.of"] == "%s/%d/%d" % (sys.argv[5], r["partition"], r["offset"]), \
+            "row %d (%s/%d/%d): replay.of %r" % (i, r["topic"], r["partition"], r["offset"], m["headers"]["__imislink.replay.of"])
+        assert m["key"] == r["event_key"] and m["value"]["event_id"] == r["event_id"], i
 PY
+
+# The garbage is closed as any dead letter is.
+dlq_ok dlq-discard-junk discard "$junk_id" --reason "not an EnrollmentResult" --json &&
+	check dlq-discard-junk grep -q '"discarded":1' "$tmp/dlq-discard-junk.out"
 
 # -- a second replay creates nothing ------------------------------------------
 dlq_ok dlq-replay-twice replay --all-open --json &&
@@ -451,8 +529,8 @@ rows = {r["id"]: r for r in (json.loads(l) for l in open(sys.argv[2]))}
 rep = {}
 for m in msgs:
     h = m.get("headers") or {}
-    if "__imislink.replay.of" in h:
-        rep.setdefault(int(h["__imislink.replay.of"]), []).append(h["__imislink.replay.count"])
+    if "__imislink.replay.dead.letter.id" in h:
+        rep.setdefault(int(h["__imislink.replay.dead.letter.id"]), []).append(h["__imislink.replay.count"])
 assert sorted(rep) == sorted(rows) and all(sorted(v) == ["1", "2"] for v in rep.values()), list(rep.items())[:3]
 PY
 
@@ -461,6 +539,37 @@ bad_id=$(sql "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, ms
 dlq dlq-replay-fails replay "$bad_id" --json
 check dlq-replay-failed-delivery-exit-1 test "$RC" = 1
 check dlq-replay-failed-delivery-not-marked test "$(sql "SELECT status || ' ' || replay_count FROM dead_letters WHERE id = $bad_id")" = "open 0"
+
+# -- a stop request: what the producer had not sent is dropped, not delivered ----
+# linger.ms holds the message in the producer's queue far longer than the
+# stop's wait for reports, so only a purge keeps the closing producer from
+# delivering it behind a row left open (the next run would publish it again).
+STOPT=$(make_topic_name it-dlq-stop)
+if create_topic "$STOPT" 1; then
+	stop_id=$(sql "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, msg_key, msg_value, source_topic, error_class) VALUES ('$DLQ', 0, 999998, 'k', 'v', '$STOPT', 'permanent') RETURNING id" | head -n 1)
+	IMISLINK_TOPIC_DLQ="$DLQ" "$TOOL" -v -X linger.ms=120000 dlq replay "$stop_id" --json \
+		>"$tmp/dlq-replay-stop.out" 2>"$tmp/dlq-replay-stop.err" &
+	stop_pid=$!
+	ENR_PIDS+=("$stop_pid")
+	if wait_until 60 grep -qs 'waiting for its delivery reports' "$tmp/dlq-replay-stop.err"; then
+		kill -TERM "$stop_pid"
+		wait "$stop_pid"
+		rc=$?
+		json_check dlq-replay-stop "$tmp/dlq-replay-stop.out" "$rc" <<'PY'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert sys.argv[2] == "1", "exit status %s: %s" % (sys.argv[2], s)
+assert s["interrupted"] and s["replayed"] == 0 and s["in_doubt"] == 0 and s["failed"] == 1, s
+PY
+		check dlq-replay-stop-row-open test "$(sql "SELECT status || ' ' || replay_count FROM dead_letters WHERE id = $stop_id")" = "open 0"
+		check dlq-replay-stop-nothing-delivered test "$("$TOOL" consume -t "$STOPT" -e 2>>"$tmp/poll.log" | wc -l)" = 0
+	else
+		FAIL dlq-replay-stop "the replay did not reach its wait for reports in 60 s: $(tail -n 2 "$tmp/dlq-replay-stop.err" | cut -c 1-300 | tr '\n' ' ')"
+	fi
+	dlq_ok dlq-discard-stop discard "$stop_id" --reason "test row"
+else
+	FAIL dlq-replay-stop "could not create the topic"
+fi
 
 # -- a store nobody initialised, and usage mistakes ----------------------------
 if createdb "$EMPTY_DB" 2>>"$tmp/createdb.log"; then

@@ -15,6 +15,8 @@
 #     the original key and bytes and the replay headers, each processed once
 #     more, nothing created;
 #   - filters (--key, --programme) count what they should (--dry-run);
+#   - times before 1970 (a date, or an over-long --by-duration) are refused:
+#     Kafka would read a negative time as latest or earliest;
 #   - republish of all 10,000 already-enrolled events: each processed again,
 #     the emulator's counts unchanged, its duplicate check empty.
 # Needs: kafka, registry.
@@ -37,6 +39,23 @@ if [ ! -x "$TIMED" ]; then
 fi
 ENR_POLL_GROUP=$(make_topic_name it-replay-poll)
 group=$(make_topic_name it-replay)
+
+# -- times before 1970: refused before anything is asked of the broker -------------
+# refused NAME ARGS...: `imislink replay ARGS` exits 1 naming 1970.
+refused() {
+	local name=$1
+	shift
+	"$TOOL" replay "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	local rc=$?
+	if [ "$rc" = 1 ] && grep -q 'before 1970' "$tmp/$name.err" && [ ! -s "$tmp/$name.out" ]; then
+		PASS "$name"
+	else
+		FAIL "$name" "exit status $rc: $(tail -n 2 "$tmp/$name.err" | tr '\n' ' ')"
+	fi
+}
+refused replay-rewind-refuses-1969 rewind --group "$group" --to-datetime 1969-12-31T23:59:59Z
+refused replay-rewind-refuses-long-duration rewind --group "$group" --by-duration P40000D
+refused replay-republish-refuses-1969 republish --from 1969-07-20T20:17:00Z --to 2026-01-01T00:00:00Z
 
 # -- 10,000 events over four hours ----------------------------------------------
 # Enough households for 10,000 events; the first 10,000 lines are used and the
