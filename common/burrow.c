@@ -13,16 +13,51 @@
 
 #include "xalloc.h"
 
+/*
+ * The bookkeeping of the two rings, the window of commits and the readings
+ * of the log end: @p size slots, @p n of them held from index @p head, the
+ * oldest, on.
+ */
+
+/* @returns @p want empty slots of @p elem bytes, at least one (a ring of none
+ * would remember nothing), with the counts set. */
+static void *
+ring_init(size_t *size, size_t *n, size_t *head, size_t want, size_t elem)
+{
+	if (want == 0)
+		want = 1;
+	*size = want;
+	*n = 0;
+	*head = 0;
+	return il_xcalloc(want, elem);
+}
+
+static void
+ring_clear(size_t *size, size_t *n, size_t *head)
+{
+	*size = 0;
+	*n = 0;
+	*head = 0;
+}
+
+/* @returns the slot a push fills: the next free one, or when the ring is
+ * full the oldest, whose successor then becomes the oldest. */
+static size_t
+ring_push(size_t size, size_t *n, size_t *head)
+{
+	size_t slot;
+
+	if (*n < size)
+		return (*head + (*n)++) % size;
+	slot = *head;
+	*head = (*head + 1) % size;
+	return slot;
+}
+
 void
 il_burrow_window_init(il_burrow_window *w, size_t size)
 {
-	/* A window of no commits would judge nothing; one is the least. */
-	if (size == 0)
-		size = 1;
-	w->c = il_xcalloc(size, sizeof(*w->c));
-	w->size = size;
-	w->n = 0;
-	w->head = 0;
+	w->c = ring_init(&w->size, &w->n, &w->head, size, sizeof(*w->c));
 }
 
 void
@@ -30,24 +65,14 @@ il_burrow_window_free(il_burrow_window *w)
 {
 	free(w->c);
 	w->c = NULL;
-	w->size = 0;
-	w->n = 0;
-	w->head = 0;
+	ring_clear(&w->size, &w->n, &w->head);
 }
 
 void
 il_burrow_window_push(il_burrow_window *w, int64_t offset, int64_t lag, long long ts_ms)
 {
-	il_burrow_commit *slot;
+	il_burrow_commit *slot = &w->c[ring_push(w->size, &w->n, &w->head)];
 
-	if (w->n < w->size) {
-		slot = &w->c[(w->head + w->n) % w->size];
-		w->n++;
-	} else {
-		/* Full: the oldest slot takes the new commit and the next is oldest. */
-		slot = &w->c[w->head];
-		w->head = (w->head + 1) % w->size;
-	}
 	slot->offset = offset;
 	slot->lag = lag < 0 ? 0 : lag;
 	slot->ts_ms = ts_ms;
@@ -68,13 +93,7 @@ il_burrow_window_complete(const il_burrow_window *w)
 void
 il_burrow_ends_init(il_burrow_ends *r, size_t size)
 {
-	/* A ring of no readings would remember nothing; one is the least. */
-	if (size == 0)
-		size = 1;
-	r->e = il_xcalloc(size, sizeof(*r->e));
-	r->size = size;
-	r->n = 0;
-	r->head = 0;
+	r->e = ring_init(&r->size, &r->n, &r->head, size, sizeof(*r->e));
 }
 
 void
@@ -82,23 +101,14 @@ il_burrow_ends_free(il_burrow_ends *r)
 {
 	free(r->e);
 	r->e = NULL;
-	r->size = 0;
-	r->n = 0;
-	r->head = 0;
+	ring_clear(&r->size, &r->n, &r->head);
 }
 
 void
 il_burrow_ends_push(il_burrow_ends *r, int64_t offset, long long ts_ms)
 {
-	il_burrow_end *slot;
+	il_burrow_end *slot = &r->e[ring_push(r->size, &r->n, &r->head)];
 
-	if (r->n < r->size) {
-		slot = &r->e[(r->head + r->n) % r->size];
-		r->n++;
-	} else {
-		slot = &r->e[r->head];
-		r->head = (r->head + 1) % r->size;
-	}
 	slot->offset = offset;
 	slot->ts_ms = ts_ms;
 }

@@ -23,45 +23,52 @@ il_commitlog_need(il_commitlog_cur *c, size_t n)
 	return c->left >= n;
 }
 
+/* Reads an @p n byte big-endian integer (Kafka's byte order) into @p u. */
+static bool
+il_commitlog_be(il_commitlog_cur *c, size_t n, uint64_t *u)
+{
+	size_t i;
+
+	if (!il_commitlog_need(c, n))
+		return false;
+	*u = 0;
+	for (i = 0; i < n; i++)
+		*u = (*u << 8) | c->p[i];
+	c->p += n;
+	c->left -= n;
+	return true;
+}
+
 static bool
 il_commitlog_i16(il_commitlog_cur *c, int16_t *v)
 {
-	if (!il_commitlog_need(c, 2))
+	uint64_t u;
+
+	if (!il_commitlog_be(c, 2, &u))
 		return false;
-	*v = (int16_t)(uint16_t)(((unsigned)c->p[0] << 8) | c->p[1]);
-	c->p += 2;
-	c->left -= 2;
+	*v = (int16_t)(uint16_t)u;
 	return true;
 }
 
 static bool
 il_commitlog_i32(il_commitlog_cur *c, int32_t *v)
 {
-	uint32_t u;
+	uint64_t u;
 
-	if (!il_commitlog_need(c, 4))
+	if (!il_commitlog_be(c, 4, &u))
 		return false;
-	u = ((uint32_t)c->p[0] << 24) | ((uint32_t)c->p[1] << 16) |
-	    ((uint32_t)c->p[2] << 8) | (uint32_t)c->p[3];
-	*v = (int32_t)u;
-	c->p += 4;
-	c->left -= 4;
+	*v = (int32_t)(uint32_t)u;
 	return true;
 }
 
 static bool
 il_commitlog_i64(il_commitlog_cur *c, int64_t *v)
 {
-	uint64_t u = 0;
-	int i;
+	uint64_t u;
 
-	if (!il_commitlog_need(c, 8))
+	if (!il_commitlog_be(c, 8, &u))
 		return false;
-	for (i = 0; i < 8; i++)
-		u = (u << 8) | c->p[i];
 	*v = (int64_t)u;
-	c->p += 8;
-	c->left -= 8;
 	return true;
 }
 

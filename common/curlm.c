@@ -43,6 +43,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Answers up to this size keep their buffer when the call is reused. */
@@ -87,15 +88,6 @@ struct il_curlm {
 	struct epoll_event events[IL_CURLM_MAX_EVENTS]; /* epoll_wait()'s answer */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* libcurl's CURLMOPT_TIMERFUNCTION: remembers when it wants its next turn. */
 static int
 on_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -105,7 +97,7 @@ on_timer(CURLM *multi, long timeout_ms, void *userp)
 	(void)multi;
 	/* No socket_action() from here (libcurl forbids it): il_curlm_run()
 	 * and il_curlm_submit() honour the deadline. */
-	m->timer_due = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	m->timer_due = timeout_ms < 0 ? -1 : il_timers_now_ms() + timeout_ms;
 	return 0;
 }
 
@@ -502,7 +494,7 @@ fire_timer(il_curlm *m)
 {
 	int running;
 
-	if (m->timer_due < 0 || m->timer_due > now_ms())
+	if (m->timer_due < 0 || m->timer_due > il_timers_now_ms())
 		return;
 	/* The timer callback sets the next deadline, if any, from inside. */
 	m->timer_due = -1;
@@ -513,7 +505,7 @@ fire_timer(il_curlm *m)
 static void
 wait_and_act(il_curlm *m, int wait)
 {
-	long long now = now_ms();
+	long long now = il_timers_now_ms();
 	uint32_t ev;
 	int i, n, bits, running;
 

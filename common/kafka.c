@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Identical warnings within this window are counted, not written. */
@@ -77,15 +78,6 @@ struct il_consumer {
 	size_t cappaused;       /* entries allocated */
 };
 
-static int64_t
-il_kafka_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 il_kafka_base_init(il_kafka_base *b)
 {
@@ -124,7 +116,7 @@ il_kafka_may_log(il_kafka_base *b, const char *kind, const char *text, unsigned 
 	const char *tail;
 	size_t len, i, victim = 0;
 	uint64_t h;
-	int64_t now = il_kafka_now_ms();
+	int64_t now = il_timers_now_ms();
 	bool ok = true;
 
 	/* librdkafka ends connection errors with "(after 3ms in state CONNECT)",
@@ -466,7 +458,7 @@ il_producer_send(il_producer *p, const char *topic, int32_t partition,
 {
 	rd_kafka_headers_t *rkhdrs;
 	rd_kafka_resp_err_t rerr;
-	int64_t deadline = il_kafka_now_ms() + (block_ms > 0 ? block_ms : 0);
+	int64_t deadline = il_timers_now_ms() + (block_ms > 0 ? block_ms : 0);
 	int64_t left;
 	il_err err;
 
@@ -489,7 +481,7 @@ il_producer_send(il_producer *p, const char *topic, int32_t partition,
 			return IL_OK;
 		if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
-		left = deadline - il_kafka_now_ms();
+		left = deadline - il_timers_now_ms();
 		if (left <= 0)
 			break;
 		/* Serving delivery reports is what empties the queue. */
@@ -559,8 +551,8 @@ il_producer_destroy(il_producer *p)
 		/* Purged messages get a failed delivery report, so the caller
 		 * learns which were lost and can release their opaques. */
 		rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-		deadline = il_kafka_now_ms() + IL_KAFKA_CLOSE_PURGE_MS;
-		while (rd_kafka_outq_len(rk) > 0 && il_kafka_now_ms() < deadline)
+		deadline = il_timers_now_ms() + IL_KAFKA_CLOSE_PURGE_MS;
+		while (rd_kafka_outq_len(rk) > 0 && il_timers_now_ms() < deadline)
 			rd_kafka_poll(rk, 100);
 		il_log_warn("kafka producer closed with undelivered messages",
 		    IL_STR("client", rd_kafka_name(rk)), IL_INT("messages", left),

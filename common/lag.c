@@ -37,6 +37,7 @@
 #include "commitlog.h"
 #include "log.h"
 #include "metrics.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Burrow's storage min-distance: a commit less than this after the previous
@@ -161,15 +162,6 @@ typedef struct il_lag_round {
 	size_t nsub;
 } il_lag_round;
 
-static long long
-il_lag_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Commit times are wall-clock times of the broker. */
 static long long
 il_lag_wall_ms(void)
@@ -183,7 +175,7 @@ il_lag_wall_ms(void)
 static int
 il_lag_remaining(long long deadline)
 {
-	long long left = deadline - il_lag_mono_ms();
+	long long left = deadline - il_timers_now_ms();
 
 	if (left <= 0)
 		return 0;
@@ -702,7 +694,7 @@ il_lag_wait_event(rd_kafka_queue_t *q, rd_kafka_event_type_t type, long long dea
 		if (rd_kafka_event_type(ev) == type)
 			return ev;
 		rd_kafka_event_destroy(ev);
-	} while (il_lag_mono_ms() < deadline);
+	} while (il_timers_now_ms() < deadline);
 	return NULL;
 }
 
@@ -782,7 +774,7 @@ il_lag_list_groups(il_lag *l, il_lag_round *r, int timeout_ms, char *errbuf, siz
 	rd_kafka_ListConsumerGroups(l->rk, opts, r->q);
 	rd_kafka_AdminOptions_destroy(opts);
 	ev = il_lag_wait_event(r->q, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT,
-	    il_lag_mono_ms() + timeout_ms + 1000);
+	    il_timers_now_ms() + timeout_ms + 1000);
 	if (ev == NULL) {
 		il_err_setf(errbuf, errsz, "could not list consumer groups: timed out");
 		return IL_ERR_TRANSIENT;
@@ -864,7 +856,7 @@ il_lag_describe(il_lag *l, il_lag_round *r, int timeout_ms)
 	rd_kafka_AdminOptions_destroy(opts);
 	free(names);
 	r->describe_ev = il_lag_wait_event(r->q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT,
-	    il_lag_mono_ms() + timeout_ms + 1000);
+	    il_timers_now_ms() + timeout_ms + 1000);
 	if (r->describe_ev == NULL) {
 		il_log_warn("could not describe consumer groups", IL_STR("error", "timed out"));
 		return;
@@ -973,9 +965,9 @@ il_lag_fetch_committed(il_lag *l, il_lag_round *r, int timeout_ms)
 		}
 		/* librdkafka answers every request by its timeout; the margin
 		 * only guards against a lost answer. */
-		deadline = il_lag_mono_ms() + timeout_ms + 1000;
+		deadline = il_timers_now_ms() + timeout_ms + 1000;
 		ev = NULL;
-		while (ev == NULL && il_lag_mono_ms() < deadline)
+		while (ev == NULL && il_timers_now_ms() < deadline)
 			ev = rd_kafka_queue_poll(r->q, il_lag_remaining(deadline));
 		if (ev == NULL)
 			break;
@@ -1291,7 +1283,7 @@ il_lag_read_commits(il_lag *l, il_lag_round *r, int timeout_ms)
 	const struct rd_kafka_metadata_topic *t;
 	rd_kafka_topic_partition_t *e;
 	rd_kafka_message_t *rkm;
-	long long deadline = il_lag_mono_ms() + timeout_ms;
+	long long deadline = il_timers_now_ms() + timeout_ms;
 	int64_t *target = NULL;
 	int32_t j, done = 0, p;
 	bool ok = true, was;
@@ -1309,7 +1301,7 @@ il_lag_read_commits(il_lag *l, il_lag_round *r, int timeout_ms)
 		if (target[j] <= 0 || l->clog_pos[j] >= target[j])
 			done++;
 	}
-	while (done < l->clog_parts && il_lag_mono_ms() < deadline) {
+	while (done < l->clog_parts && il_timers_now_ms() < deadline) {
 		rkm = rd_kafka_consumer_poll(l->clog_rk, il_lag_remaining(deadline));
 		if (rkm == NULL)
 			continue;
@@ -1429,7 +1421,7 @@ il_lag_probe_collect(il_lag *l, il_lag_want *w, size_t n, long long deadline)
 	size_t i, left = n;
 	int64_t ts;
 
-	while (left > 0 && il_lag_mono_ms() < deadline) {
+	while (left > 0 && il_timers_now_ms() < deadline) {
 		rkm = rd_kafka_consumer_poll(l->probe, il_lag_remaining(deadline));
 		if (rkm == NULL)
 			continue;
@@ -1546,14 +1538,14 @@ il_lag_probe_begin(il_lag *l, il_lag_round *r, int timeout_ms)
 static void
 il_lag_probe_end(il_lag *l, il_lag_round *r, int timeout_ms, long long now_ms)
 {
-	long long deadline = il_lag_mono_ms() + timeout_ms;
+	long long deadline = il_timers_now_ms() + timeout_ms;
 	il_lag_want *hit, key;
 	il_lag_rpart *p;
 	size_t i, pass;
 
 	for (pass = 0; pass <= r->maxrank && r->nwants > 0; pass++) {
 		if (pass > 0) {
-			if (il_lag_mono_ms() >= deadline)
+			if (il_timers_now_ms() >= deadline)
 				break;
 			il_lag_probe_select(r, pass);
 			il_lag_probe_assign(l, r->sub, r->nsub);
@@ -1783,7 +1775,7 @@ il_lag_publish(il_lag *l, il_lag_round *r, long long now_ms, long long started_m
 	l->snap.parts = parts;
 	l->snap.nparts = np;
 	l->snap.taken_ms = il_lag_wall_ms();
-	l->snap.eval_seconds = (double)(il_lag_mono_ms() - started_mono) / 1000.0;
+	l->snap.eval_seconds = (double)(il_timers_now_ms() - started_mono) / 1000.0;
 }
 
 il_err
@@ -1795,7 +1787,7 @@ il_lag_evaluate(il_lag *l, int timeout_ms, char *errbuf, size_t errsz)
 	size_t i;
 
 	memset(&r, 0, sizeof(r));
-	t[0] = il_lag_mono_ms();
+	t[0] = il_timers_now_ms();
 	if (timeout_ms <= 0)
 		timeout_ms = 1;
 	l->round++;
@@ -1811,28 +1803,28 @@ il_lag_evaluate(il_lag *l, int timeout_ms, char *errbuf, size_t errsz)
 	if (err != IL_OK)
 		goto out;
 	il_lag_describe(l, &r, timeout_ms);
-	t[1] = il_lag_mono_ms();
+	t[1] = il_timers_now_ms();
 	il_lag_fetch_committed(l, &r, timeout_ms);
 	for (i = 0; i < r.ngroups; i++)
 		if (!r.groups[i].failed)
 			il_lag_build_group(l, &r, &r.groups[i]);
 	il_lag_keep_failed_states(l, &r);
-	t[2] = il_lag_mono_ms();
+	t[2] = il_timers_now_ms();
 	err = il_lag_read_log_ends(l, &r, timeout_ms, errbuf, errsz);
 	if (err != IL_OK)
 		goto out;
 	il_lag_probe_begin(l, &r, timeout_ms);
-	t[3] = il_lag_mono_ms();
+	t[3] = il_timers_now_ms();
 	/* One instant for the commits seen by change and for the statuses:
 	 * a commit seen now is not yet a silence. */
 	now = il_lag_wall_ms();
 	if (!il_lag_read_commits(l, &r, timeout_ms))
 		il_lag_commits_by_change(l, &r, now);
-	t[4] = il_lag_mono_ms();
+	t[4] = il_timers_now_ms();
 	il_lag_probe_end(l, &r, timeout_ms, now);
-	t[5] = il_lag_mono_ms();
+	t[5] = il_timers_now_ms();
 	il_lag_publish(l, &r, now, t[0]);
-	t[6] = il_lag_mono_ms();
+	t[6] = il_timers_now_ms();
 	il_log_debug("lag round", IL_INT("groups", r.ngroups), IL_INT("partitions", r.nparts),
 	    IL_INT("states", l->nstates), IL_INT("groups_ms", t[1] - t[0]),
 	    IL_INT("committed_ms", t[2] - t[1]), IL_INT("log_ends_ms", t[3] - t[2]),

@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
+#include "timers.h"
 #include "xalloc.h"
 
 /* Registry calls sit on the produce and consume paths: keep them bounded. */
@@ -653,15 +653,6 @@ done:
 	return err;
 }
 
-static int64_t
-sr_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* @returns the refusal of @p id still in force at @p now, or NULL. */
 static const il_sd_unknown *
 unknown_find(const il_serde *sd, int32_t id, int64_t now)
@@ -723,7 +714,7 @@ il_serde_schema_by_id(il_serde *sd, int32_t id, const il_schema **s,
 		    (int)id, sd->ids_path);
 		return IL_ERR_DECODE_SCHEMA;
 	}
-	now = sr_now_ms();
+	now = il_timers_now_ms();
 	unknown = unknown_find(sd, id, now);
 	if (unknown != NULL) {
 		il_err_setf(errbuf, errsz, "%s", unknown->why);

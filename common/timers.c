@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "xalloc.h"
 
@@ -27,6 +28,15 @@ struct il_timers {
 	size_t cap;             /* entries allocated */
 	uint64_t next_seq;      /* sequence number of the next entry */
 };
+
+long long
+il_timers_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int
 timer_before(const il_timer *a, const il_timer *b)

@@ -1,7 +1,7 @@
 /*
  * timers.h - a min-heap of deadlines for one thread's event loop: retries
  * after backoff, waits for the rate limiter, periodic chores.  Times are
- * monotonic milliseconds supplied by the caller.
+ * monotonic milliseconds supplied by the caller, read with il_timers_now_ms().
  */
 #ifndef IL_TIMERS_H
 #define IL_TIMERS_H
@@ -9,6 +9,14 @@
 #include <stddef.h>
 
 typedef struct il_timers il_timers;
+
+/**
+ * @brief Reads the monotonic clock (CLOCK_MONOTONIC), which wall-clock steps
+ * do not move: the time base of this heap, ratelimit.h and retry.h, and of
+ * every deadline and interval a loop keeps.
+ * @returns milliseconds since an unspecified start; never fails.
+ */
+long long il_timers_now_ms(void);
 
 /** @returns an empty heap; free with il_timers_destroy(). */
 il_timers *il_timers_new(void);

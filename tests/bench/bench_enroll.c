@@ -37,45 +37,33 @@
  *	    [--events-100ms N] [--events-seq N] [--events-0ms N] [--rss-sample N]
  *	    [--partitions P] [--in-flight F] [-X PROPERTY=VALUE]...
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 
-#include "avro.h"
-#include "bench.h"
+#define BENCH_NAME "bench_enroll"
+#include "benchutil.h"
 #include "buf.h"
-#include "conf.h"
 #include "event.h"
-#include "kafka.h"
 #include "log.h"
-#include "serde.h"
 #include "xalloc.h"
+#include "../testevent.h"
 
 #define POLL_MS 50              /* metrics polling interval */
 #define PROGRESS_S 5.0          /* a progress line this often */
 #define STALL_S 120.0           /* no new result for this long: the case fails */
 #define START_S 60.0            /* emulator port file, worker's port line */
-#define STOP_S 30.0             /* SIGTERM, then SIGKILL after this */
 #define METRICS_MAX (4u << 20)  /* largest /metrics body read */
 #define NAREAS 40               /* SPP-A01..SPP-A40 in the mapping */
 #define MAX_X 16                /* -X options passed on to the worker */
-
-extern char **environ;
 
 /* One case to run. */
 struct bench_case {
@@ -105,12 +93,7 @@ struct bench {
 	const char *mapping;    /* enroll.mapping.file */
 	const char *bootstrap;  /* the broker */
 	char workdir[PATH_MAX]; /* logs and port files of the children */
-	il_conf *conf;
-	il_schema_set *schemas;
-	il_serde *serde;
-	il_producer *prod;
-	long delivered;         /* delivery reports with success */
-	long failed;            /* delivery reports with an error */
+	struct bench_kafka k;   /* publishes the events */
 	CURL *curl;
 	il_buf body;            /* last HTTP answer */
 	pid_t emu_pid;          /* 0 when not running */
@@ -119,105 +102,13 @@ struct bench {
 	size_t nrdkafka;
 };
 
-/* Single-person enrollment: no household, the registrant heads a family of
- * its own; programme 7 of the mapping (insurance, product FCTP). */
-static const char *event_template =
-    "{\"event_id\":\"x\",\"event_type\":\"MEMBERSHIP_CHANGED\","
-    "\"source\":{\"system\":\"openspp\",\"instance\":\"bench\",\"kind\":\"CDC\","
-    "\"position\":\"0/16B3748\",\"table\":\"g2p_program_membership\",\"primary_key\":\"1\"},"
-    "\"occurred_at\":\"2026-06-01T10:00:00.000Z\",\"produced_at\":\"2026-06-01T10:00:00.100Z\","
-    "\"programme\":{\"id\":7,\"name\":\"Community health insurance\",\"target_type\":\"INDIVIDUAL\"},"
-    "\"membership\":{\"state\":\"ENROLLED\",\"previous_state\":\"DRAFT\","
-    "\"enrollment_date\":\"2026-06-01T09:59:00.000Z\",\"exit_date\":null},"
-    "\"registrant\":{\"source_id\":1,\"external_ids\":[{\"type\":\"National ID\",\"value\":\"0\","
-    "\"status\":\"valid\",\"expiry_date\":null,\"description\":null}],\"is_group\":false,"
-    "\"name\":\"DOE, JANE\",\"given_name\":\"Jane\",\"family_name\":\"Doe\",\"addl_name\":null,"
-    "\"gender\":\"Female\",\"birthdate\":\"1990-04-12\",\"birthdate_exact\":true,"
-    "\"birth_place\":\"Kigali\",\"registration_date\":\"2024-01-15\","
-    "\"phones\":[{\"number\":\"+250788000000\",\"sanitized\":\"+250788000000\",\"date_collected\":\"2024-01-15\"}],"
-    "\"email\":null,\"address\":\"Village 12\",\"area\":{\"id\":1,\"code\":\"SPP-A01\",\"name\":\"Area 1\"}},"
-    "\"household\":null}";
-
-static void
-on_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic,
-    int32_t partition, int64_t offset, void *cb_ctx)
-{
-	struct bench *b = cb_ctx;
-
-	(void)msg_opaque; (void)errstr; (void)topic; (void)partition; (void)offset;
-	if (err != IL_OK)
-		b->failed++;
-	else
-		b->delivered++;
-}
-
-/* Creates @p n topics (replication 1) with the admin API of the producer. */
-static int
-create_topics(struct bench *b, char *const *names, const int *partitions, size_t n)
-{
-	rd_kafka_t *rk = il_producer_handle(b->prod);
-	rd_kafka_NewTopic_t *nt[4] = { NULL };
-	rd_kafka_AdminOptions_t *opts = NULL;
-	rd_kafka_queue_t *q = NULL;
-	rd_kafka_event_t *ev = NULL;
-	const rd_kafka_CreateTopics_result_t *res;
-	const rd_kafka_topic_result_t **tr;
-	char errbuf[512];
-	size_t i, cnt = 0;
-	int rc = -1;
-
-	for (i = 0; i < n && i < 4; i++) {
-		nt[i] = rd_kafka_NewTopic_new(names[i], partitions[i], 1, errbuf, sizeof(errbuf));
-		if (nt[i] == NULL) {
-			fprintf(stderr, "bench_enroll: could not describe topic \"%s\": %s\n", names[i], errbuf);
-			goto out;
-		}
-	}
-	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	if (rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, errbuf, sizeof(errbuf)) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "bench_enroll: admin options: %s\n", errbuf);
-		goto out;
-	}
-	q = rd_kafka_queue_new(rk);
-	rd_kafka_CreateTopics(rk, nt, n, opts, q);
-	ev = rd_kafka_queue_poll(q, 60000);
-	if (ev == NULL) {
-		fprintf(stderr, "bench_enroll: could not create topics: no answer within 60 s\n");
-		goto out;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "bench_enroll: could not create topics: %s\n", rd_kafka_event_error_string(ev));
-		goto out;
-	}
-	res = rd_kafka_event_CreateTopics_result(ev);
-	tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-	for (i = 0; i < cnt; i++) {
-		if (rd_kafka_topic_result_error(tr[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			fprintf(stderr, "bench_enroll: could not create topic \"%s\": %s\n",
-			    rd_kafka_topic_result_name(tr[i]), rd_kafka_topic_result_error_string(tr[i]));
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	if (q != NULL)
-		rd_kafka_queue_destroy(q);
-	if (opts != NULL)
-		rd_kafka_AdminOptions_destroy(opts);
-	for (i = 0; i < n && i < 4; i++)
-		if (nt[i] != NULL)
-			rd_kafka_NewTopic_destroy(nt[i]);
-	return rc;
-}
+static const char *event_template = TEST_EVENT_PERSON_JSON("x", "bench");
 
 /* Publishes @p c->events enrollments to @p topic; every one durable or -1. */
 static int
 produce_events(struct bench *b, const struct bench_case *c, const char *topic)
 {
-	const il_schema *schema = il_schema_set_latest(b->schemas, "EligibilityEvent");
+	const il_schema *schema = il_schema_set_latest(b->k.schemas, "EligibilityEvent");
 	cJSON *event = cJSON_Parse(event_template);
 	cJSON *reg, *src, *area;
 	char errbuf[512];
@@ -226,8 +117,8 @@ produce_events(struct bench *b, const struct bench_case *c, const char *topic)
 	int rc = -1;
 
 	il_buf_init(&msg, 1 << 20);
-	b->delivered = 0;
-	b->failed = 0;
+	b->k.delivered = 0;
+	b->k.failed = 0;
 	if (event == NULL || schema == NULL) {
 		fprintf(stderr, "bench_enroll: no event template or no EligibilityEvent schema\n");
 		goto out;
@@ -238,7 +129,6 @@ produce_events(struct bench *b, const struct bench_case *c, const char *topic)
 	for (long i = 0; i < c->events; i++) {
 		cJSON *id = cJSON_GetArrayItem(cJSON_GetObjectItem(reg, "external_ids"), 0);
 		char key[24], eid[65], pk[24], code[16];
-		il_err err;
 
 		/* The CHF ID rule of the emulator: 1..12 of [0-9A-Za-z]. */
 		snprintf(key, sizeof(key), "%c%09ld", c->id_letter, i + 1);
@@ -251,33 +141,20 @@ produce_events(struct bench *b, const struct bench_case *c, const char *topic)
 		cJSON_ReplaceItemInObject(area, "code", cJSON_CreateString(code));
 		cJSON_ReplaceItemInObject(event, "event_id", cJSON_CreateString(eid));
 		il_buf_reset(&msg);
-		if (il_serde_encode(b->serde, topic, schema, event, &msg, errbuf, sizeof(errbuf)) != IL_OK) {
+		if (il_serde_encode(b->k.serde, topic, schema, event, &msg, errbuf, sizeof(errbuf)) != IL_OK) {
 			fprintf(stderr, "bench_enroll: could not encode event %ld: %s\n", i, errbuf);
 			goto out;
 		}
-		for (;;) {
-			err = il_producer_send(b->prod, topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
-			    msg.data, msg.len, NULL, 0, NULL, 10000);
-			if (err == IL_OK)
-				break;
-			if (err != IL_ERR_TIMEOUT && err != IL_ERR_TRANSIENT) {
-				fprintf(stderr, "bench_enroll: could not send event %ld: %s\n", i, il_err_str(err));
-				goto out;
-			}
-			il_producer_poll(b->prod, 100);
-		}
-		il_producer_poll(b->prod, 0);
+		if (bench_send(&b->k, topic, key, msg.data, msg.len, NULL, 0, "event", i) != 0)
+			goto out;
 		if (bench_now() - last >= PROGRESS_S) {
 			last = bench_now();
 			fprintf(stderr, "bench_enroll: %s: published %ld/%ld events (%.0f/s)\n", c->name,
 			    i + 1, c->events, (double)(i + 1) / (last - t0));
 		}
 	}
-	if (il_producer_flush(b->prod, 120000) != IL_OK || b->failed > 0 || b->delivered != c->events) {
-		fprintf(stderr, "bench_enroll: %ld of %ld events not delivered\n", c->events - b->delivered,
-		    c->events);
+	if (bench_flush(&b->k, c->events, "events") != 0)
 		goto out;
-	}
 	fprintf(stderr, "bench_enroll: %s: published %ld events in %.1f s\n", c->name, c->events,
 	    bench_now() - t0);
 	rc = 0;
@@ -285,226 +162,6 @@ out:
 	cJSON_Delete(event);
 	il_buf_free(&msg);
 	return rc;
-}
-
-/*
- * The environment of a child: ours without the variables @p set names, then
- * @p set ("NAME=value").  Built before fork(): the child of a threaded
- * process may only call async-signal-safe functions.
- */
-static char **
-child_env(const char *const *set, size_t nset)
-{
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	env = il_xcalloc(n + nset + 1, sizeof(*env));
-	for (size_t i = 0; i < n; i++) {
-		bool replaced = false;
-
-		for (size_t j = 0; j < nset && !replaced; j++) {
-			size_t len = strcspn(set[j], "=") + 1;
-
-			replaced = strncmp(environ[i], set[j], len) == 0;
-		}
-		if (!replaced)
-			env[k++] = environ[i];
-	}
-	for (size_t j = 0; j < nset; j++)
-		env[k++] = (char *)set[j];
-	return env;
-}
-
-/* Starts @p argv with stdout and stderr to @p log; @returns its pid or -1. */
-static pid_t
-spawn(char *const *argv, char *const *envp, const char *log)
-{
-	pid_t pid, parent = getpid();
-	int fd;
-
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "bench_enroll: could not fork: %s\n", strerror(errno));
-		return -1;
-	}
-	if (pid > 0)
-		return pid;
-	/* A bench that dies takes its children along. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(127);
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		_exit(127);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		close(fd);
-	}
-	execve(argv[0], argv, envp);
-	_exit(127);
-}
-
-/* SIGTERM, then SIGKILL after STOP_S; @returns the exit status. */
-static int
-stop_child(pid_t *pid)
-{
-	double deadline = bench_now() + STOP_S;
-	int status = 0;
-
-	if (*pid <= 0)
-		return 0;
-	kill(*pid, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(*pid, &status, WNOHANG);
-
-		if (r == *pid || (r < 0 && errno != EINTR))
-			break;
-		if (bench_now() > deadline) {
-			fprintf(stderr, "bench_enroll: process %ld did not stop within %.0f s: killing it\n",
-			    (long)*pid, STOP_S);
-			kill(*pid, SIGKILL);
-			waitpid(*pid, &status, 0);
-			break;
-		}
-		usleep(20000);
-	}
-	*pid = 0;
-	return status;
-}
-
-/* @returns true while @p pid runs (and reaps it when it exited). */
-static bool
-alive(pid_t pid)
-{
-	int status;
-
-	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
-}
-
-/* One line "<field>: <n> kB" of /proc/<pid>/status, in MiB; -1 when absent. */
-static double
-proc_status_mb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t flen = strlen(field);
-	double mb = -1.0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1.0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-			mb = strtod(line + flen + 1, NULL) / 1024.0;
-			break;
-		}
-	}
-	fclose(f);
-	return mb;
-}
-
-/* utime + stime of @p pid (all its threads) in seconds; -1 when unknown. */
-static double
-proc_cpu_s(pid_t pid)
-{
-	char path[64], line[2048], *p, *end;
-	unsigned long long v[2];
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1.0;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	/* The command name may hold spaces: fields count from its closing ")". */
-	if (p == NULL || (p = strrchr(line, ')')) == NULL)
-		return -1.0;
-	/* After ") " come state (field 3) ... utime (14) and stime (15). */
-	for (field = 3; field < 14 && p != NULL; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL)
-		return -1.0;
-	errno = 0;
-	v[0] = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1 || *end != ' ')
-		return -1.0;
-	v[1] = strtoull(end + 1, &p, 10);
-	if (errno != 0 || p == end + 1)
-		return -1.0;
-	return (double)(v[0] + v[1]) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	il_buf *body = ctx;
-
-	return il_buf_add(body, data, size * nmemb) == IL_OK ? size * nmemb : 0;
-}
-
-/* GET @p url into b->body; @returns the HTTP status, or -1. */
-static long
-http_get(struct bench *b, const char *url)
-{
-	long status = -1;
-
-	il_buf_reset(&b->body);
-	curl_easy_setopt(b->curl, CURLOPT_URL, url);
-	curl_easy_setopt(b->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(b->curl, CURLOPT_WRITEDATA, &b->body);
-	curl_easy_setopt(b->curl, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(b->curl, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(b->curl) != CURLE_OK)
-		return -1;
-	curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (b->body.data == NULL && il_buf_adds(&b->body, "") != IL_OK)
-		return -1;
-	return status;
-}
-
-/*
- * The sum of the samples of metric @p name in the Prometheus text @p text
- * whose labels contain @p label (NULL: every sample).
- */
-static double
-metric_sum(const char *text, const char *name, const char *label)
-{
-	size_t nlen = strlen(name);
-	double sum = 0.0;
-	const char *line = text;
-
-	while (line != NULL && *line != '\0') {
-		const char *end = strchr(line, '\n');
-		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
-
-		if (line[0] != '#' && len > nlen && strncmp(line, name, nlen) == 0 &&
-		    (line[nlen] == '{' || line[nlen] == ' ')) {
-			const char *labels_end = line[nlen] == '{' ? memchr(line, '}', len) : line + nlen;
-			const char *value = labels_end != NULL ? memchr(labels_end, ' ', len -
-			    (size_t)(labels_end - line)) : NULL;
-			bool match = label == NULL;
-
-			if (label != NULL && labels_end != NULL) {
-				size_t llen = strlen(label);
-
-				for (const char *p = line + nlen; p + llen <= labels_end && !match; p++)
-					match = strncmp(p, label, llen) == 0;
-			}
-			if (match && value != NULL)
-				sum += strtod(value + 1, NULL);
-		}
-		line = end != NULL ? end + 1 : NULL;
-	}
-	return sum;
 }
 
 /* Waits for the file @p path to hold a number; @returns it or -1. */
@@ -524,53 +181,11 @@ wait_port_file(const char *path, pid_t pid, double timeout_s)
 			if (port > 0)
 				return port;
 		}
-		if (!alive(pid))
+		if (!bench_alive(pid))
 			return -1;
 		usleep(20000);
 	}
 	return -1;
-}
-
-/* Waits for the worker's "http listening" log line; @returns its port or -1. */
-static long
-wait_worker_port(const char *log, pid_t pid, double timeout_s)
-{
-	double deadline = bench_now() + timeout_s;
-	char line[4096];
-
-	while (bench_now() < deadline) {
-		FILE *f = fopen(log, "r");
-		long port = -1;
-
-		if (f != NULL) {
-			while (port < 0 && fgets(line, sizeof(line), f) != NULL) {
-				const char *p;
-
-				if (strstr(line, "\"msg\":\"http listening\"") != NULL &&
-				    (p = strstr(line, "\"port\":")) != NULL)
-					port = strtol(p + 7, NULL, 10);
-			}
-			fclose(f);
-			if (port > 0)
-				return port;
-		}
-		if (!alive(pid))
-			return -1;
-		usleep(50000);
-	}
-	return -1;
-}
-
-/* Prints the last lines of @p path to stderr. */
-static void
-print_tail(const char *path)
-{
-	char *cmd = il_xasprintf("tail -n 15 '%s' >&2", path);
-
-	fprintf(stderr, "---- last lines of %s\n", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(could not read it)\n");
-	free(cmd);
 }
 
 static int
@@ -581,12 +196,12 @@ start_emulator(struct bench *b, const struct bench_case *c, long *port)
 	char *exe = il_xasprintf("%s/imislink-openimis", b->bin);
 	char latency[16];
 	char *argv[] = { exe, "--port", "0", "--port-file", portfile, "--latency-ms", latency, NULL };
-	char **envp = child_env(NULL, 0);
+	char **envp = bench_child_env(NULL, 0);
 	int rc = -1;
 
 	snprintf(latency, sizeof(latency), "%d", c->latency_ms);
 	unlink(portfile);
-	b->emu_pid = spawn(argv, envp, log);
+	b->emu_pid = bench_spawn(argv, envp, log);
 	if (b->emu_pid < 0) {
 		b->emu_pid = 0;
 		goto out;
@@ -594,7 +209,7 @@ start_emulator(struct bench *b, const struct bench_case *c, long *port)
 	*port = wait_port_file(portfile, b->emu_pid, START_S);
 	if (*port < 0) {
 		fprintf(stderr, "bench_enroll: the emulator \"%s\" wrote no port within %.0f s\n", exe, START_S);
-		print_tail(log);
+		bench_print_tail(log);
 		goto out;
 	}
 	rc = 0;
@@ -613,13 +228,11 @@ start_worker(struct bench *b, const struct bench_case *c, long emu_port, const c
 	char *log = il_xasprintf("%s/worker-%s.log", b->workdir, c->name);
 	char *exe = il_xasprintf("%s/imislink-enroll", b->bin);
 	char *sets[10];
-	char *argv[2 + 2 * 10 + 2 * MAX_X];
 	/* Offline serde like the producer above; no operator file. */
 	const char *env_set[] = { "SCHEMA_REGISTRY_URL=", "IMISLINK_CONFIG=/dev/null",
 	    "OPENIMIS_PASSWORD=admin123" };
-	char **envp = child_env(env_set, sizeof(env_set) / sizeof(env_set[0]));
-	size_t n = 0, a = 0;
-	int rc = -1;
+	char **envp = bench_child_env(env_set, sizeof(env_set) / sizeof(env_set[0]));
+	size_t n = 0;
 
 	sets[n++] = il_xasprintf("kafka.bootstrap.servers=%s", b->bootstrap);
 	sets[n++] = il_xasprintf("kafka.group.id=bench-enroll-%s-%ld-%lld", c->name, (long)getpid(),
@@ -632,39 +245,14 @@ start_worker(struct bench *b, const struct bench_case *c, long emu_port, const c
 	sets[n++] = il_xasprintf("openimis.api.url=http://127.0.0.1:%ld", emu_port);
 	sets[n++] = il_xasprintf("enroll.mapping.file=%s", b->mapping);
 	sets[n++] = il_xasprintf("http.port=0");
-	argv[a++] = exe;
-	for (size_t i = 0; i < n; i++) {
-		argv[a++] = "--set";
-		argv[a++] = sets[i];
-	}
-	for (size_t i = 0; i < b->nrdkafka; i++) {
-		argv[a++] = "-X";
-		argv[a++] = (char *)b->rdkafka[i];
-	}
-	argv[a] = NULL;
-	fprintf(stderr, "bench_enroll: %s:", c->name);
-	for (size_t i = 0; i < a; i++)
-		fprintf(stderr, " %s", argv[i]);
-	fprintf(stderr, "\n");
-	b->worker_pid = spawn(argv, envp, log);
-	if (b->worker_pid < 0) {
-		b->worker_pid = 0;
-		goto out;
-	}
-	*port = wait_worker_port(log, b->worker_pid, START_S);
-	if (*port < 0) {
-		fprintf(stderr, "bench_enroll: the worker \"%s\" did not listen within %.0f s\n", exe, START_S);
-		print_tail(log);
-		goto out;
-	}
-	rc = 0;
-out:
+	*port = bench_start_daemon(c->name, exe, sets, n, b->rdkafka, b->nrdkafka, envp, log, START_S,
+	    &b->worker_pid);
 	*logp = log;
 	for (size_t i = 0; i < n; i++)
 		free(sets[i]);
 	free(envp);
 	free(exe);
-	return rc;
+	return *port < 0 ? -1 : 0;
 }
 
 /* Prints the outcome counts of the last /metrics body. */
@@ -679,7 +267,7 @@ print_outcomes(struct bench *b)
 	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
 		snprintf(label, sizeof(label), "outcome=\"%s\"", outcomes[i]);
 		fprintf(stderr, " %s %.0f", outcomes[i],
-		    metric_sum(b->body.data, "imislink_enroll_events_total", label));
+		    bench_metric_sum(b->body.data, "imislink_enroll_events_total", label));
 	}
 	fprintf(stderr, "\n");
 }
@@ -704,7 +292,7 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 	fprintf(stderr, "bench_enroll: case %s: %ld enrollments, latency %d ms, %d in flight, "
 	    "%d partition%s\n", c->name, c->events, c->latency_ms, c->in_flight, c->partitions,
 	    c->partitions == 1 ? "" : "s");
-	if (create_topics(b, names, parts, 3) != 0 || produce_events(b, c, names[0]) != 0)
+	if (bench_create_topics(&b->k, names, parts, 3) != 0 || produce_events(b, c, names[0]) != 0)
 		goto out;
 	if (start_emulator(b, c, &emu_port) != 0)
 		goto out;
@@ -718,15 +306,15 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 		double now, before = done;
 
 		usleep(POLL_MS * 1000);
-		if (!alive(b->worker_pid)) {
+		if (!bench_alive(b->worker_pid)) {
 			fprintf(stderr, "bench_enroll: the worker exited before the end\n");
-			print_tail(worker_log);
+			bench_print_tail(worker_log);
 			goto out;
 		}
-		if (http_get(b, metrics_url) != 200)
+		if (bench_http_get(b->curl, &b->body, metrics_url) != 200)
 			continue;
 		now = bench_now();
-		done = metric_sum(b->body.data, "imislink_enroll_events_total", NULL);
+		done = bench_metric_sum(b->body.data, "imislink_enroll_events_total", NULL);
 		if (done > 0 && t_first == 0) {
 			t_first = now;
 			n_first = done;
@@ -736,8 +324,8 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 			t_last = now;
 		}
 		if (!sampled && done >= (double)c->rss_sample_at) {
-			r->hwm_sample_mb = proc_status_mb(b->worker_pid, "VmHWM");
-			r->rss_sample_mb = proc_status_mb(b->worker_pid, "VmRSS");
+			r->hwm_sample_mb = bench_proc_status_mb(b->worker_pid, "VmHWM");
+			r->rss_sample_mb = bench_proc_status_mb(b->worker_pid, "VmRSS");
 			sampled = true;
 			fprintf(stderr, "bench_enroll: %s: after %.0f results: VmHWM %.1f MiB, VmRSS %.1f MiB\n",
 			    c->name, done, r->hwm_sample_mb, r->rss_sample_mb);
@@ -749,8 +337,8 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 		} else if (now - last_progress >= PROGRESS_S) {
 			fprintf(stderr, "bench_enroll: %s: %.0f/%ld results, %.0f/s now, %.0f in flight, "
 			    "VmRSS %.1f MiB\n", c->name, done, c->events, (done - prev_done) / (now - prev_t),
-			    metric_sum(b->body.data, "imislink_enroll_in_flight", NULL),
-			    proc_status_mb(b->worker_pid, "VmRSS"));
+			    bench_metric_sum(b->body.data, "imislink_enroll_in_flight", NULL),
+			    bench_proc_status_mb(b->worker_pid, "VmRSS"));
 			last_progress = prev_t = now;
 			prev_done = done;
 		}
@@ -758,39 +346,39 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 			fprintf(stderr, "bench_enroll: %s: no new result for %.0f s at %.0f/%ld\n", c->name,
 			    STALL_S, done, c->events);
 			print_outcomes(b);
-			print_tail(worker_log);
+			bench_print_tail(worker_log);
 			goto out;
 		}
 	}
 	/* Measured before the stop: shutdown is not enrollment work. */
-	cpu = proc_cpu_s(b->worker_pid);
-	r->hwm_mb = proc_status_mb(b->worker_pid, "VmHWM");
-	r->rss_end_mb = proc_status_mb(b->worker_pid, "VmRSS");
+	cpu = bench_proc_cpu_s(b->worker_pid);
+	r->hwm_mb = bench_proc_status_mb(b->worker_pid, "VmHWM");
+	r->rss_end_mb = bench_proc_status_mb(b->worker_pid, "VmRSS");
 	r->per_s = t_last > t_first ? (done - n_first) / (t_last - t_first) : 0.0;
-	r->calls_per_enrollment = metric_sum(b->body.data, "imislink_openimis_calls_total", NULL) /
+	r->calls_per_enrollment = bench_metric_sum(b->body.data, "imislink_openimis_calls_total", NULL) /
 	    (double)c->events;
 	r->cpu_us = cpu * 1e6 / (double)c->events;
 	fprintf(stderr, "bench_enroll: %s: %.0f results in %.1f s, %.2f openIMIS calls per enrollment, "
 	    "worker CPU %.1f s, VmHWM %.1f MiB\n", c->name, done, t_last - t_first,
 	    r->calls_per_enrollment, cpu, r->hwm_mb);
-	if (metric_sum(b->body.data, "imislink_enroll_events_total", "outcome=\"ENROLLED\"") !=
+	if (bench_metric_sum(b->body.data, "imislink_enroll_events_total", "outcome=\"ENROLLED\"") !=
 	    (double)c->events) {
 		fprintf(stderr, "bench_enroll: %s: not every event was enrolled\n", c->name);
 		print_outcomes(b);
-		print_tail(worker_log);
+		bench_print_tail(worker_log);
 		goto out;
 	}
-	if (http_get(b, dup_url) != 200 || strstr(b->body.data, "\"ok\":true") == NULL) {
+	if (bench_http_get(b->curl, &b->body, dup_url) != 200 || strstr(b->body.data, "\"ok\":true") == NULL) {
 		fprintf(stderr, "bench_enroll: %s: the emulator's duplicate check failed: %s\n", c->name,
 		    b->body.data != NULL ? b->body.data : "no answer");
 		goto out;
 	}
 	rc = 0;
 out:
-	if (stop_child(&b->worker_pid) != 0 && rc == 0)
+	if (bench_stop_child(&b->worker_pid) != 0 && rc == 0)
 		fprintf(stderr, "bench_enroll: %s: the worker did not exit cleanly (see %s)\n", c->name,
 		    worker_log);
-	stop_child(&b->emu_pid);
+	bench_stop_child(&b->emu_pid);
 	for (int i = 0; i < 3; i++)
 		free(names[i]);
 	free(worker_log);
@@ -821,22 +409,6 @@ usage(int code)
 	exit(code);
 }
 
-static long
-parse_long(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bench_enroll: invalid value for %s: expected %ld to %ld, got \"%s\"\n",
-		    what, min, max, s);
-		exit(1);
-	}
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -859,7 +431,6 @@ main(int argc, char **argv)
 	int partitions = 6, in_flight = 256;
 	struct case_result r100 = { 0 }, rseq = { 0 }, rzero = { 0 };
 	bool do100, doseq, dozero;
-	char errbuf[512];
 	char *default_mapping = NULL;
 	int opt, rc = 1;
 
@@ -870,12 +441,12 @@ main(int argc, char **argv)
 		case 'B': b.bin = optarg; break;
 		case 'c': which = optarg; break;
 		case 'm': b.mapping = optarg; break;
-		case '1': n100 = parse_long(optarg, 1, 100000000, "--events-100ms"); break;
-		case 's': nseq = parse_long(optarg, 1, 100000000, "--events-seq"); break;
-		case '0': nzero = parse_long(optarg, 1, 100000000, "--events-0ms"); break;
-		case 'r': rss_sample = parse_long(optarg, 1, 100000000, "--rss-sample"); break;
-		case 'p': partitions = (int)parse_long(optarg, 1, 1000, "--partitions"); break;
-		case 'f': in_flight = (int)parse_long(optarg, 1, 4096, "--in-flight"); break;
+		case '1': n100 = bench_parse_long(optarg, 1, 100000000, "--events-100ms"); break;
+		case 's': nseq = bench_parse_long(optarg, 1, 100000000, "--events-seq"); break;
+		case '0': nzero = bench_parse_long(optarg, 1, 100000000, "--events-0ms"); break;
+		case 'r': rss_sample = bench_parse_long(optarg, 1, 100000000, "--rss-sample"); break;
+		case 'p': partitions = (int)bench_parse_long(optarg, 1, 1000, "--partitions"); break;
+		case 'f': in_flight = (int)bench_parse_long(optarg, 1, 4096, "--in-flight"); break;
 		case 'X':
 			if (b.nrdkafka == MAX_X) {
 				fprintf(stderr, "bench_enroll: at most %d -X options\n", MAX_X);
@@ -911,31 +482,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_enroll: KAFKA_BOOTSTRAP_SERVERS is not set\n");
 		goto out;
 	}
-	snprintf(b.workdir, sizeof(b.workdir), "%s/bench-enroll.XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(b.workdir) == NULL) {
-		fprintf(stderr, "bench_enroll: could not create a directory \"%s\": %s\n", b.workdir,
-		    strerror(errno));
+	if (bench_workdir_make(b.workdir, "bench-enroll") != 0 || bench_kafka_open(&b.k) != 0)
 		goto out;
-	}
-	b.conf = il_conf_new();
-	/* Offline serde, like the worker it feeds. */
-	if (il_conf_load_env(b.conf, errbuf, sizeof(errbuf)) != IL_OK ||
-	    il_conf_set(b.conf, "schema.registry.url", "", "bench_enroll", errbuf, sizeof(errbuf)) != IL_OK ||
-	    il_conf_set_rdkafka_arg(b.conf, "linger.ms=20", errbuf, sizeof(errbuf)) != IL_OK) {
-		fprintf(stderr, "bench_enroll: configuration: %s\n", errbuf);
-		goto out;
-	}
-	b.schemas = il_schema_set_load(il_conf_get(b.conf, "schemas.dir"), errbuf, sizeof(errbuf));
-	if (b.schemas == NULL || (b.serde = il_serde_new(b.conf, b.schemas, errbuf, sizeof(errbuf))) == NULL) {
-		fprintf(stderr, "bench_enroll: schemas: %s\n", errbuf);
-		goto out;
-	}
-	b.prod = il_producer_new(b.conf, on_delivery, &b, errbuf, sizeof(errbuf));
-	if (b.prod == NULL) {
-		fprintf(stderr, "bench_enroll: producer: %s\n", errbuf);
-		goto out;
-	}
 	b.curl = curl_easy_init();
 	if (b.curl == NULL) {
 		fprintf(stderr, "bench_enroll: could not initialise libcurl\n");
@@ -984,25 +532,12 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	stop_child(&b.worker_pid);
-	stop_child(&b.emu_pid);
-	if (b.workdir[0] != '\0') {
-		if (rc == 0) {
-			char *cmd = il_xasprintf("rm -rf '%s'", b.workdir);
-
-			if (system(cmd) != 0)
-				fprintf(stderr, "bench_enroll: could not remove \"%s\"\n", b.workdir);
-			free(cmd);
-		} else {
-			fprintf(stderr, "bench_enroll: logs kept in %s\n", b.workdir);
-		}
-	}
+	bench_stop_child(&b.worker_pid);
+	bench_stop_child(&b.emu_pid);
+	bench_workdir_done(b.workdir, rc == 0);
 	if (b.curl != NULL)
 		curl_easy_cleanup(b.curl);
-	il_producer_destroy(b.prod);
-	il_serde_destroy(b.serde);
-	il_schema_set_destroy(b.schemas);
-	il_conf_destroy(b.conf);
+	bench_kafka_close(&b.k);
 	il_buf_free(&b.body);
 	free(default_mapping);
 	return rc;

@@ -33,16 +33,13 @@
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
-#include "avro.h"
-#include "bench.h"
+#define BENCH_NAME "bench_replay"
+#include "benchutil.h"
 #include "buf.h"
-#include "cli.h"
-#include "conf.h"
 #include "event.h"
-#include "kafka.h"
 #include "log.h"
-#include "serde.h"
 #include "xalloc.h"
+#include "../testevent.h"
 
 #define PROGRESS_S 5.0          /* a progress line this often while publishing */
 #define SUMMARY_MAX 65536       /* largest summary line read back */
@@ -51,31 +48,12 @@
 struct bench {
 	const char *bin;        /* directory of the imislink binary */
 	const char *bootstrap;  /* the broker */
-	il_conf *conf;          /* environment, offline serde */
-	il_schema_set *schemas;
-	il_serde *serde;
-	il_producer *prod;      /* publishes the events to copy */
-	long delivered;         /* delivery reports with success */
-	long failed;            /* delivery reports with an error */
+	struct bench_kafka k;   /* publishes the events to copy */
 };
 
-static const char *event_template =
-    "{\"event_id\":\"0000000000000000000000000000000000000000000000000000000000000000\","
-    "\"event_type\":\"MEMBERSHIP_CHANGED\","
-    "\"source\":{\"system\":\"openspp\",\"instance\":\"bench\",\"kind\":\"CDC\","
-    "\"position\":\"0/16B3748\",\"table\":\"g2p_program_membership\",\"primary_key\":\"1\"},"
-    "\"occurred_at\":\"2026-06-01T10:00:00.000Z\",\"produced_at\":\"2026-06-01T10:00:00.100Z\","
-    "\"programme\":{\"id\":7,\"name\":\"Community health insurance\",\"target_type\":\"INDIVIDUAL\"},"
-    "\"membership\":{\"state\":\"ENROLLED\",\"previous_state\":\"DRAFT\","
-    "\"enrollment_date\":\"2026-06-01T09:59:00.000Z\",\"exit_date\":null},"
-    "\"registrant\":{\"source_id\":1,\"external_ids\":[{\"type\":\"National ID\",\"value\":\"0\","
-    "\"status\":\"valid\",\"expiry_date\":null,\"description\":null}],\"is_group\":false,"
-    "\"name\":\"DOE, JANE\",\"given_name\":\"Jane\",\"family_name\":\"Doe\",\"addl_name\":null,"
-    "\"gender\":\"Female\",\"birthdate\":\"1990-04-12\",\"birthdate_exact\":true,"
-    "\"birth_place\":\"Kigali\",\"registration_date\":\"2024-01-15\","
-    "\"phones\":[{\"number\":\"+250788000000\",\"sanitized\":\"+250788000000\",\"date_collected\":\"2024-01-15\"}],"
-    "\"email\":null,\"address\":\"Village 12\",\"area\":{\"id\":1,\"code\":\"SPP-A01\",\"name\":\"Area 1\"}},"
-    "\"household\":null}";
+/* An event id of full length: the message has the size of a real event. */
+static const char *event_template = TEST_EVENT_PERSON_JSON(
+    "0000000000000000000000000000000000000000000000000000000000000000", "bench");
 
 __attribute__((noreturn))
 static void
@@ -90,93 +68,16 @@ usage(int code)
 	exit(code);
 }
 
-static long
-parse_long(const char *s, long min, long max, const char *what)
-{
-	long long v;
-
-	if (!il_cli_parse_int(s, min, max, &v)) {
-		fprintf(stderr, "bench_replay: invalid %s: expected %ld to %ld, got \"%s\"\n", what, min, max, s);
-		exit(1);
-	}
-	return (long)v;
-}
-
-static void
-on_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic,
-    int32_t partition, int64_t offset, void *cb_ctx)
-{
-	struct bench *b = cb_ctx;
-
-	(void)msg_opaque; (void)errstr; (void)topic; (void)partition; (void)offset;
-	if (err != IL_OK)
-		b->failed++;
-	else
-		b->delivered++;
-}
-
-/* Runs one admin request on the producer's handle and waits for its result. */
-static rd_kafka_event_t *
-admin_wait(rd_kafka_queue_t *q, const char *what)
-{
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-
-	if (ev == NULL) {
-		fprintf(stderr, "bench_replay: could not %s: no answer within 60 s\n", what);
-		return NULL;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "bench_replay: could not %s: %s\n", what, rd_kafka_event_error_string(ev));
-		rd_kafka_event_destroy(ev);
-		return NULL;
-	}
-	return ev;
-}
-
-static int
-create_topic(struct bench *b, const char *name, int partitions)
-{
-	rd_kafka_t *rk = il_producer_handle(b->prod);
-	const rd_kafka_topic_result_t **tr;
-	rd_kafka_NewTopic_t *nt;
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_event_t *ev;
-	char errbuf[512];
-	size_t cnt = 0;
-	int rc = -1;
-
-	nt = rd_kafka_NewTopic_new(name, partitions, 1, errbuf, sizeof(errbuf));
-	if (nt == NULL) {
-		fprintf(stderr, "bench_replay: could not describe topic \"%s\": %s\n", name, errbuf);
-		rd_kafka_queue_destroy(q);
-		return -1;
-	}
-	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	ev = admin_wait(q, "create the topic");
-	if (ev != NULL) {
-		tr = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-		if (cnt == 1 && rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
-			rc = 0;
-		else
-			fprintf(stderr, "bench_replay: could not create topic \"%s\": %s\n", name,
-			    cnt == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
-		rd_kafka_event_destroy(ev);
-	}
-	rd_kafka_NewTopic_destroy(nt);
-	rd_kafka_queue_destroy(q);
-	return rc;
-}
-
 static void
 delete_topic(struct bench *b, const char *name)
 {
-	rd_kafka_t *rk = il_producer_handle(b->prod);
+	rd_kafka_t *rk = il_producer_handle(b->k.prod);
 	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(name);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_event_t *ev;
 
 	rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
-	ev = admin_wait(q, "delete the topic");
+	ev = bench_admin_wait(q, "delete the topic");
 	if (ev != NULL)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_DeleteTopic_destroy(dt);
@@ -187,45 +88,32 @@ delete_topic(struct bench *b, const char *name)
 static int
 publish(struct bench *b, const char *topic, long n)
 {
-	const il_schema *schema = il_schema_set_latest(b->schemas, "EligibilityEvent");
+	const il_schema *schema = il_schema_set_latest(b->k.schemas, "EligibilityEvent");
 	cJSON *event = cJSON_Parse(event_template);
 	double t0 = bench_now(), last = t0;
 	char errbuf[512], key[24];
 	il_buf msg;
-	il_err err;
 	int rc = -1;
 	long i;
 
 	il_buf_init(&msg, 1 << 20);
 	if (event == NULL || schema == NULL ||
-	    il_serde_encode(b->serde, topic, schema, event, &msg, errbuf, sizeof(errbuf)) != IL_OK) {
+	    il_serde_encode(b->k.serde, topic, schema, event, &msg, errbuf, sizeof(errbuf)) != IL_OK) {
 		fprintf(stderr, "bench_replay: could not encode the event\n");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "HH-%09ld", i);
-		for (;;) {
-			err = il_producer_send(b->prod, topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
-			    msg.data, msg.len, NULL, 0, NULL, 10000);
-			if (err == IL_OK)
-				break;
-			if (err != IL_ERR_TIMEOUT && err != IL_ERR_TRANSIENT) {
-				fprintf(stderr, "bench_replay: could not send event %ld: %s\n", i, il_err_str(err));
-				goto out;
-			}
-			il_producer_poll(b->prod, 100);
-		}
-		il_producer_poll(b->prod, 0);
+		if (bench_send(&b->k, topic, key, msg.data, msg.len, NULL, 0, "event", i) != 0)
+			goto out;
 		if (bench_now() - last >= PROGRESS_S) {
 			last = bench_now();
 			fprintf(stderr, "bench_replay: published %ld/%ld events (%.0f/s)\n", i + 1, n,
 			    (double)(i + 1) / (last - t0));
 		}
 	}
-	if (il_producer_flush(b->prod, 120000) != IL_OK || b->failed > 0 || b->delivered != n) {
-		fprintf(stderr, "bench_replay: %ld of %ld events not delivered\n", n - b->delivered, n);
+	if (bench_flush(&b->k, n, "events") != 0)
 		goto out;
-	}
 	fprintf(stderr, "bench_replay: published %ld events of %zu bytes in %.1f s\n", n, msg.len,
 	    bench_now() - t0);
 	rc = 0;
@@ -239,7 +127,7 @@ out:
 static long long
 topic_size(struct bench *b, const char *topic, int partitions)
 {
-	rd_kafka_t *rk = il_producer_handle(b->prod);
+	rd_kafka_t *rk = il_producer_handle(b->k.prod);
 	long long sum = 0;
 	int64_t lo, hi;
 	int i;
@@ -331,8 +219,8 @@ main(int argc, char **argv)
 	long n = 500000;                /* -n */
 	int partitions = 6;             /* --partitions */
 	bool keep = false;              /* --keep */
-	char errbuf[512], topic[128], tool[4096], from[32], to[32], out[4096], err[4096];
-	char *targv[16];
+	char topic[128], tool[4096], from[32], to[32], out[4096], err[4096];
+	char *targv[16], *names[1] = { topic };
 	double secs = 0, rss = 0;
 	long long t0, t1, size;
 	cJSON *summary = NULL;
@@ -343,8 +231,8 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'B': b.bin = optarg; break;
-		case 'n': n = parse_long(optarg, 1, 100000000, "-n"); break;
-		case 'p': partitions = (int)parse_long(optarg, 1, 1000, "--partitions"); break;
+		case 'n': n = bench_parse_long(optarg, 1, 100000000, "-n"); break;
+		case 'p': partitions = (int)bench_parse_long(optarg, 1, 1000, "--partitions"); break;
 		case 'k': keep = true; break;
 		case 'h': usage(0);
 		default: usage(1);
@@ -359,26 +247,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_replay: KAFKA_BOOTSTRAP_SERVERS is not set\n");
 		return 1;
 	}
-	b.conf = il_conf_new();
 	/* Offline serde: the tool does not decode without --programme. */
-	if (il_conf_load_env(b.conf, errbuf, sizeof(errbuf)) != IL_OK ||
-	    il_conf_set(b.conf, "schema.registry.url", "", "bench_replay", errbuf, sizeof(errbuf)) != IL_OK ||
-	    il_conf_set_rdkafka_arg(b.conf, "linger.ms=20", errbuf, sizeof(errbuf)) != IL_OK) {
-		fprintf(stderr, "bench_replay: configuration: %s\n", errbuf);
+	if (bench_kafka_open(&b.k) != 0)
 		goto out;
-	}
-	b.schemas = il_schema_set_load(il_conf_get(b.conf, "schemas.dir"), errbuf, sizeof(errbuf));
-	if (b.schemas == NULL || (b.serde = il_serde_new(b.conf, b.schemas, errbuf, sizeof(errbuf))) == NULL) {
-		fprintf(stderr, "bench_replay: schemas: %s\n", errbuf);
-		goto out;
-	}
-	b.prod = il_producer_new(b.conf, on_delivery, &b, errbuf, sizeof(errbuf));
-	if (b.prod == NULL) {
-		fprintf(stderr, "bench_replay: producer: %s\n", errbuf);
-		goto out;
-	}
 	snprintf(topic, sizeof(topic), "bench-replay-%ld-%lld", (long)getpid(), il_event_now_ms());
-	if (create_topic(&b, topic, partitions) != 0)
+	if (bench_create_topics(&b.k, names, &partitions, 1) != 0)
 		goto out;
 
 	/* The range: from just before the first event to just after the last. */
@@ -437,9 +310,6 @@ drop:
 		delete_topic(&b, topic);
 out:
 	cJSON_Delete(summary);
-	il_producer_destroy(b.prod);
-	il_serde_destroy(b.serde);
-	il_schema_set_destroy(b.schemas);
-	il_conf_destroy(b.conf);
+	bench_kafka_close(&b.k);
 	return rc;
 }

@@ -55,20 +55,10 @@ PIDS=()                 # workers started, for the exit trap
 STARTS=0
 
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	# PostgreSQL must be up to drop the database (a failed check may leave it down).
-	pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 1 || pg_start
-	dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" 2>/dev/null
+	kill_all "${PIDS[@]}"
+	db_drop "$db"
 }
 trap cleanup EXIT
-
-sql() {
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -X -q -At -v ON_ERROR_STOP=1 -c "$1"
-}
 
 # worker_start NAME GROUP [VAR=VALUE...]: a worker in the background; sets
 # WPID, WLOG and WPORT.  Returns 1 when it did not come up.
@@ -77,41 +67,20 @@ worker_start() {
 	shift 2
 	STARTS=$((STARTS + 1))
 	WLOG=$tmp/$name.$STARTS.log
-	env IMISLINK_TOPIC_DLQ="$DLQ" IMISLINK_TOPIC_RESULTS="$RES" IMISLINK_DEADLETTER_GROUP_ID="$group" \
-		IMISLINK_AUDIT_DB_URL="$dburl" IMISLINK_HTTP_PORT=0 IMISLINK_DEADLETTER_BATCH_SIZE=250 \
-		IMISLINK_DEADLETTER_BATCH_MS=100 "$@" \
-		"$WORKER" -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 </dev/null >>"$WLOG" 2>&1 &
-	WPID=$!
+	daemon_start "$WLOG" env IMISLINK_TOPIC_DLQ="$DLQ" IMISLINK_TOPIC_RESULTS="$RES" \
+		IMISLINK_DEADLETTER_GROUP_ID="$group" IMISLINK_AUDIT_DB_URL="$dburl" IMISLINK_HTTP_PORT=0 \
+		IMISLINK_DEADLETTER_BATCH_SIZE=250 IMISLINK_DEADLETTER_BATCH_MS=100 "$@" \
+		"$WORKER" -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000
+	WPID=$DAEMON_PID
 	PIDS+=("$WPID")
 	WPORT=
-	if ! wait_until 60 grep -qs '"msg":"http listening"' "$WLOG"; then
-		FAIL "deadletter-start-$name" "no \"http listening\" line after 60 s: $(tail -n 3 "$WLOG" | tr '\n' ' ')"
-		return 1
-	fi
-	WPORT=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$WLOG" | tail -n 1)
+	daemon_port 60 "$WLOG" "deadletter-start-$name" || return 1
+	WPORT=$DAEMON_PORT
 }
 
 # worker_stop PID NAME LOG: SIGTERM; the worker must exit 0 within 60 s.
 worker_stop() {
-	local pid=$1 name=$2 log=$3 rc watcher
-	kill -TERM "$pid" 2>/dev/null
-	(sleep 60 && kill -KILL "$pid" 2>/dev/null) &
-	watcher=$!
-	wait "$pid"
-	rc=$?
-	kill "$watcher" 2>/dev/null
-	wait "$watcher" 2>/dev/null
-	if [ "$rc" = 0 ]; then
-		PASS "deadletter-graceful-exit-$name"
-	else
-		FAIL "deadletter-graceful-exit-$name" "exit status $rc after SIGTERM: $(tail -n 3 "$log" | cut -c 1-300 | tr '\n' ' ')"
-	fi
-}
-
-# metric PORT NAME_AND_LABELS: one sample of the worker's /metrics (0 when absent).
-metric() {
-	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-		awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
+	daemon_stop "$1" 60 "$3" "deadletter-graceful-exit-$2"
 }
 
 # health_is PORT STATUS STORE: /healthz says STATUS with "audit_store":STORE
@@ -123,18 +92,6 @@ health_is() {
 	grep -q "\"status\":\"$2\"" <<<"$body" && grep -q "\"audit_store\":\"$3\"" <<<"$body"
 }
 
-rows() {
-	sql "SELECT (SELECT count(*) FROM dead_letters) + (SELECT count(*) FROM results)" 2>/dev/null || echo -1
-}
-
-rows_are() {
-	[ "$(rows)" = "$1" ]
-}
-
-rows_positive() {
-	[ "$(rows)" -gt 0 ]
-}
-
 # retried_twice LOG: the worker logged two failed attempts to reach the store at start.
 retried_twice() {
 	[ "$(grep -c '"msg":"audit store unavailable at start; trying again"' "$1")" -ge 2 ]
@@ -144,10 +101,7 @@ generate() {
 	"$GEN" --dlq "$DLQ" --results "$RES" --source it-deadletter-source --seed 200 "$@" 2>>"$tmp/gen.log"
 }
 
-if ! createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$db" 2>"$tmp/createdb.log"; then
-	FAIL deadletter-createdb "$(tail -n 2 "$tmp/createdb.log" | tr '\n' ' ')"
-	finish
-fi
+db_create "$db" deadletter-createdb || finish
 DLQ=$(make_topic_name it-dl-dlq)
 RES=$(make_topic_name it-dl-results)
 DLQ3=$(make_topic_name it-dl-dlq3)
@@ -219,8 +173,8 @@ w1log=$WLOG
 w1port=$WPORT
 # PostgreSQL goes away as soon as the worker has written something: most
 # likely in the middle of phase one, a batch in flight.
-wait_until 60 rows_positive || FAIL deadletter-first-rows "no row after 60 s"
-n=$(rows)
+wait_until 60 audit_rows_positive "$db" || FAIL deadletter-first-rows "no row after 60 s"
+n=$(audit_rows "$db")
 pg_stop
 info "PostgreSQL stopped with $n rows stored"
 if ! generate --first "$half" --dead-letters $((ndl - half)) --results-count $((nres - nres / 2)) \
@@ -242,10 +196,10 @@ fi
 pg_start
 cat "$tmp/sent1.jsonl" "$tmp/sent2.jsonl" >"$tmp/sent.jsonl"
 total=$(grep -c . "$tmp/sent.jsonl")
-if wait_until 120 rows_are "$total"; then
+if wait_until 120 audit_rows_are "$db" "$total"; then
 	PASS deadletter-all-stored-after-restart
 else
-	FAIL deadletter-all-stored-after-restart "$(rows) rows of $total after 120 s"
+	FAIL deadletter-all-stored-after-restart "$(audit_rows "$db") rows of $total after 120 s"
 fi
 if wait_until 30 health_is "$w1port" ok up; then
 	PASS deadletter-health-ok-after-restart
@@ -327,8 +281,8 @@ for line in open(sys.argv[1]):
 assert n > 0, "no undecodable row"
 PY
 
-undecodable_rows=$(sql "SELECT count(*) FROM dead_letters WHERE decoded IS NULL")
-stored=$(rows)
+undecodable_rows=$(db_sql "$db" "SELECT count(*) FROM dead_letters WHERE decoded IS NULL")
+stored=$(audit_rows "$db")
 json_check deadletter-metrics "$tmp/metrics1.txt" "$stored" "$undecodable_rows" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -364,7 +318,7 @@ assert not bad, "; ".join(bad)
 PY
 
 # ---- a second group from scratch: everything again, nothing new ----
-before=$(rows)
+before=$(audit_rows "$db")
 group2=$(make_topic_name it-dl-group2)
 worker_start w2 "$group2" || finish
 w2=$WPID
@@ -381,7 +335,7 @@ if wait_until 120 seen_all; then
 else
 	FAIL deadletter-second-group-read-all "the second worker did not write every message within 120 s"
 fi
-after=$(rows)
+after=$(audit_rows "$db")
 dups=$(metric "$w2port" imislink_deadletter_duplicates_total)
 if [ "$after" = "$before" ] && [ "${dups%.*}" -ge "$total" ]; then
 	PASS deadletter-second-group-adds-nothing
@@ -436,7 +390,7 @@ PY
 }
 
 res3_rows() {
-	sql "SELECT (SELECT count(*) FROM dead_letters WHERE topic = '$RES3') +
+	db_sql "$db" "SELECT (SELECT count(*) FROM dead_letters WHERE topic = '$RES3') +
 		(SELECT count(*) FROM results WHERE topic = '$RES3')" 2>/dev/null || echo -1
 }
 
@@ -456,7 +410,7 @@ if [ -z "$sid" ] ||
 	! hex_y10k=$(result_hex "$sid" YEAR-10000 253402300800000) ||
 	! hex_poison=$(result_hex "$sid" POISON-RESULT "$now_ms") ||
 	! hex_good2=$(result_hex "$sid" GOOD-2 "$now_ms") ||
-	! sql "ALTER TABLE results ADD CONSTRAINT it_refuse_poison CHECK (event_key <> 'POISON-RESULT')" ||
+	! db_sql "$db" "ALTER TABLE results ADD CONSTRAINT it_refuse_poison CHECK (event_key <> 'POISON-RESULT')" ||
 	! "$RAW" "$KAFKA_BOOTSTRAP_SERVERS" "$RES3" 0 "$now_ms" - \
 		"$hex_good1" "$hex_y10k" "$hex_poison" "$hex_good2" 2>>"$tmp/produce3.log"; then
 	FAIL deadletter-bad-input-produce "schema id \"$sid\": $(tail -n 2 "$tmp/produce3.log" 2>/dev/null | tr '\n' ' ')"
@@ -502,7 +456,7 @@ fi
 
 # Refused even as a dead letter: a bug of ours, the worker stops (status 1),
 # the message uncommitted.
-if ! sql "ALTER TABLE results ADD CONSTRAINT it_refuse_both CHECK (event_key <> 'POISON-BOTH');
+if ! db_sql "$db" "ALTER TABLE results ADD CONSTRAINT it_refuse_both CHECK (event_key <> 'POISON-BOTH');
 	ALTER TABLE dead_letters ADD CONSTRAINT it_refuse_all CHECK (error_message NOT LIKE '%it_refuse_both%')" ||
 	! hex_both=$(result_hex "$sid" POISON-BOTH "$now_ms") ||
 	! "$RAW" "$KAFKA_BOOTSTRAP_SERVERS" "$RES3" 0 "$now_ms" - "$hex_both" 2>>"$tmp/produce3.log"; then

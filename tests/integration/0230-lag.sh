@@ -43,13 +43,7 @@ PIDS=()                 # background processes, for the exit trap
 CLUSTER=e-lag-cluster   # lag.cluster.name of the monitor
 
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
+	kill_all "${PIDS[@]}"
 	PIDS=()
 }
 trap cleanup EXIT
@@ -202,16 +196,12 @@ cons_pid=$!
 PIDS+=("$cons_pid")
 
 mlog=$tmp/lagmon.log
-IMISLINK_HTTP_PORT=0 IMISLINK_LAG_INTERVAL_MS=500 IMISLINK_LAG_WINDOW_SIZE=5 \
-	IMISLINK_LAG_CLUSTER_NAME=$CLUSTER IMISLINK_LAG_GROUPS="$group_b,$group_a,$group_b-dead" \
-	"$LAGMON" </dev/null >"$tmp/lagmon.out" 2>"$mlog" &
-mon_pid=$!
+daemon_start "$mlog" env IMISLINK_HTTP_PORT=0 IMISLINK_LAG_INTERVAL_MS=500 IMISLINK_LAG_WINDOW_SIZE=5 \
+	IMISLINK_LAG_CLUSTER_NAME="$CLUSTER" IMISLINK_LAG_GROUPS="$group_b,$group_a,$group_b-dead" "$LAGMON"
+mon_pid=$DAEMON_PID
 PIDS+=("$mon_pid")
-if ! wait_until 60 grep -qs '"msg":"http listening"' "$mlog"; then
-	FAIL lagmon-start "no \"http listening\" line after 60 s: $(tail -n 3 "$mlog" | tr '\n' ' ')"
-	finish
-fi
-port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$mlog" | tail -n 1)
+daemon_port 60 "$mlog" lagmon-start || finish
+port=$DAEMON_PORT
 base=http://127.0.0.1:$port
 info "imislink-lagmon on port $port, group $group_b"
 
@@ -467,18 +457,7 @@ fi
 curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$base/healthz" >"$tmp/health2.code" 2>&1
 check lagmon-healthz-after-reload grep -qx 200 "$tmp/health2.code"
 
-kill -TERM "$mon_pid"
-(sleep 30 && kill -KILL "$mon_pid" 2>/dev/null) &
-watcher=$!
-wait "$mon_pid"
-rc=$?
-kill "$watcher" 2>/dev/null
-wait "$watcher" 2>/dev/null
-if [ "$rc" = 0 ]; then
-	PASS lagmon-sigterm-exit-0
-else
-	FAIL lagmon-sigterm-exit-0 "exit status $rc: $(tail -n 3 "$mlog" | tr '\n' ' ')"
-fi
+daemon_stop "$mon_pid" 30 "$mlog" lagmon-sigterm-exit-0
 if grep -q '"level":"error"' "$mlog"; then
 	FAIL lagmon-log-clean "$(grep '"level":"error"' "$mlog" | head -n 2 | tr '\n' ' ')"
 else

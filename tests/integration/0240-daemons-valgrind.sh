@@ -58,45 +58,10 @@ CLUSTER=f-vg-cluster
 PIDS=()                 # background processes, for the exit trap
 
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	# PostgreSQL must be up to drop the database (a failed check may leave it down).
-	pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 1 || pg_start
-	dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" 2>/dev/null
+	kill_all "${PIDS[@]}"
+	db_drop "$db"
 }
 trap cleanup EXIT
-
-sql() {
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -X -q -At -v ON_ERROR_STOP=1 -c "$1"
-}
-
-rows() {
-	sql "SELECT (SELECT count(*) FROM dead_letters) + (SELECT count(*) FROM results)" 2>/dev/null || echo -1
-}
-
-rows_are() {
-	[ "$(rows)" = "$1" ]
-}
-
-rows_positive() {
-	[ "$(rows)" -gt 0 ]
-}
-
-# port_of LOG: the port of the "http listening" line.
-port_of() {
-	sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$1" | tail -n 1
-}
-
-# metric PORT NAME_AND_LABELS: one sample of a daemon's /metrics (0 when absent).
-metric() {
-	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-		awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
-}
 
 metric_at_least() {
 	local v
@@ -112,19 +77,8 @@ health_is() {
 # vg_stop PID NAME LOG: SIGTERM; exit 0 within 120 s (99: valgrind found
 # errors or leaks) and no valgrind report in the log.
 vg_stop() {
-	local pid=$1 name=$2 log=$3 rc watcher
-	kill -TERM "$pid" 2>/dev/null
-	(sleep 120 && kill -KILL "$pid" 2>/dev/null) &
-	watcher=$!
-	wait "$pid"
-	rc=$?
-	kill "$watcher" 2>/dev/null
-	wait "$watcher" 2>/dev/null
-	if [ "$rc" = 0 ]; then
-		PASS "$name-valgrind-exit-0"
-	else
-		FAIL "$name-valgrind-exit-0" "exit status $rc after SIGTERM (99: valgrind's verdict): $(grep -v '^{' "$log" | head -n 30 | tr '\n' ' ')"
-	fi
+	local name=$2 log=$3
+	daemon_stop "$1" 120 "$log" "$name-valgrind-exit-0"
 	if grep -q '^==[0-9]*==' "$log"; then
 		FAIL "$name-valgrind-report" "$(grep '^==[0-9]*==' "$log" | head -n 40 | tr '\n' ' ')"
 	else
@@ -144,10 +98,7 @@ sighup() {
 }
 
 # ---- set-up: a database and the topics, up front ----
-if ! createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$db" 2>"$tmp/createdb.log"; then
-	FAIL daemons-valgrind-createdb "$(tail -n 2 "$tmp/createdb.log" | tr '\n' ' ')"
-	finish
-fi
+db_create "$db" daemons-valgrind-createdb || finish
 DLQ=$(make_topic_name f-vg-dlq)
 RES=$(make_topic_name f-vg-results)
 LTOPIC=$(make_topic_name f-vg-lag)
@@ -169,12 +120,11 @@ fi
 # ---- both daemons under valgrind, and the lag monitor's group at work ----
 dlog=$tmp/deadletter.log
 : >"$tmp/deadletter.properties"
-IMISLINK_CONFIG=$tmp/deadletter.properties IMISLINK_TOPIC_DLQ=$DLQ IMISLINK_TOPIC_RESULTS=$RES \
-	IMISLINK_DEADLETTER_GROUP_ID=$(make_topic_name f-vg-dl-group) IMISLINK_AUDIT_DB_URL=$dburl \
-	IMISLINK_HTTP_PORT=0 IMISLINK_DEADLETTER_BATCH_SIZE=50 IMISLINK_DEADLETTER_BATCH_MS=100 \
-	"${vg[@]}" "$DL" -X session.timeout.ms=10000 -X heartbeat.interval.ms=1000 \
-	</dev/null >"$tmp/deadletter.out" 2>"$dlog" &
-dpid=$!
+daemon_start "$dlog" env IMISLINK_CONFIG="$tmp/deadletter.properties" IMISLINK_TOPIC_DLQ="$DLQ" \
+	IMISLINK_TOPIC_RESULTS="$RES" IMISLINK_DEADLETTER_GROUP_ID="$(make_topic_name f-vg-dl-group)" \
+	IMISLINK_AUDIT_DB_URL="$dburl" IMISLINK_HTTP_PORT=0 IMISLINK_DEADLETTER_BATCH_SIZE=50 \
+	IMISLINK_DEADLETTER_BATCH_MS=100 "${vg[@]}" "$DL" -X session.timeout.ms=10000 -X heartbeat.interval.ms=1000
+dpid=$DAEMON_PID
 PIDS+=("$dpid")
 
 ctl=$tmp/control
@@ -188,30 +138,22 @@ PIDS+=("$cons_pid")
 
 mlog=$tmp/lagmon.log
 : >"$tmp/lagmon.properties"
-IMISLINK_CONFIG=$tmp/lagmon.properties IMISLINK_HTTP_PORT=0 IMISLINK_LAG_INTERVAL_MS=500 \
-	IMISLINK_LAG_WINDOW_SIZE=3 IMISLINK_LAG_CLUSTER_NAME=$CLUSTER IMISLINK_LAG_GROUPS=$LGROUP \
-	"${vg[@]}" "$LAGMON" </dev/null >"$tmp/lagmon.out" 2>"$mlog" &
-mpid=$!
+daemon_start "$mlog" env IMISLINK_CONFIG="$tmp/lagmon.properties" IMISLINK_HTTP_PORT=0 \
+	IMISLINK_LAG_INTERVAL_MS=500 IMISLINK_LAG_WINDOW_SIZE=3 IMISLINK_LAG_CLUSTER_NAME="$CLUSTER" \
+	IMISLINK_LAG_GROUPS="$LGROUP" "${vg[@]}" "$LAGMON"
+mpid=$DAEMON_PID
 PIDS+=("$mpid")
 
-dport=
-if wait_until 120 grep -qs '"msg":"http listening"' "$dlog"; then
-	dport=$(port_of "$dlog")
-else
-	FAIL deadletter-valgrind-start "no \"http listening\" line after 120 s: $(tail -n 3 "$dlog" | cut -c 1-300 | tr '\n' ' ')"
-fi
-mport=
-if wait_until 120 grep -qs '"msg":"http listening"' "$mlog"; then
-	mport=$(port_of "$mlog")
-else
-	FAIL lagmon-valgrind-start "no \"http listening\" line after 120 s: $(tail -n 3 "$mlog" | cut -c 1-300 | tr '\n' ' ')"
-fi
+daemon_port 120 "$dlog" deadletter-valgrind-start
+dport=$DAEMON_PORT
+daemon_port 120 "$mlog" lagmon-valgrind-start
+mport=$DAEMON_PORT
 info "imislink-deadletter on port ${dport:-?}, imislink-lagmon on port ${mport:-?}"
 
 # ---- the dead-letter worker: some rows, an outage with messages arriving, the rest ----
 if [ -n "$dport" ]; then
-	wait_until 120 rows_positive || FAIL deadletter-valgrind-first-rows "no row after 120 s"
-	info "PostgreSQL stopped with $(rows) rows stored"
+	wait_until 120 audit_rows_positive "$db" || FAIL deadletter-valgrind-first-rows "no row after 120 s"
+	info "PostgreSQL stopped with $(audit_rows "$db") rows stored"
 	pg_stop
 	if ! generate --first 200 --dead-letters 100 --results-count 50 --unreadable 10 \
 		--out "$tmp/sent2.jsonl"; then
@@ -226,10 +168,10 @@ if [ -n "$dport" ]; then
 	pg_start
 	cat "$tmp/sent1.jsonl" "$tmp/sent2.jsonl" >"$tmp/sent.jsonl" 2>/dev/null
 	total=$(grep -c . "$tmp/sent.jsonl")
-	if wait_until 180 rows_are "$total"; then
+	if wait_until 180 audit_rows_are "$db" "$total"; then
 		PASS deadletter-valgrind-all-stored
 	else
-		FAIL deadletter-valgrind-all-stored "$(rows) rows of $total after 180 s"
+		FAIL deadletter-valgrind-all-stored "$(audit_rows "$db") rows of $total after 180 s"
 	fi
 	if wait_until 60 health_is "$dport" ok; then
 		PASS deadletter-valgrind-health-ok-again

@@ -165,3 +165,100 @@ kafka_start() {
 kafka_restart() {
 	"$IL_HARNESS_DIR/kafka.sh" restart "$IL_TEST_STATE" >&2
 }
+
+# kill_all PID...: SIGKILL to each, then reaps them (for an exit trap: the
+# checks are over).
+kill_all() {
+	local pid
+	for pid in "$@"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for pid in "$@"; do
+		wait "$pid" 2>/dev/null
+	done
+}
+
+# daemon_start LOG CMD...: CMD (a daemon, optionally behind env or valgrind)
+# in the background, stdin from /dev/null, stdout and stderr appended to LOG;
+# sets DAEMON_PID (the caller keeps it for its exit trap).
+daemon_start() {
+	local log=$1
+	shift
+	"$@" </dev/null >>"$log" 2>&1 &
+	DAEMON_PID=$!
+}
+
+# daemon_port SECONDS LOG NAME: waits for the "http listening" line a daemon
+# logs to LOG and sets DAEMON_PORT to its port; without one after SECONDS,
+# FAIL NAME with the log's last lines, DAEMON_PORT empty, and return 1.
+daemon_port() {
+	local secs=$1 log=$2 name=$3
+	DAEMON_PORT=
+	if ! wait_until "$secs" grep -qs '"msg":"http listening"' "$log"; then
+		FAIL "$name" "no \"http listening\" line after $secs s: $(tail -n 3 "$log" | cut -c 1-300 | tr '\n' ' ')"
+		return 1
+	fi
+	DAEMON_PORT=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+}
+
+# daemon_stop PID SECONDS LOG NAME: SIGTERM; PASS NAME when the daemon exits 0
+# within SECONDS, else it is killed and NAME fails with the end of LOG.
+daemon_stop() {
+	local pid=$1 secs=$2 log=$3 name=$4 rc watcher
+	kill -TERM "$pid" 2>/dev/null
+	(sleep "$secs" && kill -KILL "$pid" 2>/dev/null) &
+	watcher=$!
+	wait "$pid"
+	rc=$?
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	if [ "$rc" = 0 ]; then
+		PASS "$name"
+	elif [ "$rc" = 137 ]; then
+		FAIL "$name" "still running $secs s after SIGTERM (killed): $(tail -n 2 "$log" | cut -c 1-300 | tr '\n' ' ')"
+	else
+		FAIL "$name" "exit status $rc after SIGTERM: $(tail -n 3 "$log" | cut -c 1-300 | tr '\n' ' ')"
+	fi
+}
+
+# metric PORT NAME_AND_LABELS: one sample of a daemon's /metrics (0 when absent).
+metric() {
+	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+		awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
+}
+
+# db_create DB NAME: a fresh database DB on the test PostgreSQL; else FAIL
+# NAME with createdb's message and return 1.
+db_create() {
+	local out
+	if ! out=$(createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$1" 2>&1); then
+		FAIL "$2" "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# db_drop DB: drops DB for an exit trap, starting PostgreSQL first when a
+# failed check left it stopped.
+db_drop() {
+	pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 1 || pg_start
+	dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$1" 2>/dev/null
+}
+
+# db_sql DB QUERY: the rows of QUERY, unaligned, one a line; non-zero on an error.
+db_sql() {
+	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"
+}
+
+# audit_rows DB: the rows of the audit store in DB (dead letters and
+# results), -1 when it cannot be read; audit_rows_are DB N and
+# audit_rows_positive DB for wait_until.
+audit_rows() {
+	db_sql "$1" "SELECT (SELECT count(*) FROM dead_letters) + (SELECT count(*) FROM results)" 2>/dev/null ||
+		echo -1
+}
+audit_rows_are() {
+	[ "$(audit_rows "$1")" = "$2" ]
+}
+audit_rows_positive() {
+	[ "$(audit_rows "$1")" -gt 0 ]
+}

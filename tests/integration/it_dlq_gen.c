@@ -46,6 +46,7 @@
 #include "serde.h"
 #include "timefmt.h"
 #include "xalloc.h"
+#include "../testevent.h"
 
 #define GEN_NAME "it_dlq_gen"
 #define GEN_SEND_BLOCK_MS 30000
@@ -83,23 +84,8 @@ static const char *const classes[] = { "undecodable", "mapping", "permanent", "t
 static const char *const stages[] = { "VALUE_CONVERTER", "TRANSFORMATION", "TASK_PUT", "TASK_PUT" };
 static const char *const outcomes[] = { "ENROLLED", "UPDATED", "ALREADY_ENROLLED", "SKIPPED", "PENDING_APPROVAL" };
 
-/* An eligibility event of one person (bench_enroll's template). */
-static const char *event_template =
-    "{\"event_id\":\"x\",\"event_type\":\"MEMBERSHIP_CHANGED\","
-    "\"source\":{\"system\":\"openspp\",\"instance\":\"it-dlq\",\"kind\":\"CDC\","
-    "\"position\":\"0/16B3748\",\"table\":\"g2p_program_membership\",\"primary_key\":\"1\"},"
-    "\"occurred_at\":\"2026-06-01T10:00:00.000Z\",\"produced_at\":\"2026-06-01T10:00:00.100Z\","
-    "\"programme\":{\"id\":7,\"name\":\"Community health insurance\",\"target_type\":\"INDIVIDUAL\"},"
-    "\"membership\":{\"state\":\"ENROLLED\",\"previous_state\":\"DRAFT\","
-    "\"enrollment_date\":\"2026-06-01T09:59:00.000Z\",\"exit_date\":null},"
-    "\"registrant\":{\"source_id\":1,\"external_ids\":[{\"type\":\"National ID\",\"value\":\"0\","
-    "\"status\":\"valid\",\"expiry_date\":null,\"description\":null}],\"is_group\":false,"
-    "\"name\":\"DOE, JANE\",\"given_name\":\"Jane\",\"family_name\":\"Doe\",\"addl_name\":null,"
-    "\"gender\":\"Female\",\"birthdate\":\"1990-04-12\",\"birthdate_exact\":true,"
-    "\"birth_place\":\"Kigali\",\"registration_date\":\"2024-01-15\","
-    "\"phones\":[{\"number\":\"+250788000000\",\"sanitized\":\"+250788000000\",\"date_collected\":\"2024-01-15\"}],"
-    "\"email\":null,\"address\":\"Village 12\",\"area\":{\"id\":1,\"code\":\"SPP-A01\",\"name\":\"Area 1\"}},"
-    "\"household\":null}";
+/* An eligibility event of one person, as the benchmarks publish. */
+static const char *event_template = TEST_EVENT_PERSON_JSON("x", "it-dlq");
 
 static void
 on_delivery(void *msg_opaque, il_err err, const char *errstr, const char *topic, int32_t partition,

@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "kafka.h"
 #include "log.h"
+#include "timers.h"
 #include "../unit/testutil.h"
 
 #define NKEYS 500               /* distinct keys */
@@ -157,15 +158,6 @@ check(bool ok, const char *name, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Creates @p topic with NPARTS partitions and waits until every one has a leader. */
 static bool
 create_topic(rd_kafka_t *rk, const char *topic, char *why, size_t whysz)
@@ -211,7 +203,7 @@ create_topic(rd_kafka_t *rk, const char *topic, char *why, size_t whysz)
 	}
 	/* The controller answered; the partitions need leaders before producing. */
 	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	for (until = now_ms() + QUERY_MS * 3; !ok && now_ms() < until;) {
+	for (until = il_timers_now_ms() + QUERY_MS * 3; !ok && il_timers_now_ms() < until;) {
 		if (rd_kafka_metadata(rk, 0, rkt, &md, QUERY_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
 		led = 0;
@@ -276,7 +268,7 @@ produce_all(il_producer *p, const char *topic, struct produce_state *ps)
 			err = il_producer_send(p, topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
 			    value, strlen(value), k % 2 == 0 ? hdrs : NULL, k % 2 == 0 ? 2 : 0,
 			    (void *)(intptr_t)k, 10000);
-			if (err != IL_OK || now_ms() >= ps->deadline) {
+			if (err != IL_OK || il_timers_now_ms() >= ps->deadline) {
 				check(false, "kafka-group-produce", "could not queue event %d of key %d: %s",
 				    s, k, err != IL_OK ? il_err_str(err) : "out of time");
 				return;
@@ -284,7 +276,7 @@ produce_all(il_producer *p, const char *topic, struct produce_state *ps)
 			queued++;
 		}
 	}
-	while (il_producer_outq_len(p) > 0 && now_ms() < ps->deadline)
+	while (il_producer_outq_len(p) > 0 && il_timers_now_ms() < ps->deadline)
 		il_producer_flush(p, 1000);
 	check(ps->ok == NEVENTS && ps->failed == 0 && queued == NEVENTS, "kafka-group-produce",
 	    "%d events queued, %d delivered, %d failed (%s), %d unreported", queued, ps->ok,
@@ -463,7 +455,7 @@ keep_going(struct member *m, bool *holding)
 	bool go, hold_now = false, release = false;
 
 	pthread_mutex_lock(&sh->lock);
-	go = sh->total < NEVENTS && now_ms() < sh->deadline;
+	go = sh->total < NEVENTS && il_timers_now_ms() < sh->deadline;
 	if (m->is_first && !*holding && !sh->a_holding && m->handled >= HOLD_AFTER) {
 		sh->a_holding = true;
 		hold_now = true;
@@ -527,7 +519,7 @@ consume_all(struct shared *sh, struct member *a, struct member *b)
 		return;
 	}
 	pthread_mutex_lock(&sh->lock);
-	while (!sh->a_holding && sh->total < NEVENTS && !a->setup_failed && now_ms() < sh->deadline) {
+	while (!sh->a_holding && sh->total < NEVENTS && !a->setup_failed && il_timers_now_ms() < sh->deadline) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -620,7 +612,7 @@ drain(il_consumer *c, int want, int64_t until, int64_t next[NPARTS], int *jumps)
 	rd_kafka_message_t *rkm;
 	int n = 0;
 
-	while (n < want && now_ms() < until) {
+	while (n < want && il_timers_now_ms() < until) {
 		rkm = il_consumer_poll(c, 100);
 		if (rkm == NULL)
 			continue;
@@ -705,7 +697,7 @@ check_pause_refused(il_consumer *c, const char *topic, int64_t deadline)
 	pauses = atomic_load(&real_pauses) - pauses;
 	resumes = atomic_load(&real_resumes) - resumes;
 	if (err[5] == IL_OK)
-		n = drain(c, NEVENTS, deadline < now_ms() + 30000 ? deadline : now_ms() + 30000,
+		n = drain(c, NEVENTS, deadline < il_timers_now_ms() + 30000 ? deadline : il_timers_now_ms() + 30000,
 		    next, &jumps);
 	check(err[0] == IL_OK && err[1] == IL_ERR_NOTFOUND && err[2] == IL_OK &&
 	    err[3] == IL_ERR_NOTFOUND && err[4] == IL_OK && err[5] == IL_OK && pauses == 2 &&
@@ -962,7 +954,7 @@ check_log_lines(il_log_level level, bool consumer)
 		nanosleep(&pause, NULL);
 		unpolled = il_test_count_lines(path, RDKAFKA_LINE);
 	}
-	for (until = now_ms() + 5000; (p != NULL || c != NULL) && now_ms() < until;) {
+	for (until = il_timers_now_ms() + 5000; (p != NULL || c != NULL) && il_timers_now_ms() < until;) {
 		if (p != NULL) {
 			il_producer_poll(p, 100);
 			continue;
@@ -1130,7 +1122,7 @@ main(int argc, char **argv)
 	il_log_init("it_kafka_group", level, stderr);
 
 	memset(&ps, 0, sizeof(ps));
-	ps.deadline = now_ms() + RUN_LIMIT_MS;
+	ps.deadline = il_timers_now_ms() + RUN_LIMIT_MS;
 	for (k = 0; k < NKEYS; k++)
 		ps.partition_of[k] = -1;
 	p = il_producer_new(pconf, on_delivery, &ps, errbuf, sizeof(errbuf));
@@ -1153,7 +1145,7 @@ main(int argc, char **argv)
 	a = (struct member){ .sh = &sh, .conf = cconf, .group = group, .name = "a", .is_first = true };
 	b = (struct member){ .sh = &sh, .conf = cconf, .group = group, .name = "b", .is_first = false };
 	consume_all(&sh, &a, &b);
-	check(now_ms() < sh.deadline, "kafka-group-in-time", "gave up after %d s with %d of %d events handled",
+	check(il_timers_now_ms() < sh.deadline, "kafka-group-in-time", "gave up after %d s with %d of %d events handled",
 	    RUN_LIMIT_MS / 1000, sh.total, NEVENTS);
 	check_consumed(&sh, &a, &b);
 	check_committed(cconf, topic, group, &a, &b);

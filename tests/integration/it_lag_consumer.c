@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -40,6 +39,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "sig.h"
+#include "timers.h"
 #include "xalloc.h"
 
 #define LC_NAME "it_lag_consumer"
@@ -78,15 +78,6 @@ struct lc {
 	char line[128];         /* the control line in effect */
 	uint64_t rng;           /* state of the commit timer's jitter */
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* @returns the next commit interval: commit_ms give or take a quarter (xorshift). */
 static long long
@@ -171,9 +162,9 @@ cmd_produce(const char *topic, double rate, long long burst_ms, long long per_pa
 		il_cli_fatal("%s", errbuf);
 	nparts = topic_partitions(il_producer_handle(p), topic);
 	limit = per_part > 0 ? per_part * nparts : -1;
-	start = mono_ms();
+	start = il_timers_now_ms();
 	while (!il_sig_stop_requested() && (limit < 0 || sent < limit)) {
-		long long elapsed = mono_ms() - start;
+		long long elapsed = il_timers_now_ms() - start;
 		double due;
 
 		/* In bursts, what is due counts from the start of the burst. */
@@ -330,7 +321,7 @@ read_control(struct lc *lc)
 	snprintf(lc->line, sizeof(lc->line), "%s", line);
 	lc->mode = mode;
 	lc->rate = mode == LC_RUN ? (double)rate : 0;
-	lc->phase_ms = mono_ms();
+	lc->phase_ms = il_timers_now_ms();
 	for (i = 0; i < LC_MAX_PARTS; i++) {
 		lc->parts[i].taken = 0;
 		set_paused(lc, i, mode != LC_RUN);
@@ -355,7 +346,7 @@ apply_budget(struct lc *lc)
 		assigned += lc->parts[i].assigned;
 	if (assigned == 0)
 		return;
-	due = lc->rate / assigned * (double)(mono_ms() - lc->phase_ms) / 1000.0;
+	due = lc->rate / assigned * (double)(il_timers_now_ms() - lc->phase_ms) / 1000.0;
 	for (i = 0; i < LC_MAX_PARTS; i++)
 		set_paused(lc, i, lc->rate > 0 && lc->parts[i].taken >= due);
 }
@@ -392,10 +383,10 @@ cmd_consume(struct lc *lc)
 		il_cli_fatal("%s", errbuf);
 	if (il_consumer_subscribe(lc->c, topics, 1, errbuf, sizeof(errbuf)) != IL_OK)
 		il_cli_fatal("%s", errbuf);
-	lc->rng = (uint64_t)mono_ms() * 2654435761u + (uint64_t)getpid() + 1;
-	next_commit = mono_ms() + commit_interval(lc);
+	lc->rng = (uint64_t)il_timers_now_ms() * 2654435761u + (uint64_t)getpid() + 1;
+	next_commit = il_timers_now_ms() + commit_interval(lc);
 	while (!il_sig_stop_requested() && lc->mode != LC_EXIT) {
-		now = mono_ms();
+		now = il_timers_now_ms();
 		if (now >= next_control) {
 			read_control(lc);
 			next_control = now + LC_CONTROL_MS;

@@ -27,6 +27,7 @@
 #include "retry.h"
 #include "serde.h"
 #include "sig.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Longest wait of the loop: bounds how late a stop, a flush or a retry is seen. */
@@ -84,24 +85,15 @@ struct il_dlworker {
 	il_metric *m_undecodable, *m_messages, *m_write_failures, *m_paused, *m_held;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps @p ms unless a stop is requested meanwhile. */
 static void
 nap(long long ms)
 {
-	long long until = mono_ms() + ms;
+	long long until = il_timers_now_ms() + ms;
 	struct timespec ts;
 
-	while (!il_sig_stop_requested() && mono_ms() < until) {
-		long long left = until - mono_ms();
+	while (!il_sig_stop_requested() && il_timers_now_ms() < until) {
+		long long left = until - il_timers_now_ms();
 
 		if (left > 50)
 			left = 50;
@@ -369,14 +361,14 @@ batch_write(il_dlworker *w, char *errbuf, size_t errsz)
 		if (w->recs[i].undecodable)
 			done.undecodable++;
 	}
-	t0 = (double)mono_ms();
+	t0 = (double)il_timers_now_ms();
 	err = il_audit_write(w->audit, w->dls, done.nd, w->res, done.nr, &done.stored, errbuf, errsz);
 	if (err == IL_ERR_INVALID) {
 		il_log_warn("the audit store refused a batch: writing it one message at a time",
 		    IL_STR("reason", errbuf), IL_INT("held", (long long)w->n));
 		err = write_one_by_one(w, &done, errbuf, errsz);
 	}
-	secs = ((double)mono_ms() - t0) / 1000.0;
+	secs = ((double)il_timers_now_ms() - t0) / 1000.0;
 	recs_clear(w, w->n);
 	if (err != IL_OK)
 		return err;
@@ -395,6 +387,20 @@ batch_write(il_dlworker *w, char *errbuf, size_t errsz)
 	return IL_OK;
 }
 
+/* The store is @p up or down: fetching resumes or pauses, and /healthz and
+ * the store_up gauge say so (a fatal error keeps its own health). */
+static void
+store_state(il_dlworker *w, bool up)
+{
+	w->store_down = !up;
+	if (w->paused == up)
+		pause_all(w, !up);
+	atomic_store(&w->store_up, up ? 1 : 0);
+	il_metric_set(w->m_store_up, up ? 1 : 0);
+	if (w->fatal == IL_OK)
+		atomic_store(&w->health, up ? IL_HEALTH_OK : IL_HEALTH_DEGRADED);
+}
+
 /* The store answers again: fetching resumes. */
 static void
 store_ok(il_dlworker *w)
@@ -402,13 +408,7 @@ store_ok(il_dlworker *w)
 	if (w->store_down)
 		il_log_info("audit store writable again: fetching resumes", IL_INT("failures", w->failures));
 	w->failures = 0;
-	w->store_down = false;
-	if (w->paused)
-		pause_all(w, false);
-	atomic_store(&w->store_up, 1);
-	il_metric_set(w->m_store_up, 1);
-	if (w->fatal == IL_OK)
-		atomic_store(&w->health, IL_HEALTH_OK);
+	store_state(w, true);
 }
 
 /* A write or a probe failed with @p err: pause and retry later, or stop. */
@@ -427,18 +427,12 @@ store_failed(il_dlworker *w, il_err err, const char *reason)
 	}
 	w->failures++;
 	wait = il_retry_backoff_ms(w->failures, D_BACKOFF_MS, D_BACKOFF_MAX_MS, &w->rng);
-	w->retry_at = mono_ms() + wait;
+	w->retry_at = il_timers_now_ms() + wait;
 	il_log_warn(w->store_down ? "audit store still unavailable; batch kept, trying again" :
 	    "audit store unavailable: fetching paused, batch kept, trying again",
 	    IL_STR("reason", reason), IL_INT("held", (long long)w->n), IL_INT("failures", w->failures),
 	    IL_INT("retry_in_ms", wait));
-	w->store_down = true;
-	if (!w->paused)
-		pause_all(w, true);
-	atomic_store(&w->store_up, 0);
-	il_metric_set(w->m_store_up, 0);
-	if (w->fatal == IL_OK)
-		atomic_store(&w->health, IL_HEALTH_DEGRADED);
+	store_state(w, false);
 }
 
 /* Writes the batch, then commits (async); a failure leaves the batch for a retry. */
@@ -494,7 +488,7 @@ handle_message(il_dlworker *w, rd_kafka_message_t *msg)
 	if (w->n == w->cap)
 		batch_grow(w);
 	if (w->n == 0)
-		w->batch_first = mono_ms();
+		w->batch_first = il_timers_now_ms();
 	w->batch[w->n++] = msg;
 	p->next = msg->offset + 1;
 	il_metric_inc(w->m_messages, 1);
@@ -622,7 +616,7 @@ poll_wait(il_dlworker *w, long long now)
 static void
 finish(il_dlworker *w)
 {
-	long long deadline = mono_ms() + D_SHUTDOWN_MS;
+	long long deadline = il_timers_now_ms() + D_SHUTDOWN_MS;
 	char errbuf[1024];
 	il_err err;
 
@@ -637,7 +631,7 @@ finish(il_dlworker *w)
 			store_failed(w, err, errbuf);
 			break;
 		}
-		if (mono_ms() >= deadline) {
+		if (il_timers_now_ms() >= deadline) {
 			il_log_warn("stopping with the batch unwritten and uncommitted: it is read again at the next "
 			    "start", IL_STR("reason", errbuf), IL_INT("held", (long long)w->n));
 			return;
@@ -657,7 +651,7 @@ finish(il_dlworker *w)
 il_err
 il_dlworker_run(il_dlworker *w, char *errbuf, size_t errsz)
 {
-	long long now, last_trim = mono_ms();
+	long long now, last_trim = il_timers_now_ms();
 
 	if (il_consumer_subscribe(w->consumer, w->topics, 2, errbuf, errsz) != IL_OK)
 		return IL_ERR_FATAL;
@@ -668,8 +662,8 @@ il_dlworker_run(il_dlworker *w, char *errbuf, size_t errsz)
 	while (!il_sig_stop_requested() && w->fatal == IL_OK) {
 		if (il_sig_take_reload() && w->env.reload != NULL)
 			w->env.reload(w->env.reload_ctx);
-		take(w, poll_wait(w, mono_ms()));
-		now = mono_ms();
+		take(w, poll_wait(w, il_timers_now_ms()));
+		now = il_timers_now_ms();
 		if (w->store_down) {
 			if (now >= w->retry_at)
 				flush(w);
@@ -786,7 +780,7 @@ il_dlworker_new(const il_dlworker_env *env, char *errbuf, size_t errsz)
 	w->topics[T_RESULTS] = il_conf_get(conf, "topic.results");
 	w->batch_ms = il_conf_get_int(conf, "deadletter.batch.ms");
 	w->batch_size = il_conf_get_int(conf, "deadletter.batch.size");
-	w->rng = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+	w->rng = (uint64_t)il_timers_now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
 	atomic_store(&w->health, IL_HEALTH_DOWN);
 	make_metrics(w);
 	il_metric_set(w->m_store_up, 0);

@@ -55,21 +55,32 @@ header_text(il_dlrecord *rec, const rd_kafka_headers_t *hdrs, const char *name)
 	return own(rec, il_xstrndup(val, size));
 }
 
+/* Copies the last header @p name into @p text as a string; @returns false
+ * when it is absent, empty or longer than @p textsz allows. */
+static bool
+header_copy(const rd_kafka_headers_t *hdrs, const char *name, char *text, size_t textsz)
+{
+	const void *val = NULL;
+	size_t size = 0;
+
+	if (hdrs == NULL || rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	if (val == NULL || size == 0 || size >= textsz)
+		return false;
+	memcpy(text, val, size);
+	text[size] = '\0';
+	return true;
+}
+
 /* @returns the last header @p name as an integer in [min, max]; -1 when absent or not one. */
 static long long
 header_int(const rd_kafka_headers_t *hdrs, const char *name, long long min, long long max)
 {
 	char text[R_NUMBER_MAX], *end;
-	const void *val = NULL;
-	size_t size = 0;
 	long long v;
 
-	if (hdrs == NULL || rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (!header_copy(hdrs, name, text, sizeof(text)))
 		return -1;
-	if (val == NULL || size == 0 || size >= sizeof(text))
-		return -1;
-	memcpy(text, val, size);
-	text[size] = '\0';
 	errno = 0;
 	v = strtoll(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
@@ -82,16 +93,10 @@ static long long
 header_time(const rd_kafka_headers_t *hdrs, const char *name)
 {
 	char text[64];
-	const void *val = NULL;
-	size_t size = 0;
 	int64_t ms;
 
-	if (hdrs == NULL || rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (!header_copy(hdrs, name, text, sizeof(text)))
 		return -1;
-	if (val == NULL || size == 0 || size >= sizeof(text))
-		return -1;
-	memcpy(text, val, size);
-	text[size] = '\0';
 	if (il_time_parse_ms(text, IL_TIME_LENIENT | IL_TIME_MILLIS, &ms) != NULL || ms < 0)
 		return -1;
 	return (long long)ms;
@@ -359,6 +364,20 @@ il_dlrecord_msg_of(const rd_kafka_message_t *msg, il_dlrecord_msg *out)
 		out->headers = hdrs;
 }
 
+/* The row keeps the message's bytes: copies, since the message goes. */
+static void
+copy_bytes(il_dlrecord *rec, const il_dlrecord_msg *m)
+{
+	if (m->key != NULL) {
+		rec->key = il_xmalloc(m->keylen + 1);
+		memcpy(rec->key, m->key, m->keylen);
+	}
+	if (m->value != NULL) {
+		rec->value = il_xmalloc(m->vallen + 1);
+		memcpy(rec->value, m->value, m->vallen);
+	}
+}
+
 il_err
 il_dlrecord_convert(il_dlrecord *rec, const il_dlrecord_msg *m, bool is_result, il_serde *sd,
     char *errbuf, size_t errsz)
@@ -383,15 +402,7 @@ il_dlrecord_convert(il_dlrecord *rec, const il_dlrecord_msg *m, bool is_result, 
 		if (!decoded && reason[0] == '\0')
 			snprintf(reason, sizeof(reason), "%s", il_err_str(err));
 	}
-	/* The row keeps the bytes: copies, since the message goes. */
-	if (m->key != NULL) {
-		rec->key = il_xmalloc(m->keylen + 1);
-		memcpy(rec->key, m->key, m->keylen);
-	}
-	if (m->value != NULL) {
-		rec->value = il_xmalloc(m->vallen + 1);
-		memcpy(rec->value, m->value, m->vallen);
-	}
+	copy_bytes(rec, m);
 	if (is_result && decoded && result_fill(rec, m, writer, reason, sizeof(reason)))
 		return IL_OK;
 	rec->undecodable = !decoded || is_result;
@@ -405,14 +416,7 @@ il_dlrecord_refused(il_dlrecord *rec, const il_dlrecord_msg *m, bool is_result, 
 	il_audit_dead_letter *d = &rec->dl;
 
 	memset(rec, 0, sizeof(*rec));
-	if (m->key != NULL) {
-		rec->key = il_xmalloc(m->keylen + 1);
-		memcpy(rec->key, m->key, m->keylen);
-	}
-	if (m->value != NULL) {
-		rec->value = il_xmalloc(m->vallen + 1);
-		memcpy(rec->value, m->value, m->vallen);
-	}
+	copy_bytes(rec, m);
 	/* Nothing decoded: whatever the store refused was made from it. */
 	dead_letter_fill(rec, m, is_result, NULL);
 	rec->undecodable = true;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "curlm.h"
@@ -168,15 +167,6 @@ static void job_continue(il_worker *w, struct job *j);
 static void job_finish(il_worker *w, struct job *j);
 static void publish(il_worker *w, struct job *j);
 static void start_login(il_worker *w);
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 set_fatal(il_worker *w, il_err err, const char *msg)
@@ -401,7 +391,7 @@ job_dead(il_worker *w, struct job *j, const char *cls, const char *stage, const 
 	size_t i;
 
 	if (j->attempts == 0)
-		record_failure(w, j, mono_ms());
+		record_failure(w, j, il_timers_now_ms());
 	j->dead = true;
 	j->outcome = IL_OUTCOME_FAILED;
 	j->stage = stage;
@@ -440,7 +430,7 @@ job_start(il_worker *w, struct job *j)
 
 	if (!j->started) {
 		j->started = true;
-		j->started_mono = mono_ms();
+		j->started_mono = il_timers_now_ms();
 		w->nactive++;
 	}
 	err = il_serde_decode(w->sd, j->value, j->vallen, &event, NULL, errbuf, sizeof(errbuf));
@@ -455,7 +445,7 @@ job_start(il_worker *w, struct job *j)
 	if (err != IL_OK) {
 		/* The registry cannot tell now: not the message's fault. */
 		il_log_warn("schema registry unavailable; decoding again later", IL_STR("reason", errbuf));
-		job_timer(w, j, TIMER_REDECODE, mono_ms() + W_REPUBLISH_MS);
+		job_timer(w, j, TIMER_REDECODE, il_timers_now_ms() + W_REPUBLISH_MS);
 		return;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(event, "event_id");
@@ -546,7 +536,7 @@ on_call_done(const il_curlm_result *r, void *ctx)
 {
 	struct job *j = ctx;
 	il_worker *w = j->w;
-	long long now = mono_ms(), wait;
+	long long now = il_timers_now_ms(), wait;
 	il_enroll_step step;
 	il_imis_class cls;
 	long status = r->err == IL_OK ? r->status : 0;
@@ -670,7 +660,7 @@ on_probe_done(const il_curlm_result *r, void *ctx)
 	if (r->err == IL_ERR_CANCELLED)
 		return;
 	breaker_event(w, r->err != IL_OK ? IL_IMIS_TRANSIENT :
-	    il_imis_classify(r->status, false, r->body, r->body_len, msg, sizeof(msg)), mono_ms());
+	    il_imis_classify(r->status, false, r->body, r->body_len, msg, sizeof(msg)), il_timers_now_ms());
 }
 
 /* No job has a call to make (all were given up in a rebalance, say) while
@@ -730,7 +720,7 @@ on_login_done(const il_curlm_result *r, void *ctx)
 {
 	il_worker *w = ctx;
 	char *token = NULL;
-	long long exp = 0, now = mono_ms();
+	long long exp = 0, now = il_timers_now_ms();
 	il_imis_class cls;
 	char msg[512];
 	struct job *j;
@@ -793,7 +783,7 @@ start_login(il_worker *w)
 	body = il_imis_login_body(il_conf_get(w->env.conf, "openimis.username"),
 	    il_conf_get(w->env.conf, "openimis.password"));
 	url = il_xasprintf("%s%s", w->api_url, IL_IMIS_PATH_LOGIN);
-	il_ratelimit_take(w->rate, mono_ms());
+	il_ratelimit_take(w->rate, il_timers_now_ms());
 	if (il_curlm_submit(w->curl, "POST", url, headers, 2, body, strlen(body), on_login_done, w) == IL_OK)
 		w->login_in_flight = true;
 	else
@@ -841,7 +831,7 @@ result_json(il_worker *w, struct job *j)
 	add_string_or_null(refs, "beneficiary_uuid", r != NULL ? r->beneficiary_uuid : NULL);
 	/* tries: every failure was one, and a success is one more */
 	cJSON_AddNumberToObject(o, "attempts", j->dead ? j->attempts : j->attempts + 1);
-	cJSON_AddNumberToObject(o, "duration_ms", (double)(mono_ms() - j->started_mono));
+	cJSON_AddNumberToObject(o, "duration_ms", (double)(il_timers_now_ms() - j->started_mono));
 	add_string_or_null(o, "error_class", j->error_class);
 	add_string_or_null(o, "error_message", j->error_message);
 	cJSON_AddStringToObject(o, "source_topic", w->topic);
@@ -892,7 +882,7 @@ delivered(il_worker *w, struct job *j)
 	}
 	if (j->delivery_failed) {
 		/* both messages again: results are at-least-once anyway */
-		job_timer(w, j, TIMER_REPUBLISH, mono_ms() + W_REPUBLISH_MS);
+		job_timer(w, j, TIMER_REPUBLISH, il_timers_now_ms() + W_REPUBLISH_MS);
 		return;
 	}
 	il_offsets_done(w->offsets, w->topic, j->partition, j->offset);
@@ -1084,7 +1074,7 @@ turn(il_worker *w, bool consume, int max_wait_ms)
 			break;
 	}
 	start_ready(w);
-	now = mono_ms();
+	now = il_timers_now_ms();
 	run_timers(w, now);
 	pump_gate(w, now);
 	wait = fetched > 0 ? 0 : max_wait_ms;
@@ -1125,7 +1115,7 @@ draining(il_worker *w, const struct job *j, bool all)
 static void
 drain(il_worker *w, bool all, long long timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = il_timers_now_ms() + timeout_ms;
 	struct job *j, *next;
 	bool busy;
 	size_t i;
@@ -1141,7 +1131,7 @@ drain(il_worker *w, bool all, long long timeout_ms)
 			else
 				busy = true;
 		}
-		if (!busy || mono_ms() >= deadline || w->fatal != IL_OK)
+		if (!busy || il_timers_now_ms() >= deadline || w->fatal != IL_OK)
 			break;
 		turn(w, false, W_IDLE_MS);
 	}
@@ -1251,7 +1241,7 @@ il_err
 il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 {
 	const char *topics[1] = { w->topic };
-	long long now, last_commit = mono_ms(), last_gauge = 0, last_trim = mono_ms();
+	long long now, last_commit = il_timers_now_ms(), last_gauge = 0, last_trim = il_timers_now_ms();
 
 	if (il_consumer_subscribe(w->consumer, topics, 1, errbuf, errsz) != IL_OK)
 		return IL_ERR_FATAL;
@@ -1261,7 +1251,7 @@ il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 		if (il_sig_take_reload() && w->env.reload != NULL)
 			w->env.reload(w->env.reload_ctx);
 		turn(w, true, W_IDLE_MS);
-		now = mono_ms();
+		now = il_timers_now_ms();
 		if (now - last_commit >= W_COMMIT_EVERY_MS) {
 			commit_all(w, false);
 			last_commit = now;
@@ -1340,9 +1330,9 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		headers[n++] = "Accept: application/json";
 		if (body != NULL)
 			headers[n++] = "Content-Type: application/json";
-		while ((wait = il_ratelimit_wait_ms(w->rate, mono_ms())) > 0)
+		while ((wait = il_ratelimit_wait_ms(w->rate, il_timers_now_ms())) > 0)
 			il_curlm_run(w->curl, (int)(wait > 100 ? 100 : wait));
-		il_ratelimit_take(w->rate, mono_ms());
+		il_ratelimit_take(w->rate, il_timers_now_ms());
 		s->done = false;
 		if (il_curlm_submit(w->curl, method, url, headers, n, body, body != NULL ? strlen(body) : 0,
 		    on_sync_done, s) != IL_OK) {
@@ -1368,7 +1358,7 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		if (cls != IL_IMIS_TRANSIENT && cls != IL_IMIS_RATE_LIMITED)
 			break;
 		if (cls == IL_IMIS_RATE_LIMITED)
-			il_ratelimit_throttled(w->rate, mono_ms());
+			il_ratelimit_throttled(w->rate, il_timers_now_ms());
 		if (il_sig_stop_requested()) {
 			free(url);
 			return IL_ERR_CANCELLED;
@@ -1377,7 +1367,7 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		il_log_warn("openIMIS not ready; trying again", IL_STR("path", path), IL_INT("status", s->status),
 		    IL_STR("reason", s->err == IL_OK ? msg : s->errstr), IL_INT("attempt", attempt));
 		wait = il_retry_backoff_ms(attempt, w->backoff_ms, w->backoff_max_ms, &w->rng);
-		for (long long until = mono_ms() + wait; mono_ms() < until && !il_sig_stop_requested();)
+		for (long long until = il_timers_now_ms() + wait; il_timers_now_ms() < until && !il_sig_stop_requested();)
 			il_curlm_run(w->curl, 100);
 	}
 	free(url);
@@ -1584,7 +1574,7 @@ il_worker_new(const il_worker_env *env, char *errbuf, size_t errsz)
 	w->backoff_max_ms = il_conf_get_int(conf, "openimis.retry.backoff.max.ms");
 	w->budget_ms = il_conf_get_int(conf, "openimis.retry.budget.ms");
 	w->shutdown_ms = il_conf_get_int(conf, "enroll.shutdown.timeout.ms");
-	w->rng = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+	w->rng = (uint64_t)il_timers_now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
 	atomic_store(&w->health, IL_HEALTH_DOWN);
 	make_metrics(w);
 	w->result_schema = il_schema_set_latest(env->schemas, "EnrollmentResult");
@@ -1609,7 +1599,7 @@ il_worker_new(const il_worker_env *env, char *errbuf, size_t errsz)
 	};
 	w->curl = il_curlm_new(&copts);
 	w->rate = il_ratelimit_new((double)il_conf_get_int(conf, "openimis.calls.per.second"),
-	    (double)il_conf_get_int(conf, "openimis.calls.per.second"), mono_ms());
+	    (double)il_conf_get_int(conf, "openimis.calls.per.second"), il_timers_now_ms());
 	il_breaker_init(&w->breaker, (int)il_conf_get_int(conf, "openimis.breaker.failures"),
 	    il_conf_get_int(conf, "openimis.breaker.probe.ms"));
 	w->timers = il_timers_new();

@@ -9,13 +9,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
 #include "monitor.h"
 #include "sig.h"
+#include "timers.h"
 
 /* The longest sleep of the loop: bounds how late a signal is noticed. */
 #define LAGMON_TICK_MS 100
@@ -41,25 +41,16 @@ static const il_daemon_info lagmon_info = {
 	NULL,
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Rounds every interval, counted from the start of the last one, until a stop signal. */
 static void
 run(il_daemon *d, il_lagmon *mon)
 {
-	long long interval = il_lagmon_interval_ms(mon), next = mono_ms(), now, wait;
+	long long interval = il_lagmon_interval_ms(mon), next = il_timers_now_ms(), now, wait;
 
 	while (!il_sig_stop_requested()) {
 		if (il_sig_take_reload())
 			il_daemon_reload(d);
-		now = mono_ms();
+		now = il_timers_now_ms();
 		if (now >= next) {
 			next = now + interval;
 			il_lagmon_round(mon);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -23,6 +22,7 @@
 #include "burrow.h"
 #include "lag.h"
 #include "log.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Bound of the rendered lag series: some 150 bytes a series, 10 series a
@@ -82,15 +82,6 @@ struct il_lagmon {
 	long long rounds;       /* rounds run */
 	char health_reason[512];/* why the last round failed */
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 view_free(lm_view *v)
@@ -157,7 +148,7 @@ il_lagmon_new(const il_conf *conf, il_metrics *metrics, char *errbuf, size_t err
 	m->timeout_ms = (int)(t < 2000 ? 2000 : t > 10000 ? 10000 : t);
 	m->window_size = (size_t)il_conf_get_int(conf, "lag.window.size");
 	pthread_mutex_init(&m->mu, NULL);
-	m->start_mono = mono_ms();
+	m->start_mono = il_timers_now_ms();
 	m->last_end_mono = -1;
 
 	m->m_rounds = il_metrics_counter(metrics, "imislink_lagmon_rounds_total",
@@ -377,7 +368,7 @@ note_round(il_lagmon *m, bool failed, const char *reason, lm_view *view)
 
 	pthread_mutex_lock(&m->mu);
 	m->rounds++;
-	m->last_end_mono = mono_ms();
+	m->last_end_mono = il_timers_now_ms();
 	m->last_failed = failed;
 	snprintf(m->health_reason, sizeof(m->health_reason), "%s", failed ? reason : "");
 	if (view != NULL) {
@@ -394,13 +385,13 @@ il_lagmon_round(il_lagmon *m)
 {
 	const il_lag_snapshot *snap;
 	char errbuf[512] = "";
-	long long t0 = mono_ms();
+	long long t0 = il_timers_now_ms();
 	lm_view *view = NULL;
 	il_err err;
 
 	err = il_lag_evaluate(m->lag, m->timeout_ms, errbuf, sizeof(errbuf));
 	il_metric_inc(m->m_rounds, 1);
-	il_metric_observe(m->m_seconds, (double)(mono_ms() - t0) / 1000.0);
+	il_metric_observe(m->m_seconds, (double)(il_timers_now_ms() - t0) / 1000.0);
 	if (err == IL_OK) {
 		snap = il_lag_get_snapshot(m->lag);
 		view = view_build(m, snap, errbuf, sizeof(errbuf));
@@ -435,7 +426,7 @@ il_health
 il_lagmon_health(il_buf *out, void *ctx)
 {
 	il_lagmon *m = ctx;
-	long long now = mono_ms(), age, stale = m->interval_ms * LM_STALE_INTERVALS;
+	long long now = il_timers_now_ms(), age, stale = m->interval_ms * LM_STALE_INTERVALS;
 	il_health h = IL_HEALTH_OK;
 	const char *state = "ok";
 	char reason[512];

@@ -40,13 +40,7 @@ enroll_init() {
 
 # enroll_cleanup: stops what is still running (SIGKILL: the checks are over).
 enroll_cleanup() {
-	local pid
-	for pid in "${ENR_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	for pid in "${ENR_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
+	kill_all "${ENR_PIDS[@]}"
 	ENR_PIDS=()
 }
 
@@ -93,12 +87,12 @@ emu_faults() {
 # $ENR_TMP/NAME.N.log (N counts the starts); sets WPID, WLOG and, once it
 # serves HTTP, WPORT.  Returns 1 when it did not come up.
 worker_start() {
-	local name=$1 group=$2 log
+	local name=$1 group=$2
 	shift 2
 	ENR_STARTS=$((ENR_STARTS + 1))
-	log=$ENR_TMP/$name.$ENR_STARTS.log
-	WLOG=$log
-	env KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" SCHEMA_REGISTRY_URL="$SCHEMA_REGISTRY_URL" \
+	WLOG=$ENR_TMP/$name.$ENR_STARTS.log
+	daemon_start "$WLOG" env KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" \
+		SCHEMA_REGISTRY_URL="$SCHEMA_REGISTRY_URL" \
 		OPENIMIS_API_URL="$EMU_URL" OPENIMIS_USERNAME=Admin OPENIMIS_PASSWORD=admin123 \
 		IMISLINK_ENROLL_MAPPING_FILE="$ENR_DATA/mapping.properties" \
 		IMISLINK_TOPIC_ELIGIBILITY="$ELIG" IMISLINK_TOPIC_RESULTS="$RESULTS" IMISLINK_TOPIC_DLQ="$DLQ" \
@@ -106,43 +100,17 @@ worker_start() {
 		OPENIMIS_CALLS_PER_SECOND=100000 OPENIMIS_TIMEOUT_MS=2000 \
 		OPENIMIS_RETRY_BACKOFF_MS=50 OPENIMIS_RETRY_BACKOFF_MAX_MS=1000 \
 		OPENIMIS_BREAKER_FAILURES=20 OPENIMIS_BREAKER_PROBE_MS=500 \
-		"$@" "$WORKER" -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 \
-		</dev/null >>"$log" 2>&1 &
-	WPID=$!
+		"$@" "$WORKER" -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000
+	WPID=$DAEMON_PID
 	ENR_PIDS+=("$WPID")
-	WPORT=
-	if ! wait_until 60 grep -qs '"msg":"http listening"' "$log"; then
-		FAIL "worker-start-$name" "no \"http listening\" line after 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-		return 1
-	fi
-	WPORT=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	daemon_port 60 "$WLOG" "worker-start-$name" || return 1
+	WPORT=$DAEMON_PORT
 }
 
 # worker_stop PID NAME LOG: SIGTERM; the worker must exit 0 within 60 s
 # (enroll.shutdown.timeout.ms is 10 s), else it is killed and that fails.
 worker_stop() {
-	local pid=$1 name=$2 log=$3 rc watcher
-	kill -TERM "$pid" 2>/dev/null
-	(sleep 60 && kill -KILL "$pid" 2>/dev/null) &
-	watcher=$!
-	wait "$pid"
-	rc=$?
-	kill "$watcher" 2>/dev/null
-	wait "$watcher" 2>/dev/null
-	if [ "$rc" = 0 ]; then
-		PASS "worker-graceful-exit-$name"
-	elif [ "$rc" = 137 ]; then
-		FAIL "worker-graceful-exit-$name" "still running 60 s after SIGTERM (killed): $(tail -n 2 "$log" | cut -c 1-300 | tr '\n' ' ')"
-	else
-		FAIL "worker-graceful-exit-$name" "exit status $rc after SIGTERM: $(tail -n 3 "$log" | tr '\n' ' ')"
-	fi
-}
-
-# metric PORT NAME_AND_LABELS: the value of one sample on the worker's
-# /metrics (0 when absent).
-metric() {
-	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-		awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
+	daemon_stop "$1" 60 "$3" "worker-graceful-exit-$2"
 }
 
 # produce_events FILE TOPIC RECEIPTS: publishes; every line must be published.
