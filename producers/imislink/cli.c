@@ -4,6 +4,7 @@
 #include "imislink.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "text.h"
+#include "timefmt.h"
 #include "xalloc.h"
 
 /* How long the topic's metadata may take at start. */
@@ -84,6 +86,64 @@ il_cli_topic_partitions(rd_kafka_t *rk, const char *topic, const char *brokers)
 	if (partitions <= 0)
 		il_cli_fatal("topic \"%s\" has no partitions", topic);
 	return partitions;
+}
+
+int64_t
+il_cli_parse_time(const char *cmd, const char *opt, const char *arg)
+{
+	const char *why;
+	int64_t ms;
+
+	why = il_time_parse_ms(arg, IL_TIME_LENIENT | IL_TIME_MILLIS, &ms);
+	if (why != NULL)
+		il_cli_usage_error(cmd, "invalid value for %s: expected ISO-8601 (2026-11-21T08:00:00Z) "
+		    "or milliseconds, got \"%s\"%s%s", opt, arg, why[0] != '\0' ? ": " : "", why);
+	/* Offset queries take -1 and -2 as "latest" and "earliest": a time
+	 * before 1970 would silently mean one of those. */
+	if (ms < 0)
+		il_cli_usage_error(cmd, "invalid value for %s: \"%s\" lies before 1970 (%" PRId64
+		    " ms): Kafka reads a negative time as latest or earliest", opt, arg, ms);
+	return ms;
+}
+
+void
+il_cli_log_ends(rd_kafka_t *rk, const char *topic, int nparts, int64_t *end, int timeout_ms)
+{
+	rd_kafka_resp_err_t err;
+	int64_t low;
+	int i;
+
+	for (i = 0; i < nparts; i++) {
+		err = rd_kafka_query_watermark_offsets(rk, topic, i, &low, &end[i], timeout_ms);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			il_cli_fatal("could not read the log end offset of topic \"%s\" partition %d: %s",
+			    topic, i, rd_kafka_err2str(err));
+	}
+}
+
+void
+il_cli_offsets_at(rd_kafka_t *rk, const char *topic, int nparts, int64_t ts_ms, const int64_t *fallback,
+    int64_t *out, const char *what, const char *when, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(nparts);
+	rd_kafka_resp_err_t err;
+	int i;
+
+	for (i = 0; i < nparts; i++)
+		rd_kafka_topic_partition_list_add(list, topic, i)->offset = ts_ms;
+	err = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		il_cli_fatal("could not find the offsets of %s %s in topic \"%s\": %s", what, when, topic,
+		    rd_kafka_err2str(err));
+	for (i = 0; i < list->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			il_cli_fatal("could not find the offset of %s %s in topic \"%s\" partition %" PRId32
+			    ": %s", what, when, topic, tp->partition, rd_kafka_err2str(tp->err));
+		out[tp->partition] = tp->offset >= 0 ? tp->offset : fallback[tp->partition];
+	}
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 bool

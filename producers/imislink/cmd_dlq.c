@@ -45,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -58,6 +57,7 @@
 #include "sig.h"
 #include "text.h"
 #include "timefmt.h"
+#include "timers.h"
 #include "xalloc.h"
 
 /* Rows read from the store at a time by list and replay (--page-size):
@@ -197,15 +197,6 @@ struct dlq {
 	bool progress_tty;              /* progress as one rewritten line */
 	int failure_logs;               /* delivery failures logged one by one */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 cmp_ids(const void *x, const void *y)
@@ -981,7 +972,7 @@ to_replay(struct dlq *d, const il_audit_replay_item *it)
 static void
 progress(struct dlq *d, bool last)
 {
-	long long now = now_ms(), elapsed = now - d->start_ms;
+	long long now = il_timers_now_ms(), elapsed = now - d->start_ms;
 	double rate = elapsed > 0 ? (double)d->examined * 1000.0 / (double)elapsed : 0.0;
 	long long eta = rate > 0.0 && d->total > d->examined ?
 	    (long long)((double)(d->total - d->examined) / rate + 0.5) : 0;
@@ -1137,8 +1128,8 @@ purge(struct dlq *d, int what)
 	/* The reports of what was queued come with the next poll; those of
 	 * what was in flight may take a little longer. */
 	serve_reports(d, 0);
-	deadline = now_ms() + DLQ_PURGE_MS;
-	while ((what & RD_KAFKA_PURGE_F_INFLIGHT) && d->inflight > 0 && now_ms() < deadline)
+	deadline = il_timers_now_ms() + DLQ_PURGE_MS;
+	while ((what & RD_KAFKA_PURGE_F_INFLIGHT) && d->inflight > 0 && il_timers_now_ms() < deadline)
 		serve_reports(d, DLQ_WAIT_MS);
 	d->purging = false;
 }
@@ -1163,10 +1154,10 @@ wait_reports(struct dlq *d, size_t nslots)
 		if (drain < 0 && (il_sig_stop_requested() || d->fatal)) {
 			d->interrupted = d->interrupted || !d->fatal;
 			purge(d, RD_KAFKA_PURGE_F_QUEUE);
-			drain = now_ms() + DLQ_DRAIN_MS;
+			drain = il_timers_now_ms() + DLQ_DRAIN_MS;
 			continue;
 		}
-		if (drain >= 0 && now_ms() >= drain)
+		if (drain >= 0 && il_timers_now_ms() >= drain)
 			break;
 		serve_reports(d, DLQ_WAIT_MS);
 	}
@@ -1389,7 +1380,7 @@ cmd_replay(struct dlq *d)
 		d->slots = il_xcalloc((size_t)d->page, sizeof(*d->slots));
 	}
 	d->progress_tty = isatty(STDERR_FILENO) == 1;
-	d->start_ms = now_ms();
+	d->start_ms = il_timers_now_ms();
 	d->next_progress_ms = d->start_ms + DLQ_PROGRESS_MS;
 	while (go) {
 		f.limit = d->page;
@@ -1426,7 +1417,7 @@ cmd_replay(struct dlq *d)
 		d->interrupted = true;
 	if (!d->dry_run)
 		progress(d, true);
-	print_summary(d, now_ms() - d->start_ms);
+	print_summary(d, il_timers_now_ms() - d->start_ms);
 	if (d->nids > 0 && d->examined < (long long)d->nids && !d->interrupted && !d->fatal)
 		il_log_warn("some ids were not selected: not found, or not open (--again replays "
 		    "replayed ones, --status discarded discarded ones)",

@@ -147,6 +147,64 @@ group_inactive(const struct rewind *rw)
 }
 
 /*
+ * Runs the group's ListConsumerGroupOffsets (@p alter false) or
+ * AlterConsumerGroupOffsets request for the partitions of @p list (destroyed
+ * here) and waits for it.  @returns the result event, the caller destroys it,
+ * with the group's partitions in *@p got; or NULL with the reason in @p errbuf.
+ */
+static rd_kafka_event_t *
+group_offsets(struct rewind *rw, bool alter, rd_kafka_topic_partition_list_t *list,
+    const rd_kafka_topic_partition_list_t **got, char *errbuf, size_t errsz)
+{
+	const char *what = alter ? "commit the new offsets" : "read the committed offsets of the consumer group";
+	rd_kafka_AlterConsumerGroupOffsets_t *alter_req;
+	rd_kafka_ListConsumerGroupOffsets_t *list_req;
+	const rd_kafka_group_result_t **groups;
+	rd_kafka_AdminOptions_t *opts;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rw->rk);
+	rd_kafka_event_t *ev;
+	size_t n = 0;
+
+	if (alter) {
+		alter_req = rd_kafka_AlterConsumerGroupOffsets_new(rw->group, list);
+		opts = admin_options(rw->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+		rd_kafka_AlterConsumerGroupOffsets(rw->rk, &alter_req, 1, opts, q);
+		rd_kafka_AlterConsumerGroupOffsets_destroy(alter_req);
+	} else {
+		list_req = rd_kafka_ListConsumerGroupOffsets_new(rw->group, list);
+		opts = admin_options(rw->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+		rd_kafka_ListConsumerGroupOffsets(rw->rk, &list_req, 1, opts, q);
+		rd_kafka_ListConsumerGroupOffsets_destroy(list_req);
+	}
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_topic_partition_list_destroy(list);
+	ev = admin_wait(q, what, errbuf, errsz);
+	rd_kafka_queue_destroy(q);
+	if (ev == NULL)
+		return NULL;
+	if (alter)
+		groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+		    rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
+	else
+		groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+		    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+	if (n != 1) {
+		il_err_setf(errbuf, errsz, "could not %s: %zu answers, expected 1", what, n);
+		goto fail;
+	}
+	if (rd_kafka_group_result_error(groups[0]) != NULL) {
+		il_err_setf(errbuf, errsz, "could not %s: %s", what,
+		    rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
+		goto fail;
+	}
+	*got = rd_kafka_group_result_partitions(groups[0]);
+	return ev;
+fail:
+	rd_kafka_event_destroy(ev);
+	return NULL;
+}
+
+/*
  * The group's committed offsets of every partition of the topic, into
  * @p out (indexed by partition, -1 when none).  @returns false with the
  * reason in @p errbuf.
@@ -154,43 +212,19 @@ group_inactive(const struct rewind *rw)
 static bool
 committed_offsets(struct rewind *rw, int64_t *out, char *errbuf, size_t errsz)
 {
-	rd_kafka_ListConsumerGroupOffsets_t *req;
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(rw->nparts);
-	const rd_kafka_topic_partition_list_t *got;
-	const rd_kafka_group_result_t **groups;
-	rd_kafka_AdminOptions_t *opts;
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rw->rk);
+	const rd_kafka_topic_partition_list_t *got = NULL;
 	rd_kafka_event_t *ev;
 	bool ok = false;
-	size_t n = 0;
 	int i;
 
 	for (i = 0; i < rw->nparts; i++) {
 		rd_kafka_topic_partition_list_add(list, rw->topic, i);
 		out[i] = -1;
 	}
-	req = rd_kafka_ListConsumerGroupOffsets_new(rw->group, list);
-	opts = admin_options(rw->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-	rd_kafka_ListConsumerGroupOffsets(rw->rk, &req, 1, opts, q);
-	rd_kafka_AdminOptions_destroy(opts);
-	rd_kafka_ListConsumerGroupOffsets_destroy(req);
-	rd_kafka_topic_partition_list_destroy(list);
-	ev = admin_wait(q, "read the committed offsets of the consumer group", errbuf, errsz);
+	ev = group_offsets(rw, false, list, &got, errbuf, errsz);
 	if (ev == NULL)
-		goto out;
-	groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
-	    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-	if (n != 1) {
-		il_err_setf(errbuf, errsz, "could not read the committed offsets of the consumer group: "
-		    "%zu answers, expected 1", n);
-		goto out;
-	}
-	if (rd_kafka_group_result_error(groups[0]) != NULL) {
-		il_err_setf(errbuf, errsz, "could not read the committed offsets of the consumer group: %s",
-		    rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
-		goto out;
-	}
-	got = rd_kafka_group_result_partitions(groups[0]);
+		return false;
 	for (i = 0; got != NULL && i < got->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &got->elems[i];
 
@@ -205,9 +239,7 @@ committed_offsets(struct rewind *rw, int64_t *out, char *errbuf, size_t errsz)
 	}
 	ok = true;
 out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
+	rd_kafka_event_destroy(ev);
 	return ok;
 }
 
@@ -216,33 +248,18 @@ out:
 static void
 plan_targets(struct rewind *rw)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(rw->nparts);
-	int64_t *end = il_xcalloc((size_t)rw->nparts, sizeof(*end)), low;
-	rd_kafka_resp_err_t err;
+	int64_t *end = il_xcalloc((size_t)rw->nparts, sizeof(*end));
+	int64_t *target = il_xcalloc((size_t)rw->nparts, sizeof(*target));
 	int i;
 
-	for (i = 0; i < rw->nparts; i++) {
-		err = rd_kafka_query_watermark_offsets(rw->rk, rw->topic, i, &low, &end[i], REWIND_REQUEST_MS);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			il_cli_fatal("could not read the log end offset of topic \"%s\" partition %d: %s",
-			    rw->topic, i, rd_kafka_err2str(err));
-		rd_kafka_topic_partition_list_add(list, rw->topic, i)->offset = rw->to_ms;
-	}
-	err = rd_kafka_offsets_for_times(rw->rk, list, REWIND_REQUEST_MS);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		il_cli_fatal("could not find the offsets of time %s in topic \"%s\": %s", rw->to_text,
-		    rw->topic, rd_kafka_err2str(err));
-	for (i = 0; i < list->cnt; i++) {
-		const rd_kafka_topic_partition_t *tp = &list->elems[i];
-
-		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			il_cli_fatal("could not find the offset of time %s in topic \"%s\" partition %" PRId32
-			    ": %s", rw->to_text, rw->topic, tp->partition, rd_kafka_err2str(tp->err));
-		/* No message at or after the time: the log end, as the Java
-		 * tool does (it never moves a group past the end). */
-		rw->parts[tp->partition].target = tp->offset >= 0 ? tp->offset : end[tp->partition];
-	}
-	rd_kafka_topic_partition_list_destroy(list);
+	il_cli_log_ends(rw->rk, rw->topic, rw->nparts, end, REWIND_REQUEST_MS);
+	/* No message at or after the time: the log end, as the Java tool does
+	 * (it never moves a group past the end). */
+	il_cli_offsets_at(rw->rk, rw->topic, rw->nparts, rw->to_ms, end, target, "time", rw->to_text,
+	    REWIND_REQUEST_MS);
+	for (i = 0; i < rw->nparts; i++)
+		rw->parts[i].target = target[i];
+	free(target);
 	free(end);
 }
 
@@ -276,40 +293,17 @@ print_plan(const struct rewind *rw)
 static bool
 commit_plan(struct rewind *rw, char *errbuf, size_t errsz)
 {
-	rd_kafka_AlterConsumerGroupOffsets_t *req;
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(rw->nparts);
-	const rd_kafka_topic_partition_list_t *got;
-	const rd_kafka_group_result_t **groups;
-	rd_kafka_AdminOptions_t *opts;
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rw->rk);
+	const rd_kafka_topic_partition_list_t *got = NULL;
 	rd_kafka_event_t *ev;
 	bool ok = false;
-	size_t n = 0;
 	int i;
 
 	for (i = 0; i < rw->nparts; i++)
 		rd_kafka_topic_partition_list_add(list, rw->topic, i)->offset = rw->parts[i].target;
-	req = rd_kafka_AlterConsumerGroupOffsets_new(rw->group, list);
-	opts = admin_options(rw->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
-	rd_kafka_AlterConsumerGroupOffsets(rw->rk, &req, 1, opts, q);
-	rd_kafka_AdminOptions_destroy(opts);
-	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-	rd_kafka_topic_partition_list_destroy(list);
-	ev = admin_wait(q, "commit the new offsets", errbuf, errsz);
+	ev = group_offsets(rw, true, list, &got, errbuf, errsz);
 	if (ev == NULL)
-		goto out;
-	groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-	    rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
-	if (n != 1) {
-		il_err_setf(errbuf, errsz, "could not commit the new offsets: %zu answers, expected 1", n);
-		goto out;
-	}
-	if (rd_kafka_group_result_error(groups[0]) != NULL) {
-		il_err_setf(errbuf, errsz, "could not commit the new offsets: %s",
-		    rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
-		goto out;
-	}
-	got = rd_kafka_group_result_partitions(groups[0]);
+		return false;
 	for (i = 0; got != NULL && i < got->cnt; i++) {
 		rd_kafka_resp_err_t perr = got->elems[i].err;
 
@@ -328,9 +322,7 @@ commit_plan(struct rewind *rw, char *errbuf, size_t errsz)
 	}
 	ok = true;
 out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
+	rd_kafka_event_destroy(ev);
 	return ok;
 }
 
@@ -399,6 +391,20 @@ parse_duration(const char *s, int64_t *ms)
 	return true;
 }
 
+int
+il_replay_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (c == 'h')
+		il_cli_cmd_usage(&il_cmd_replay_entry);
+	if (c == '?' || c == ':')
+		il_cli_usage_error("replay", "invalid option");
+	if (c == -1 && optind < argc)
+		il_cli_usage_error("replay", "unexpected argument \"%s\"", argv[optind]);
+	return c;
+}
+
 static void
 parse_rewind_options(struct rewind *rw, int argc, char **argv)
 {
@@ -416,12 +422,11 @@ parse_rewind_options(struct rewind *rw, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool dry_run = false, have_time = false;
-	const char *why;
 	int64_t ms;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "g:t:h", longopts, NULL)) != -1) {
+	while ((c = il_replay_getopt(argc, argv, "g:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'g':
 			rw->group = optarg;
@@ -433,16 +438,7 @@ parse_rewind_options(struct rewind *rw, int argc, char **argv)
 			if (have_time)
 				il_cli_usage_error("replay", "--to-datetime and --by-duration do not mix: "
 				    "give one time");
-			why = il_time_parse_ms(optarg, IL_TIME_LENIENT | IL_TIME_MILLIS, &ms);
-			if (why != NULL)
-				il_cli_usage_error("replay", "invalid value for --to-datetime: expected ISO-8601 "
-				    "(2026-11-21T08:00:00Z) or milliseconds, got \"%s\"%s%s", optarg,
-				    why[0] != '\0' ? ": " : "", why);
-			if (ms < 0)
-				il_cli_usage_error("replay", "invalid value for --to-datetime: \"%s\" lies before "
-				    "1970 (%" PRId64 " ms): Kafka reads a negative time as latest or earliest",
-				    optarg, ms);
-			rw->to_ms = ms;
+			rw->to_ms = il_cli_parse_time("replay", "--to-datetime", optarg);
 			rw->to_text = optarg;
 			have_time = true;
 			break;
@@ -466,14 +462,8 @@ parse_rewind_options(struct rewind *rw, int argc, char **argv)
 		case 'x':
 			rw->execute = true;
 			break;
-		case 'h':
-			il_cli_cmd_usage(&il_cmd_replay_entry);
-		default:
-			il_cli_usage_error("replay", "invalid option");
 		}
 	}
-	if (optind < argc)
-		il_cli_usage_error("replay", "unexpected argument \"%s\"", argv[optind]);
 	if (rw->group == NULL)
 		il_cli_usage_error("replay", "rewind needs --group: the consumer group to move");
 	if (!have_time)

@@ -8,6 +8,7 @@
 #ifndef IL_IMISLINK_H
 #define IL_IMISLINK_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,15 @@ extern const il_cmd_entry il_cmd_lag_entry;     /* consumer lag and Burrow statu
 int il_replay_republish(il_cli *cli, int argc, char **argv);
 
 /**
+ * @brief getopt_long() over the options of a `replay` mode (cmd_replay.c),
+ * with what both modes do alike: -h/--help prints the command's help and
+ * exits 0; an unknown option, a missing value or an operand left after the
+ * options is a usage error (exit 1).  The caller sets optind to 0 first.
+ * @returns the next option of @p longopts or @p shortopts, -1 at the end.
+ */
+int il_replay_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/**
  * @brief Like il_cli_fatal() (cli.h), with the hint to read --help (for
  * @p cmd, or the tool when NULL): for a mistake on the command line.
  */
@@ -79,6 +89,31 @@ il_serde *il_cli_serde_new(const il_conf *conf, il_schema_set **schemas);
  * @returns the topic's partition count.
  */
 int il_cli_topic_partitions(rd_kafka_t *rk, const char *topic, const char *brokers);
+
+/**
+ * @brief Parses the time argument @p arg of option @p opt of command @p cmd:
+ * ISO-8601 (a zone may be given; none is UTC) or milliseconds since 1970.
+ * A usage error (exit 1) when it is neither, or lies before 1970: offset
+ * queries read -1 and -2 as "latest" and "earliest".
+ * @returns the time in milliseconds since 1970.
+ */
+int64_t il_cli_parse_time(const char *cmd, const char *opt, const char *arg);
+
+/**
+ * @brief Reads the log end offset of each of the @p nparts partitions of
+ * @p topic into @p end (indexed by partition), each query bounded by
+ * @p timeout_ms.  Fatal (exit 1) on error.
+ */
+void il_cli_log_ends(rd_kafka_t *rk, const char *topic, int nparts, int64_t *end, int timeout_ms);
+
+/**
+ * @brief Finds, per partition of @p topic, the first offset whose message
+ * timestamp is at or after @p ts_ms, else @p fallback of that partition (no
+ * message that recent), into @p out (indexed by partition).  Errors name the
+ * time as "@p what @p when" and are fatal (exit 1).
+ */
+void il_cli_offsets_at(rd_kafka_t *rk, const char *topic, int nparts, int64_t ts_ms, const int64_t *fallback,
+    int64_t *out, const char *what, const char *when, int timeout_ms);
 
 /**
  * @brief Writes @p json as one line on stdout (compact, then a newline).

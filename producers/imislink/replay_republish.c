@@ -253,34 +253,6 @@ end_bar(struct republish *rp)
 
 /* ---- the plan ---------------------------------------------------------- */
 
-/* Per partition, the first offset at or after @p ts_ms, else @p fallback[p];
- * into @p out.  Fatal on error. */
-static void
-offsets_at(struct republish *rp, int64_t ts_ms, const int64_t *fallback, int64_t *out, const char *what)
-{
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(rp->nparts);
-	rd_kafka_resp_err_t err;
-	char when[IL_TIME_LEN];
-	int i;
-
-	il_time_format_ms(ts_ms, when);
-	for (i = 0; i < rp->nparts; i++)
-		rd_kafka_topic_partition_list_add(list, rp->topic, i)->offset = ts_ms;
-	err = rd_kafka_offsets_for_times(il_consumer_handle(rp->c), list, REPUBLISH_QUERY_MS);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		il_cli_fatal("could not find the offsets of %s %s in topic \"%s\": %s", what, when, rp->topic,
-		    rd_kafka_err2str(err));
-	for (i = 0; i < list->cnt; i++) {
-		const rd_kafka_topic_partition_t *tp = &list->elems[i];
-
-		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			il_cli_fatal("could not find the offset of %s %s in topic \"%s\" partition %" PRId32
-			    ": %s", what, when, rp->topic, tp->partition, rd_kafka_err2str(tp->err));
-		out[tp->partition] = tp->offset >= 0 ? tp->offset : fallback[tp->partition];
-	}
-	rd_kafka_topic_partition_list_destroy(list);
-}
-
 /* Finds each partition's range and assigns the partitions that have one. */
 static void
 plan(struct republish *rp)
@@ -288,7 +260,8 @@ plan(struct republish *rp)
 	rd_kafka_t *rk = il_consumer_handle(rp->c);
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
-	int64_t *high, *from, *to, low;
+	char when[IL_TIME_LEN];
+	int64_t *high, *from, *to;
 	int i;
 
 	rp->nparts = il_cli_topic_partitions(rk, rp->topic, il_conf_get(rp->conf, "kafka.bootstrap.servers"));
@@ -298,14 +271,11 @@ plan(struct republish *rp)
 	to = il_xcalloc((size_t)rp->nparts, sizeof(*to));
 	/* The ends first: whatever arrives later, copies included, lies
 	 * beyond them. */
-	for (i = 0; i < rp->nparts; i++) {
-		err = rd_kafka_query_watermark_offsets(rk, rp->topic, i, &low, &high[i], REPUBLISH_QUERY_MS);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			il_cli_fatal("could not read the log end offset of topic \"%s\" partition %d: %s",
-			    rp->topic, i, rd_kafka_err2str(err));
-	}
-	offsets_at(rp, rp->from_ms, high, from, "--from");
-	offsets_at(rp, rp->to_ms, high, to, "--to");
+	il_cli_log_ends(rk, rp->topic, rp->nparts, high, REPUBLISH_QUERY_MS);
+	il_time_format_ms(rp->from_ms, when);
+	il_cli_offsets_at(rk, rp->topic, rp->nparts, rp->from_ms, high, from, "--from", when, REPUBLISH_QUERY_MS);
+	il_time_format_ms(rp->to_ms, when);
+	il_cli_offsets_at(rk, rp->topic, rp->nparts, rp->to_ms, high, to, "--to", when, REPUBLISH_QUERY_MS);
 	list = rd_kafka_topic_partition_list_new(rp->nparts);
 	for (i = 0; i < rp->nparts; i++) {
 		struct rp_part *pt = &rp->parts[i];
@@ -659,24 +629,6 @@ add_programme(struct republish *rp, const char *arg)
 	rp->prog_names[rp->nprog_names++] = arg;
 }
 
-static int64_t
-parse_time(const char *opt, const char *arg)
-{
-	const char *why;
-	int64_t ms;
-
-	why = il_time_parse_ms(arg, IL_TIME_LENIENT | IL_TIME_MILLIS, &ms);
-	if (why != NULL)
-		il_cli_usage_error("replay", "invalid value for %s: expected ISO-8601 (2026-11-21T08:00:00Z) "
-		    "or milliseconds, got \"%s\"%s%s", opt, arg, why[0] != '\0' ? ": " : "", why);
-	/* Offset queries take -1 and -2 as "latest" and "earliest": a time
-	 * before 1970 would silently mean one of those. */
-	if (ms < 0)
-		il_cli_usage_error("replay", "invalid value for %s: \"%s\" lies before 1970 (%" PRId64
-		    " ms): Kafka reads a negative time as latest or earliest", opt, arg, ms);
-	return ms;
-}
-
 static void
 parse_options(struct republish *rp, int argc, char **argv)
 {
@@ -698,14 +650,14 @@ parse_options(struct republish *rp, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:k:h", longopts, NULL)) != -1) {
+	while ((c = il_replay_getopt(argc, argv, "t:k:h", longopts)) != -1) {
 		switch (c) {
 		case 'f':
-			rp->from_ms = parse_time("--from", optarg);
+			rp->from_ms = il_cli_parse_time("replay", "--from", optarg);
 			have_from = true;
 			break;
 		case 'T':
-			rp->to_ms = parse_time("--to", optarg);
+			rp->to_ms = il_cli_parse_time("replay", "--to", optarg);
 			have_to = true;
 			break;
 		case 't':
@@ -724,14 +676,8 @@ parse_options(struct republish *rp, int argc, char **argv)
 		case 'n':
 			rp->dry_run = true;
 			break;
-		case 'h':
-			il_cli_cmd_usage(&il_cmd_replay_entry);
-		default:
-			il_cli_usage_error("replay", "invalid option");
 		}
 	}
-	if (optind < argc)
-		il_cli_usage_error("replay", "unexpected argument \"%s\"", argv[optind]);
 	if (!have_from || !have_to)
 		il_cli_usage_error("replay", "republish needs --from and --to: the time range to copy");
 	if (rp->from_ms >= rp->to_ms)

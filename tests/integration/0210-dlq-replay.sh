@@ -52,20 +52,17 @@ DB=il_0210_$(tr -c 'a-z0-9\n' _ <<<"${IL_RUN_ID,,}_$$")
 EMPTY_DB=${DB}_empty
 cleanup() {
 	enroll_cleanup
-	dropdb --if-exists "$DB" >/dev/null 2>&1
-	dropdb --if-exists "$EMPTY_DB" >/dev/null 2>&1
+	db_drop "$DB"
+	db_drop "$EMPTY_DB"
 }
 trap cleanup EXIT
-if ! createdb "$DB" 2>"$tmp/createdb.log"; then
-	FAIL dlq-createdb "$(tail -n 2 "$tmp/createdb.log")"
-	finish
-fi
+db_create "$DB" dlq-createdb || finish
 # The operator tool and the dead-letter worker share the store.
 export IMISLINK_AUDIT_DB_URL="dbname=$DB"
 
-# sql QUERY: one value of the store (psql -At).
+# sql QUERY: the rows of QUERY in the store, psql's errors to psql.log.
 sql() {
-	psql -X -At -d "$DB" -c "$1" 2>>"$tmp/psql.log"
+	db_sql "$DB" "$1" 2>>"$tmp/psql.log"
 }
 
 # dlq NAME ARGS...: `imislink dlq ARGS` with stdout to $tmp/NAME.out,
@@ -91,11 +88,11 @@ dlq_ok() {
 # deadletter_start: imislink-deadletter on the test topics and database.
 deadletter_start() {
 	DLLOG=$tmp/deadletter.log
-	env IMISLINK_TOPIC_DLQ="$DLQ" IMISLINK_TOPIC_RESULTS="$RESULTS" \
+	daemon_start "$DLLOG" env IMISLINK_TOPIC_DLQ="$DLQ" IMISLINK_TOPIC_RESULTS="$RESULTS" \
 		IMISLINK_DEADLETTER_GROUP_ID="$dlgroup" IMISLINK_DEADLETTER_BATCH_MS=100 \
 		IMISLINK_HTTP_PORT=0 "$DEADLETTER" -X session.timeout.ms=6000 \
-		-X heartbeat.interval.ms=1000 </dev/null >>"$DLLOG" 2>&1 &
-	DLPID=$!
+		-X heartbeat.interval.ms=1000
+	DLPID=$DAEMON_PID
 	ENR_PIDS+=("$DLPID")
 	if ! wait_until 60 grep -qs '"msg":"consuming"' "$DLLOG"; then
 		FAIL dlq-deadletter-start "no \"consuming\" line after 60 s: $(tail -n 3 "$DLLOG" | tr '\n' ' ')"
@@ -572,7 +569,7 @@ else
 fi
 
 # -- a store nobody initialised, and usage mistakes ----------------------------
-if createdb "$EMPTY_DB" 2>>"$tmp/createdb.log"; then
+if db_create "$EMPTY_DB" dlq-store-not-initialised; then
 	IMISLINK_AUDIT_DB_URL="dbname=$EMPTY_DB" "$TOOL" dlq list >/dev/null 2>"$tmp/dlq-empty.err"
 	rc=$?
 	check dlq-store-not-initialised test "$rc" = 1 -a -n "$(grep 'not initialised' "$tmp/dlq-empty.err")"

@@ -41,21 +41,22 @@ ENR_POLL_GROUP=$(make_topic_name it-replay-poll)
 group=$(make_topic_name it-replay)
 
 # -- times before 1970: refused before anything is asked of the broker -------------
-# refused NAME ARGS...: `imislink replay ARGS` exits 1 naming 1970.
+# refused NAME WHY ARGS...: `imislink replay ARGS` exits 1, prints nothing on
+# stdout and says WHY (a grep pattern) on stderr.
 refused() {
-	local name=$1
-	shift
+	local name=$1 why=$2 rc
+	shift 2
 	"$TOOL" replay "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-	local rc=$?
-	if [ "$rc" = 1 ] && grep -q 'before 1970' "$tmp/$name.err" && [ ! -s "$tmp/$name.out" ]; then
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "$why" "$tmp/$name.err" && [ ! -s "$tmp/$name.out" ]; then
 		PASS "$name"
 	else
 		FAIL "$name" "exit status $rc: $(tail -n 2 "$tmp/$name.err" | tr '\n' ' ')"
 	fi
 }
-refused replay-rewind-refuses-1969 rewind --group "$group" --to-datetime 1969-12-31T23:59:59Z
-refused replay-rewind-refuses-long-duration rewind --group "$group" --by-duration P40000D
-refused replay-republish-refuses-1969 republish --from 1969-07-20T20:17:00Z --to 2026-01-01T00:00:00Z
+refused replay-rewind-refuses-1969 'before 1970' rewind --group "$group" --to-datetime 1969-12-31T23:59:59Z
+refused replay-rewind-refuses-long-duration 'before 1970' rewind --group "$group" --by-duration P40000D
+refused replay-republish-refuses-1969 'before 1970' republish --from 1969-07-20T20:17:00Z --to 2026-01-01T00:00:00Z
 
 # -- 10,000 events over four hours ----------------------------------------------
 # Enough households for 10,000 events; the first 10,000 lines are used and the
@@ -143,6 +144,18 @@ assert not bad, "%d: %s" % (len(bad), "; ".join(bad[:5]))
 PY
 }
 
+# accounted_within NAME EXPECT SECONDS WHAT: PASS NAME once every event of
+# EXPECT has a new result or dead letter, else FAIL NAME ("WHAT within
+# SECONDS s") and return 1.
+accounted_within() {
+	if wait_accounted "$2" "$3"; then
+		PASS "$1"
+	else
+		FAIL "$1" "$4 within $3 s"
+		return 1
+	fi
+}
+
 # check_nothing_created NAME: the emulator holds what it held after the first
 # enrollment, and its duplicate check is empty.
 check_nothing_created() {
@@ -155,17 +168,28 @@ assert a == b, "before %s, after %s" % (a, b)
 PY
 }
 
+# check_reprocessed NAME EXPECT SECONDS COUNT WHAT AGAIN NOTHING: the events of
+# EXPECT are processed once more within SECONDS (NAME-reprocessed; WHAT says
+# which when not), each found done and nothing else (AGAIN), the worker w2
+# counts COUNT events since its start (NAME-worker-metrics), and the emulator
+# created nothing (NOTHING).
+check_reprocessed() {
+	local name=$1 expect=$2 secs=$3 count=$4 what=$5 again=$6 nothing=$7 n
+	accounted_within "$name-reprocessed" "$expect" "$secs" "$what"
+	check_again "$again" "$expect"
+	n=$(events_total "$w2port")
+	[ "$n" = "$count" ] && PASS "$name-worker-metrics" ||
+		FAIL "$name-worker-metrics" "the worker counted $n events, expected $count"
+	check_nothing_created "$nothing"
+}
+
 # -- the first enrollment ------------------------------------------------------
 worker_start w1 "$group" || finish
 w1=$WPID
 w1log=$WLOG
 t0=$SECONDS
-if wait_accounted "$tmp/expect.json" 360; then
-	PASS replay-setup-enrolled
-else
-	FAIL replay-setup-enrolled "not every event has a result or a dead letter after 360 s"
+accounted_within replay-setup-enrolled "$tmp/expect.json" 360 "not every event has a result or a dead letter" ||
 	finish
-fi
 info "$nevents events enrolled in $((SECONDS - t0)) s"
 check_results replay-setup-outcomes strict
 check_duplicates replay-setup
@@ -174,14 +198,8 @@ emu_get /_emu/counts >"$tmp/counts0.json"
 # -- rewind ---------------------------------------------------------------------
 t3=$((base + 3 * hour_ms))
 # Refused while the worker is in the group; a dry run still shows the plan.
-"$TOOL" replay rewind --group "$group" --topic "$ELIG" --to-datetime "$(iso "$t3")" --execute \
-	>"$tmp/rewind-active.out" 2>"$tmp/rewind-active.log"
-rc=$?
-if [ "$rc" = 1 ] && grep -q 'stop the workers first' "$tmp/rewind-active.log" && [ ! -s "$tmp/rewind-active.out" ]; then
-	PASS replay-rewind-refuses-active-group
-else
-	FAIL replay-rewind-refuses-active-group "exit status $rc: $(tail -n 2 "$tmp/rewind-active.log" | tr '\n' ' ')"
-fi
+refused replay-rewind-refuses-active-group 'stop the workers first' \
+	rewind --group "$group" --topic "$ELIG" --to-datetime "$(iso "$t3")" --execute
 
 worker_stop "$w1" w1 "$w1log"
 new_phase setup
@@ -248,16 +266,8 @@ worker_start w2 "$group" || finish
 w2=$WPID
 w2log=$WLOG
 w2port=$WPORT
-if wait_accounted "$tmp/hour3.json" 180; then
-	PASS replay-rewind-reprocessed
-else
-	FAIL replay-rewind-reprocessed "the last hour's events were not all processed again within 180 s"
-fi
-check_again replay-rewind-exactly-that-hour "$tmp/hour3.json"
-n=$(events_total "$w2port")
-[ "$n" = "$per_hour" ] && PASS replay-rewind-worker-metrics ||
-	FAIL replay-rewind-worker-metrics "the worker counted $n events, expected $per_hour"
-check_nothing_created replay-rewind
+check_reprocessed replay-rewind "$tmp/hour3.json" 180 "$per_hour" \
+	"the last hour's events were not all processed again" replay-rewind-exactly-that-hour replay-rewind
 
 # -- republish one hour while the worker runs ---------------------------------
 new_phase rewind
@@ -274,16 +284,8 @@ assert sys.argv[2] == "0", "exit status %s: %s" % (sys.argv[2], s)
 got = {k: s[k] for k in ("total", "read", "matched", "copied", "failed")}
 assert got == {"total": n, "read": n, "matched": n, "copied": n, "failed": 0}, got
 PY
-if wait_accounted "$tmp/hour1.json" 180; then
-	PASS replay-republish-reprocessed
-else
-	FAIL replay-republish-reprocessed "the copies of the second hour were not all processed within 180 s"
-fi
-check_again replay-republish-exactly-that-hour "$tmp/hour1.json"
-n=$(events_total "$w2port")
-[ "$n" = "$((2 * per_hour))" ] && PASS replay-republish-worker-metrics ||
-	FAIL replay-republish-worker-metrics "the worker counted $n events, expected $((2 * per_hour))"
-check_nothing_created replay-republish
+check_reprocessed replay-republish "$tmp/hour1.json" 180 "$((2 * per_hour))" \
+	"the copies of the second hour were not all processed" replay-republish-exactly-that-hour replay-republish
 
 # The copies: after each partition's original end, with the original key and
 # bytes (the same event) and headers naming the original.
@@ -368,16 +370,8 @@ assert sys.argv[2] == "0", "exit status %s: %s" % (sys.argv[2], s)
 got = {k: s[k] for k in ("read", "matched", "copied", "failed")}
 assert got == {"read": n, "matched": n, "copied": n, "failed": 0}, got
 PY
-if wait_accounted "$tmp/expect.json" 300; then
-	PASS replay-10000-reprocessed
-else
-	FAIL replay-10000-reprocessed "the 10,000 copies were not all processed within 300 s"
-fi
-check_again replay-10000-found-done "$tmp/expect.json"
-n=$(events_total "$w2port")
-[ "$n" = "$((2 * per_hour + nevents))" ] && PASS replay-10000-worker-metrics ||
-	FAIL replay-10000-worker-metrics "the worker counted $n events, expected $((2 * per_hour + nevents))"
-check_nothing_created replay-10000-creates-nothing
+check_reprocessed replay-10000 "$tmp/expect.json" 300 "$((2 * per_hour + nevents))" \
+	"the 10,000 copies were not all processed" replay-10000-found-done replay-10000-creates-nothing
 
 worker_stop "$w2" w2 "$w2log"
 finish
