@@ -248,7 +248,8 @@ run(struct bench *b, long n, int partitions, long batch_size, double *per_s, dou
 {
 	char *names[2], *log = NULL, *metrics_url = NULL, *sql = NULL;
 	int parts[2] = { partitions, partitions };
-	double t_first = 0, n_first = 0, t_last = 0, done = 0, last_change, last_progress, prev_done = 0;
+	struct bench_count cnt;
+	double now, last_progress, prev_done = 0;
 	long port = 0, stored;
 	int rc = -1;
 
@@ -267,36 +268,28 @@ run(struct bench *b, long n, int partitions, long batch_size, double *per_s, dou
 	if (start_worker(b, names[0], names[1], batch_size, &port, &log) != 0)
 		goto out;
 	metrics_url = il_xasprintf("http://127.0.0.1:%ld/metrics", port);
-	last_change = last_progress = bench_now();
-	while (done < (double)n) {
-		double now, before = done;
+	bench_count_start(&cnt);
+	last_progress = cnt.last_change;
+	while (cnt.done < (double)n) {
+		int got = bench_count_poll(&cnt, b->worker_pid, b->curl, &b->body, metrics_url,
+		    "imislink_deadletter_rows_total", POLL_MS);
 
-		usleep(POLL_MS * 1000);
-		if (!bench_alive(b->worker_pid)) {
+		if (got < 0) {
 			fprintf(stderr, "bench_dlq: the worker exited before the end\n");
 			bench_print_tail(log);
 			goto out;
 		}
-		if (bench_http_get(b->curl, &b->body, metrics_url) != 200)
+		if (got == 0)
 			continue;
 		now = bench_now();
-		done = bench_metric_sum(b->body.data, "imislink_deadletter_rows_total", NULL);
-		if (done > 0 && t_first == 0) {
-			t_first = now;
-			n_first = done;
-		}
-		if (done > before) {
-			last_change = now;
-			t_last = now;
-		}
 		if (now - last_progress >= PROGRESS_S) {
-			fprintf(stderr, "bench_dlq: %.0f/%ld rows, %.0f/s now, VmRSS %.1f MiB\n", done, n,
-			    (done - prev_done) / (now - last_progress), bench_proc_status_mb(b->worker_pid, "VmRSS"));
+			fprintf(stderr, "bench_dlq: %.0f/%ld rows, %.0f/s now, VmRSS %.1f MiB\n", cnt.done, n,
+			    (cnt.done - prev_done) / (now - last_progress), bench_proc_status_mb(b->worker_pid, "VmRSS"));
 			last_progress = now;
-			prev_done = done;
+			prev_done = cnt.done;
 		}
-		if (now - last_change > STALL_S) {
-			fprintf(stderr, "bench_dlq: no new row for %.0f s at %.0f/%ld\n", STALL_S, done, n);
+		if (now - cnt.last_change > STALL_S) {
+			fprintf(stderr, "bench_dlq: no new row for %.0f s at %.0f/%ld\n", STALL_S, cnt.done, n);
 			bench_print_tail(log);
 			goto out;
 		}
@@ -314,10 +307,10 @@ run(struct bench *b, long n, int partitions, long batch_size, double *per_s, dou
 	}
 	/* The first poll that saw rows already missed those before it: count
 	 * from there, so a run of one batch still has a rate. */
-	*per_s = t_last > t_first ? (done - n_first) / (t_last - t_first) : 0.0;
+	*per_s = bench_count_rate(&cnt);
 	stored = pg_count(b);
 	fprintf(stderr, "bench_dlq: %.0f rows in %.2f s, table holds %ld, worker VmHWM %.1f MiB; %.0f batches, "
-	    "%.2f s of them in the store's transactions\n", done, t_last - t_first, stored, *hwm_mb,
+	    "%.2f s of them in the store's transactions\n", cnt.done, cnt.t_last - cnt.t_first, stored, *hwm_mb,
 	    bench_metric_sum(b->body.data, "imislink_deadletter_batches_total", NULL),
 	    bench_metric_sum(b->body.data, "imislink_deadletter_write_seconds_sum", NULL));
 	if (stored != n) {

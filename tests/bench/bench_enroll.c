@@ -280,8 +280,8 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 	int parts[3] = { c->partitions, c->partitions, 1 };
 	char *worker_log = NULL, *metrics_url = NULL, *dup_url = NULL;
 	long emu_port = 0, worker_port = 0;
-	double t_first = 0, n_first = 0, t_last = 0, done = 0, last_change, last_progress;
-	double prev_done = 0, prev_t, cpu;
+	struct bench_count cnt;
+	double now, last_progress, prev_done = 0, prev_t, cpu;
 	bool sampled = c->rss_sample_at <= 0;
 	int rc = -1;
 
@@ -301,50 +301,42 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 	metrics_url = il_xasprintf("http://127.0.0.1:%ld/metrics", worker_port);
 	dup_url = il_xasprintf("http://127.0.0.1:%ld/_emu/duplicates", emu_port);
 
-	last_change = last_progress = prev_t = bench_now();
-	while (done < (double)c->events) {
-		double now, before = done;
+	bench_count_start(&cnt);
+	last_progress = prev_t = cnt.last_change;
+	while (cnt.done < (double)c->events) {
+		int got = bench_count_poll(&cnt, b->worker_pid, b->curl, &b->body, metrics_url,
+		    "imislink_enroll_events_total", POLL_MS);
 
-		usleep(POLL_MS * 1000);
-		if (!bench_alive(b->worker_pid)) {
+		if (got < 0) {
 			fprintf(stderr, "bench_enroll: the worker exited before the end\n");
 			bench_print_tail(worker_log);
 			goto out;
 		}
-		if (bench_http_get(b->curl, &b->body, metrics_url) != 200)
+		if (got == 0)
 			continue;
 		now = bench_now();
-		done = bench_metric_sum(b->body.data, "imislink_enroll_events_total", NULL);
-		if (done > 0 && t_first == 0) {
-			t_first = now;
-			n_first = done;
-		}
-		if (done > before) {
-			last_change = now;
-			t_last = now;
-		}
-		if (!sampled && done >= (double)c->rss_sample_at) {
+		if (!sampled && cnt.done >= (double)c->rss_sample_at) {
 			r->hwm_sample_mb = bench_proc_status_mb(b->worker_pid, "VmHWM");
 			r->rss_sample_mb = bench_proc_status_mb(b->worker_pid, "VmRSS");
 			sampled = true;
 			fprintf(stderr, "bench_enroll: %s: after %.0f results: VmHWM %.1f MiB, VmRSS %.1f MiB\n",
-			    c->name, done, r->hwm_sample_mb, r->rss_sample_mb);
+			    c->name, cnt.done, r->hwm_sample_mb, r->rss_sample_mb);
 		}
-		if (now - last_progress >= PROGRESS_S && done == 0) {
+		if (now - last_progress >= PROGRESS_S && cnt.done == 0) {
 			fprintf(stderr, "bench_enroll: %s: no result yet (the worker joins its group and logs in)\n",
 			    c->name);
 			last_progress = prev_t = now;
 		} else if (now - last_progress >= PROGRESS_S) {
 			fprintf(stderr, "bench_enroll: %s: %.0f/%ld results, %.0f/s now, %.0f in flight, "
-			    "VmRSS %.1f MiB\n", c->name, done, c->events, (done - prev_done) / (now - prev_t),
+			    "VmRSS %.1f MiB\n", c->name, cnt.done, c->events, (cnt.done - prev_done) / (now - prev_t),
 			    bench_metric_sum(b->body.data, "imislink_enroll_in_flight", NULL),
 			    bench_proc_status_mb(b->worker_pid, "VmRSS"));
 			last_progress = prev_t = now;
-			prev_done = done;
+			prev_done = cnt.done;
 		}
-		if (now - last_change > STALL_S) {
+		if (now - cnt.last_change > STALL_S) {
 			fprintf(stderr, "bench_enroll: %s: no new result for %.0f s at %.0f/%ld\n", c->name,
-			    STALL_S, done, c->events);
+			    STALL_S, cnt.done, c->events);
 			print_outcomes(b);
 			bench_print_tail(worker_log);
 			goto out;
@@ -354,12 +346,12 @@ run_case(struct bench *b, const struct bench_case *c, struct case_result *r)
 	cpu = bench_proc_cpu_s(b->worker_pid);
 	r->hwm_mb = bench_proc_status_mb(b->worker_pid, "VmHWM");
 	r->rss_end_mb = bench_proc_status_mb(b->worker_pid, "VmRSS");
-	r->per_s = t_last > t_first ? (done - n_first) / (t_last - t_first) : 0.0;
+	r->per_s = bench_count_rate(&cnt);
 	r->calls_per_enrollment = bench_metric_sum(b->body.data, "imislink_openimis_calls_total", NULL) /
 	    (double)c->events;
 	r->cpu_us = cpu * 1e6 / (double)c->events;
 	fprintf(stderr, "bench_enroll: %s: %.0f results in %.1f s, %.2f openIMIS calls per enrollment, "
-	    "worker CPU %.1f s, VmHWM %.1f MiB\n", c->name, done, t_last - t_first,
+	    "worker CPU %.1f s, VmHWM %.1f MiB\n", c->name, cnt.done, cnt.t_last - cnt.t_first,
 	    r->calls_per_enrollment, cpu, r->hwm_mb);
 	if (bench_metric_sum(b->body.data, "imislink_enroll_events_total", "outcome=\"ENROLLED\"") !=
 	    (double)c->events) {

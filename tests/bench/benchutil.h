@@ -577,4 +577,62 @@ bench_parse_long(const char *s, long min, long max, const char *what)
 	return (long)v;
 }
 
+/*
+ * A count a daemon exports on /metrics (results, rows) watched until it
+ * reaches a total: the rate is taken from the first poll that saw it above
+ * zero to the last that saw it grow, so start-up is not counted.
+ */
+struct bench_count {
+	double done;            /* the last reading */
+	double n_first;         /* the first reading above zero */
+	double t_first;         /* when it was taken; 0 before */
+	double t_last;          /* the last poll that saw the count grow */
+	double last_change;     /* the same, or the start: for the stall check */
+};
+
+/* Starts watching now. */
+static inline void
+bench_count_start(struct bench_count *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->last_change = bench_now();
+}
+
+/*
+ * Waits @p poll_ms, then reads the sum of @p metric from @p url into @p c
+ * (the page stays in @p body for the caller's other figures).
+ * @returns -1 when @p pid exited, 0 when /metrics did not answer, 1 after a
+ * reading.
+ */
+static inline int
+bench_count_poll(struct bench_count *c, pid_t pid, CURL *curl, il_buf *body, const char *url,
+    const char *metric, int poll_ms)
+{
+	double now, before = c->done;
+
+	usleep((useconds_t)poll_ms * 1000);
+	if (!bench_alive(pid))
+		return -1;
+	if (bench_http_get(curl, body, url) != 200)
+		return 0;
+	now = bench_now();
+	c->done = bench_metric_sum(body->data, metric, NULL);
+	if (c->done > 0 && c->t_first == 0) {
+		c->t_first = now;
+		c->n_first = c->done;
+	}
+	if (c->done > before) {
+		c->last_change = now;
+		c->t_last = now;
+	}
+	return 1;
+}
+
+/* @returns the rate between the first reading above zero and the last growth (0 without one). */
+static inline double
+bench_count_rate(const struct bench_count *c)
+{
+	return c->t_last > c->t_first ? (c->done - c->n_first) / (c->t_last - c->t_first) : 0.0;
+}
+
 #endif
