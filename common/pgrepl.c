@@ -159,11 +159,11 @@ il_pgrepl_check(const char *conninfo, char *errbuf, size_t errsz)
 		il_err_setf(errbuf, errsz, "role \"%s\" lacks the REPLICATION attribute logical replication "
 		    "needs: run ALTER ROLE \"%s\" REPLICATION as a superuser", role, role);
 		rc = IL_ERR_PERMANENT;
-	} else if (atoi(PQgetvalue(res, 0, 4)) < 1) {
+	} else if (strtol(PQgetvalue(res, 0, 4), NULL, 10) < 1) {
 		il_err_setf(errbuf, errsz, "max_replication_slots is 0, logical replication needs a slot: "
 		    "set max_replication_slots to at least 1 and restart the server");
 		rc = IL_ERR_PERMANENT;
-	} else if (atoi(PQgetvalue(res, 0, 5)) < 1) {
+	} else if (strtol(PQgetvalue(res, 0, 5), NULL, 10) < 1) {
 		il_err_setf(errbuf, errsz, "max_wal_senders is 0, logical replication needs a WAL sender: "
 		    "set max_wal_senders to at least 1 and restart the server");
 		rc = IL_ERR_PERMANENT;
