@@ -440,20 +440,20 @@ complete_event(struct produce *pr, cJSON *event, const char *position)
 	return true;
 }
 
-static void
-add_programme(struct produce *pr, cJSON *event)
+void
+il_cli_event_programme(cJSON *event, long long id, const char *name)
 {
 	cJSON *prog;
 
-	if (pr->programme_id < 0 && pr->programme_name == NULL)
+	if (id < 0 && name == NULL)
 		return;
 	prog = cJSON_CreateObject();
-	if (pr->programme_id >= 0)
-		cJSON_AddNumberToObject(prog, "id", (double)pr->programme_id);
+	if (id >= 0)
+		cJSON_AddNumberToObject(prog, "id", (double)id);
 	else
 		cJSON_AddNullToObject(prog, "id");
-	if (pr->programme_name != NULL)
-		cJSON_AddStringToObject(prog, "name", pr->programme_name);
+	if (name != NULL)
+		cJSON_AddStringToObject(prog, "name", name);
 	else
 		cJSON_AddNullToObject(prog, "name");
 	cJSON_AddNullToObject(prog, "target_type");
@@ -497,7 +497,7 @@ line_to_event(struct produce *pr, cJSON *json, bool *json_taken)
 		refuse(pr, "%s", reasons);
 		goto done;
 	}
-	add_programme(pr, event);
+	il_cli_event_programme(event, pr->programme_id, pr->programme_name);
 
 done:
 	free(position);

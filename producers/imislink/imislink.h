@@ -49,6 +49,7 @@ extern const il_cmd_entry il_cmd_consume_entry;
 extern const il_cmd_entry il_cmd_dlq_entry;     /* the audit store's dead letters */
 extern const il_cmd_entry il_cmd_replay_entry;  /* rewind a group, republish a time range */
 extern const il_cmd_entry il_cmd_lag_entry;     /* consumer lag and Burrow status */
+extern const il_cmd_entry il_cmd_pull_entry;    /* registrants from openSPP's REST API */
 
 /** `imislink replay republish` (replay_republish.c); @returns the exit code. */
 int il_replay_republish(il_cli *cli, int argc, char **argv);
@@ -114,6 +115,13 @@ void il_cli_log_ends(rd_kafka_t *rk, const char *topic, int nparts, int64_t *end
  */
 void il_cli_offsets_at(rd_kafka_t *rk, const char *topic, int nparts, int64_t ts_ms, const int64_t *fallback,
     int64_t *out, const char *what, const char *when, int timeout_ms);
+
+/**
+ * @brief Sets the "programme" of the event in JSON form @p event (cmd_produce.c):
+ * id @p id (-1: null) and name @p name (NULL: null), target type unknown.
+ * Leaves @p event as it is when neither is given.
+ */
+void il_cli_event_programme(cJSON *event, long long id, const char *name);
 
 /**
  * @brief Writes @p json as one line on stdout (compact, then a newline).

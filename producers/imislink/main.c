@@ -36,6 +36,7 @@ static const il_cmd_entry *const commands[] = {
 	&il_cmd_dlq_entry,
 	&il_cmd_replay_entry,
 	&il_cmd_lag_entry,
+	&il_cmd_pull_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
