@@ -30,41 +30,11 @@
 #include "pgoutput.h"
 #include "xalloc.h"
 
+#define IT_NAME "pgoutput"
+#include "itcheck.h"
+
 #define BIG_LEN 10000           /* bytes of the TOASTed value */
 #define NAME_UTF8 "Zo\xc3\xab \xc3\x91" "and\xc3\xba \xe5\xb1\xb1\xe7\x94\xb0"
-
-static int failures;
-
-static void
-check(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS pgoutput-%s\n", name);
-	} else {
-		failures++;
-		printf("FAIL pgoutput-%s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-}
-
-static bool
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		fprintf(stderr, "it_pgoutput: \"%s\": %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	return ok;
-}
 
 /* One decoded change, as the checks need it. */
 typedef struct change {
@@ -125,41 +95,41 @@ main(void)
 	snprintf(slot, sizeof(slot), "it_pgoutput_%ld", (long)getpid());
 	conn = PQconnectdb("");
 	if (PQstatus(conn) != CONNECTION_OK) {
-		check(false, "connect", "%s", PQerrorMessage(conn));
+		it_check(false, "connect", "%s", PQerrorMessage(conn));
 		goto out;
 	}
 	/* the harness runs with synchronous_commit off, and decoding reads
 	 * only WAL already flushed: each commit here must flush its WAL */
-	if (!exec_ok(conn, "SET synchronous_commit = on") ||
-	    !exec_ok(conn, "CREATE TABLE t_full (id int PRIMARY KEY, state text, note text)") ||
-	    !exec_ok(conn, "ALTER TABLE t_full REPLICA IDENTITY FULL") ||
-	    !exec_ok(conn, "CREATE TABLE t_def (id int PRIMARY KEY, name text, big text)") ||
+	if (!it_exec_ok(conn, "SET synchronous_commit = on") ||
+	    !it_exec_ok(conn, "CREATE TABLE t_full (id int PRIMARY KEY, state text, note text)") ||
+	    !it_exec_ok(conn, "ALTER TABLE t_full REPLICA IDENTITY FULL") ||
+	    !it_exec_ok(conn, "CREATE TABLE t_def (id int PRIMARY KEY, name text, big text)") ||
 	    /* out of line and uncompressed, so the value surely is TOASTed */
-	    !exec_ok(conn, "ALTER TABLE t_def ALTER big SET STORAGE EXTERNAL") ||
-	    !exec_ok(conn, "CREATE PUBLICATION it_pub FOR TABLE t_full, t_def")) {
-		check(false, "setup", "could not create the tables and the publication");
+	    !it_exec_ok(conn, "ALTER TABLE t_def ALTER big SET STORAGE EXTERNAL") ||
+	    !it_exec_ok(conn, "CREATE PUBLICATION it_pub FOR TABLE t_full, t_def")) {
+		it_check(false, "setup", "could not create the tables and the publication");
 		goto out;
 	}
 	snprintf(sql, sizeof(sql),
 	    "SELECT pg_create_logical_replication_slot('%s', 'pgoutput')", slot);
-	if (!exec_ok(conn, sql)) {
-		check(false, "slot", "could not create slot \"%s\"", slot);
+	if (!it_exec_ok(conn, sql)) {
+		it_check(false, "slot", "could not create slot \"%s\"", slot);
 		goto out;
 	}
 	snprintf(sql, sizeof(sql),
 	    "INSERT INTO t_def VALUES (1, '%s', repeat('x', %d))", NAME_UTF8, BIG_LEN);
-	if (!exec_ok(conn, "INSERT INTO t_full VALUES (1, 'draft', NULL)") ||            /* T1 */
-	    !exec_ok(conn, sql) ||                                                        /* T2 */
-	    !exec_ok(conn, "UPDATE t_full SET state = 'enrolled' WHERE id = 1") ||       /* T3 */
-	    !exec_ok(conn, "UPDATE t_def SET name = 'renamed' WHERE id = 1") ||          /* T4 */
-	    !exec_ok(conn, "UPDATE t_def SET id = 2 WHERE id = 1") ||                    /* T5 */
-	    !exec_ok(conn, "ALTER TABLE t_full ADD COLUMN extra text") ||                /* no change */
-	    !exec_ok(conn, "INSERT INTO t_full VALUES (2, 'draft', NULL, 'new')") ||     /* T6 */
-	    !exec_ok(conn, "BEGIN") ||                                                    /* T7 */
-	    !exec_ok(conn, "DELETE FROM t_full WHERE id = 1") ||
-	    !exec_ok(conn, "DELETE FROM t_def WHERE id = 2") ||
-	    !exec_ok(conn, "COMMIT")) {
-		check(false, "changes", "could not make the changes");
+	if (!it_exec_ok(conn, "INSERT INTO t_full VALUES (1, 'draft', NULL)") ||            /* T1 */
+	    !it_exec_ok(conn, sql) ||                                                        /* T2 */
+	    !it_exec_ok(conn, "UPDATE t_full SET state = 'enrolled' WHERE id = 1") ||       /* T3 */
+	    !it_exec_ok(conn, "UPDATE t_def SET name = 'renamed' WHERE id = 1") ||          /* T4 */
+	    !it_exec_ok(conn, "UPDATE t_def SET id = 2 WHERE id = 1") ||                    /* T5 */
+	    !it_exec_ok(conn, "ALTER TABLE t_full ADD COLUMN extra text") ||                /* no change */
+	    !it_exec_ok(conn, "INSERT INTO t_full VALUES (2, 'draft', NULL, 'new')") ||     /* T6 */
+	    !it_exec_ok(conn, "BEGIN") ||                                                    /* T7 */
+	    !it_exec_ok(conn, "DELETE FROM t_full WHERE id = 1") ||
+	    !it_exec_ok(conn, "DELETE FROM t_def WHERE id = 2") ||
+	    !it_exec_ok(conn, "COMMIT")) {
+		it_check(false, "changes", "could not make the changes");
 		goto drop;
 	}
 
@@ -170,7 +140,7 @@ main(void)
 	/* binary results: the bytea arrives as the message's bytes */
 	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1) {
-		check(false, "read", "got %d fields: %s", PQnfields(res), PQerrorMessage(conn));
+		it_check(false, "read", "got %d fields: %s", PQnfields(res), PQerrorMessage(conn));
 		goto drop;
 	}
 	nrows = PQntuples(res);
@@ -222,46 +192,46 @@ main(void)
 			break;
 		}
 	}
-	check(bad < 0, "decode-all", "message %d of %d: %s (%s)", bad, nrows, err, il_err_str(rc));
+	it_check(bad < 0, "decode-all", "message %d of %d: %s (%s)", bad, nrows, err, il_err_str(rc));
 	if (bad >= 0)
 		goto drop;
 
 	/* T1..T7; the ALTER's transaction has no change and is skipped */
-	check(strcmp(seq, "BRICBRICBUCBUCBUCBRICBDDC") == 0, "sequence",
+	it_check(strcmp(seq, "BRICBRICBUCBUCBUCBRICBDDC") == 0, "sequence",
 	    "got \"%s\", expected \"BRICBRICBUCBUCBUCBRICBDDC\"", seq);
-	check(lsn_order && lsn_pair, "lsns", "commit LSNs out of order (%d) or not the begin's (%d)",
+	it_check(lsn_order && lsn_pair, "lsns", "commit LSNs out of order (%d) or not the begin's (%d)",
 	    lsn_order, lsn_pair);
-	check(times_ok, "commit-times", "a commit time is not within a day of now");
+	it_check(times_ok, "commit-times", "a commit time is not within a day of now");
 	if (strcmp(seq, "BRICBRICBUCBUCBUCBRICBDDC") != 0)
 		goto drop;
 
-	check(strcmp(ch[1].rel, "t_full") == 0 && ch[1].ncols == 3, "relation-full",
+	it_check(strcmp(ch[1].rel, "t_full") == 0 && ch[1].ncols == 3, "relation-full",
 	    "got \"%s\" with %d columns", ch[1].rel, ch[1].ncols);
-	check(strcmp(ch[2].rel, "t_full") == 0 && is_text(&ch[2].newt, 0, "1") &&
+	it_check(strcmp(ch[2].rel, "t_full") == 0 && is_text(&ch[2].newt, 0, "1") &&
 	    is_text(&ch[2].newt, 1, "draft") && kind_of(&ch[2].newt, 2) == 'n' &&
 	    ch[2].old_kind == 0, "insert-null", "insert of t_full not (1, draft, NULL)");
-	check(strcmp(ch[6].rel, "t_def") == 0 && is_text(&ch[6].newt, 1, NAME_UTF8) &&
+	it_check(strcmp(ch[6].rel, "t_def") == 0 && is_text(&ch[6].newt, 1, NAME_UTF8) &&
 	    ch[6].newt.ncols == 3 && ch[6].newt.values[2].len == BIG_LEN, "insert-utf8-toast",
 	    "insert of t_def: name or big value wrong");
-	check(ch[9].old_kind == 'O' && is_text(&ch[9].oldt, 1, "draft") &&
+	it_check(ch[9].old_kind == 'O' && is_text(&ch[9].oldt, 1, "draft") &&
 	    kind_of(&ch[9].oldt, 2) == 'n' && is_text(&ch[9].newt, 1, "enrolled"),
 	    "update-full-old", "old kind %d, old state/new state wrong", ch[9].old_kind);
-	check(ch[12].old_kind == 0 && ch[12].oldt.ncols == 0 && is_text(&ch[12].newt, 1, "renamed") &&
+	it_check(ch[12].old_kind == 0 && ch[12].oldt.ncols == 0 && is_text(&ch[12].newt, 1, "renamed") &&
 	    kind_of(&ch[12].newt, 2) == 'u', "update-default-unchanged-toast",
 	    "old kind %d, big kind '%c'", ch[12].old_kind, kind_of(&ch[12].newt, 2));
-	check(ch[15].old_kind == 'K' && is_text(&ch[15].oldt, 0, "1") &&
+	it_check(ch[15].old_kind == 'K' && is_text(&ch[15].oldt, 0, "1") &&
 	    kind_of(&ch[15].oldt, 1) == 'n' && kind_of(&ch[15].oldt, 2) == 'n' &&
 	    is_text(&ch[15].newt, 0, "2") && kind_of(&ch[15].newt, 2) == 'u', "update-key",
 	    "old kind %d, old key or new key wrong", ch[15].old_kind);
-	check(strcmp(ch[18].rel, "t_full") == 0 && ch[18].ncols == 4 && ch[18].has_extra,
+	it_check(strcmp(ch[18].rel, "t_full") == 0 && ch[18].ncols == 4 && ch[18].has_extra,
 	    "relation-resent-after-alter", "got \"%s\" with %d columns", ch[18].rel, ch[18].ncols);
-	check(ch[19].newt.ncols == 4 && is_text(&ch[19].newt, 3, "new") &&
+	it_check(ch[19].newt.ncols == 4 && is_text(&ch[19].newt, 3, "new") &&
 	    il_pgoutput_relcache_count(cache) == 2, "insert-new-column",
 	    "%d values, cache of %zu", ch[19].newt.ncols, il_pgoutput_relcache_count(cache));
-	check(strcmp(ch[22].rel, "t_full") == 0 && ch[22].old_kind == 'O' &&
+	it_check(strcmp(ch[22].rel, "t_full") == 0 && ch[22].old_kind == 'O' &&
 	    is_text(&ch[22].oldt, 1, "enrolled") && ch[22].newt.ncols == 0, "delete-full",
 	    "old kind %d", ch[22].old_kind);
-	check(strcmp(ch[23].rel, "t_def") == 0 && ch[23].old_kind == 'K' &&
+	it_check(strcmp(ch[23].rel, "t_def") == 0 && ch[23].old_kind == 'K' &&
 	    is_text(&ch[23].oldt, 0, "2") && kind_of(&ch[23].oldt, 1) == 'n', "delete-key",
 	    "old kind %d", ch[23].old_kind);
 
@@ -271,7 +241,7 @@ main(void)
 	params[0] = il_pgoutput_lsn_format(last_end, lsnbuf);
 	res = PQexecParams(conn, "SELECT $1::pg_lsn::text, pg_current_wal_lsn()::text",
 	    1, NULL, params, NULL, NULL, 0);
-	check(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	it_check(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), lsnbuf) == 0 &&
 	    il_pgoutput_lsn_parse(PQgetvalue(res, 0, 1), &server_lsn) && server_lsn >= last_end,
 	    "lsn-text", "\"%s\" against the server's: %s", lsnbuf, PQerrorMessage(conn));
@@ -280,12 +250,12 @@ drop:
 	PQclear(res);
 	res = NULL;
 	snprintf(sql, sizeof(sql), "SELECT pg_drop_replication_slot('%s')", slot);
-	check(exec_ok(conn, sql), "drop-slot", "could not drop slot \"%s\"", slot);
+	it_check(it_exec_ok(conn, sql), "drop-slot", "could not drop slot \"%s\"", slot);
 out:
 	PQclear(res);
 	PQfinish(conn);
 	free(ch);
 	il_pgoutput_relcache_destroy(cache);
 	il_pgoutput_arena_destroy(arena);
-	return failures > 0 ? 1 : 0;
+	return it_failures > 0 ? 1 : 0;
 }

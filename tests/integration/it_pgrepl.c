@@ -35,42 +35,12 @@
 #include "pgrepl.h"
 #include "xalloc.h"
 
+#define IT_NAME "pgrepl"
+#include "itcheck.h"
+
 #define PUB "It Pub"                     /* needs quoting everywhere */
 /* a short wal_sender_timeout, so keepalives ask for replies within seconds */
 #define REPL_CONNINFO "options='-c wal_sender_timeout=2000'"
-
-static int failures;
-
-static void
-check(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS pgrepl-%s\n", name);
-	} else {
-		failures++;
-		printf("FAIL pgrepl-%s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-	fflush(stdout);
-}
-
-static bool
-exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		fprintf(stderr, "it_pgrepl: \"%s\": %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	return ok;
-}
 
 static void
 sleep_ms(long ms)
@@ -196,85 +166,85 @@ main(int argc, char **argv)
 	role = argv[2];
 	conn = PQconnectdb("");
 	if (PQstatus(conn) != CONNECTION_OK) {
-		check(false, "connect", "%s", PQerrorMessage(conn));
+		it_check(false, "connect", "%s", PQerrorMessage(conn));
 		goto out;
 	}
 	/* the harness runs with synchronous_commit off, and a walsender sends
 	 * only WAL already flushed: each commit here must flush its WAL */
-	if (!exec_ok(conn, "SET synchronous_commit = on") ||
-	    !exec_ok(conn, "CREATE TABLE t (id int PRIMARY KEY, state text)") ||
-	    !exec_ok(conn, "ALTER TABLE t REPLICA IDENTITY FULL") ||
-	    !exec_ok(conn, "INSERT INTO t VALUES (1, 'draft'), (2, 'draft')")) {
-		check(false, "setup", "could not create the table");
+	if (!it_exec_ok(conn, "SET synchronous_commit = on") ||
+	    !it_exec_ok(conn, "CREATE TABLE t (id int PRIMARY KEY, state text)") ||
+	    !it_exec_ok(conn, "ALTER TABLE t REPLICA IDENTITY FULL") ||
+	    !it_exec_ok(conn, "INSERT INTO t VALUES (1, 'draft'), (2, 'draft')")) {
+		it_check(false, "setup", "could not create the table");
 		goto out;
 	}
 
 	rc = il_pgrepl_check("", err, sizeof(err));
-	check(rc == IL_OK, "check", "%s", err);
+	it_check(rc == IL_OK, "check", "%s", err);
 
 	rc = il_pgrepl_ensure_publication(conn, PUB, tables, &created, err, sizeof(err));
-	check(rc == IL_OK && created, "publication-created", "rc %d created %d: %s", rc, created, err);
+	it_check(rc == IL_OK && created, "publication-created", "rc %d created %d: %s", rc, created, err);
 	rc = il_pgrepl_ensure_publication(conn, PUB, tables, &created, err, sizeof(err));
-	check(rc == IL_OK && !created, "publication-exists", "rc %d created %d: %s", rc, created, err);
+	it_check(rc == IL_OK && !created, "publication-exists", "rc %d created %d: %s", rc, created, err);
 
 	rc = il_pgrepl_connect(REPL_CONNINFO, &r, err, sizeof(err));
 	if (rc != IL_OK) {
-		check(false, "repl-connect", "%s", err);
+		it_check(false, "repl-connect", "%s", err);
 		goto out;
 	}
-	check(strcmp(il_pgrepl_system_info(r)->dbname, PQdb(conn)) == 0 &&
+	it_check(strcmp(il_pgrepl_system_info(r)->dbname, PQdb(conn)) == 0 &&
 	    il_pgrepl_system_info(r)->timeline >= 1 && il_pgrepl_system_info(r)->xlogpos > 0 &&
 	    il_pgrepl_system_info(r)->systemid[0] != '\0', "identify-system", "dbname \"%s\"",
 	    il_pgrepl_system_info(r)->dbname);
 
 	rc = il_pgrepl_create_slot(r, slot, true, snapshot, &consistent, &existed, err, sizeof(err));
-	check(rc == IL_OK && !existed && snapshot[0] != '\0' && consistent > 0, "slot-created",
+	it_check(rc == IL_OK && !existed && snapshot[0] != '\0' && consistent > 0, "slot-created",
 	    "rc %d existed %d snapshot \"%s\": %s", rc, existed, snapshot, err);
 	if (rc != IL_OK || existed)
 		goto close;
 
 	/* T1 after the slot: streamed, and not in the exported snapshot */
-	check(exec_ok(conn, "INSERT INTO t VALUES (3, 'draft')"), "insert", "insert failed");
+	it_check(it_exec_ok(conn, "INSERT INTO t VALUES (3, 'draft')"), "insert", "insert failed");
 	snap = PQconnectdb("");
 	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot);
-	check(PQstatus(snap) == CONNECTION_OK &&
-	    exec_ok(snap, "BEGIN ISOLATION LEVEL REPEATABLE READ") && exec_ok(snap, sql),
+	it_check(PQstatus(snap) == CONNECTION_OK &&
+	    it_exec_ok(snap, "BEGIN ISOLATION LEVEL REPEATABLE READ") && it_exec_ok(snap, sql),
 	    "snapshot-import", "%s", PQerrorMessage(snap));
 	res = PQexec(snap, "SELECT count(*) FROM t");
-	check(PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "2") == 0,
+	it_check(PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "2") == 0,
 	    "snapshot-rows", "the snapshot sees %s rows, not the 2 before the slot",
 	    PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
 	res = NULL;
-	(void)exec_ok(snap, "COMMIT");
+	(void)it_exec_ok(snap, "COMMIT");
 	PQfinish(snap);
 	snap = NULL;
 
 	/* T2, T3 */
-	check(exec_ok(conn, "UPDATE t SET state = 'enrolled' WHERE id = 1") &&
-	    exec_ok(conn, "DELETE FROM t WHERE id = 2"), "changes", "update or delete failed");
+	it_check(it_exec_ok(conn, "UPDATE t SET state = 'enrolled' WHERE id = 1") &&
+	    it_exec_ok(conn, "DELETE FROM t WHERE id = 2"), "changes", "update or delete failed");
 
 	rc = il_pgrepl_create_slot(r, slot, false, snapshot, &consistent, &existed, err, sizeof(err));
-	check(rc == IL_OK && existed && consistent == 0, "slot-exists", "rc %d existed %d: %s",
+	it_check(rc == IL_OK && existed && consistent == 0, "slot-exists", "rc %d existed %d: %s",
 	    rc, existed, err);
 	/* the earlier call's consistent point is what the slot says */
 	rc = il_pgrepl_slot_info(conn, slot, &info, err, sizeof(err));
-	check(rc == IL_OK && strcmp(info.plugin, "pgoutput") == 0 && !info.active &&
+	it_check(rc == IL_OK && strcmp(info.plugin, "pgoutput") == 0 && !info.active &&
 	    info.retained_bytes > 0 && info.confirmed_flush_lsn > 0, "slot-info-retained",
 	    "rc %d plugin \"%s\" retained %lld: %s", rc, info.plugin, (long long)info.retained_bytes, err);
 	consistent = info.confirmed_flush_lsn;
 	rc = il_pgrepl_slot_info(conn, "it_pgrepl_no_such_slot", &info, err, sizeof(err));
-	check(rc == IL_ERR_NOTFOUND, "slot-info-missing", "rc %d", rc);
+	it_check(rc == IL_ERR_NOTFOUND, "slot-info-missing", "rc %d", rc);
 
 	rc = il_pgrepl_start(r, slot, consistent, PUB, err, sizeof(err));
 	if (rc != IL_OK) {
-		check(false, "start", "%s", err);
+		it_check(false, "start", "%s", err);
 		goto close;
 	}
 	rc = read_commits(r, 3, consistent, arena, &s, err, sizeof(err));
-	check(rc == IL_OK && strcmp(s.seq, "BRICBUCBDC") == 0, "stream-sequence",
+	it_check(rc == IL_OK && strcmp(s.seq, "BRICBUCBDC") == 0, "stream-sequence",
 	    "rc %d sequence \"%s\": %s", rc, s.seq, err);
-	check(strcmp(s.ins, "3,draft") == 0 && strcmp(s.upd_old, "1,draft") == 0 &&
+	it_check(strcmp(s.ins, "3,draft") == 0 && strcmp(s.upd_old, "1,draft") == 0 &&
 	    strcmp(s.upd_new, "1,enrolled") == 0 && strcmp(s.del_old, "2,draft") == 0,
 	    "stream-values", "insert \"%s\" update \"%s\" -> \"%s\" delete \"%s\"",
 	    s.ins, s.upd_old, s.upd_new, s.del_old);
@@ -284,7 +254,7 @@ main(int argc, char **argv)
 	/* acknowledge up to the last commit's end */
 	acked = s.last_end;
 	rc = il_pgrepl_send_status(r, acked, acked, acked, false, err, sizeof(err));
-	check(rc == IL_OK, "status-sent", "%s", err);
+	it_check(rc == IL_OK, "status-sent", "%s", err);
 	until = time(NULL) + 10;
 	do {
 		if (il_pgrepl_read(r, 200, &cd, err, sizeof(err)) == IL_OK && cd.kind == 'k' &&
@@ -293,7 +263,7 @@ main(int argc, char **argv)
 			break;
 		rc = il_pgrepl_slot_info(conn, slot, &info, err, sizeof(err));
 	} while (rc == IL_OK && info.confirmed_flush_lsn < acked && time(NULL) < until);
-	check(rc == IL_OK && info.confirmed_flush_lsn == acked && info.active, "status-confirmed",
+	it_check(rc == IL_OK && info.confirmed_flush_lsn == acked && info.active, "status-confirmed",
 	    "confirmed_flush_lsn %" PRIu64 ", acknowledged %" PRIu64, info.confirmed_flush_lsn, acked);
 
 	/* Keepalives: with wal_sender_timeout at 2 s the server asks for a
@@ -318,14 +288,14 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	check(alive && s.replies >= 1, "keepalive-answered", "alive %d, %d keepalives asked a reply: %s",
+	it_check(alive && s.replies >= 1, "keepalive-answered", "alive %d, %d keepalives asked a reply: %s",
 	    alive, s.replies, err);
 	il_pgrepl_close(r);
 	r = NULL;
 
 	/* T4 while nobody streams; a new connection from 0/0 resumes after
 	 * the acknowledged position: only T4 arrives */
-	check(exec_ok(conn, "INSERT INTO t VALUES (4, 'draft')"), "insert-2", "insert failed");
+	it_check(it_exec_ok(conn, "INSERT INTO t VALUES (4, 'draft')"), "insert-2", "insert failed");
 	rc = il_pgrepl_connect(REPL_CONNINFO, &r, err, sizeof(err));
 	if (rc == IL_OK) {
 		/* the previous walsender may still be letting the slot go */
@@ -336,45 +306,45 @@ main(int argc, char **argv)
 			sleep_ms(200);
 		}
 	}
-	check(rc == IL_OK, "restart", "%s", err);
+	it_check(rc == IL_OK, "restart", "%s", err);
 	if (rc != IL_OK)
 		goto close;
 	rc = read_commits(r, 1, acked, arena, &s, err, sizeof(err));
-	check(rc == IL_OK && strcmp(s.seq, "BRIC") == 0 && strcmp(s.ins, "4,draft") == 0 &&
+	it_check(rc == IL_OK && strcmp(s.seq, "BRIC") == 0 && strcmp(s.ins, "4,draft") == 0 &&
 	    s.first_begin_final > acked, "resume-after-ack", "rc %d sequence \"%s\" insert \"%s\": %s",
 	    rc, s.seq, s.ins, err);
 
 	/* the server going away reads as transient */
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
 	    "WHERE slot_name = '%s'", slot);
-	check(exec_ok(conn, sql), "terminate", "could not terminate the walsender");
+	it_check(it_exec_ok(conn, sql), "terminate", "could not terminate the walsender");
 	until = time(NULL) + 10;
 	do
 		rc = il_pgrepl_read(r, 500, &cd, err, sizeof(err));
 	while ((rc == IL_OK || rc == IL_ERR_TIMEOUT) && time(NULL) < until);
-	check(rc == IL_ERR_TRANSIENT, "server-gone-transient", "rc %d: %s", rc, err);
+	it_check(rc == IL_ERR_TRANSIENT, "server-gone-transient", "rc %d: %s", rc, err);
 	rc = il_pgrepl_read(r, 0, &cd, err, sizeof(err));
-	check(rc == IL_ERR_INVALID, "read-after-end", "rc %d", rc);
+	it_check(rc == IL_ERR_INVALID, "read-after-end", "rc %d", rc);
 
 	/* a role without REPLICATION */
 	snprintf(sql, sizeof(sql), "CREATE ROLE \"%s\" LOGIN", role);
-	if (exec_ok(conn, sql)) {
+	if (it_exec_ok(conn, sql)) {
 		il_pgrepl *bad = NULL;
 		char cinfo[256];
 
 		snprintf(cinfo, sizeof(cinfo), "user=%s", role);
 		rc = il_pgrepl_check(cinfo, err, sizeof(err));
-		check(rc == IL_ERR_PERMANENT && strstr(err, "REPLICATION") != NULL &&
+		it_check(rc == IL_ERR_PERMANENT && strstr(err, "REPLICATION") != NULL &&
 		    strstr(err, "ALTER ROLE") != NULL, "check-no-replication", "rc %d: %s", rc, err);
 		rc = il_pgrepl_connect(cinfo, &bad, err, sizeof(err));
-		check(rc == IL_ERR_PERMANENT && bad == NULL && strstr(err, "REPLICATION") != NULL &&
+		it_check(rc == IL_ERR_PERMANENT && bad == NULL && strstr(err, "REPLICATION") != NULL &&
 		    strstr(err, role) != NULL, "connect-no-replication", "rc %d: %s", rc, err);
 		printf("# %s\n", err);
 		il_pgrepl_close(bad);
 		snprintf(sql, sizeof(sql), "DROP ROLE \"%s\"", role);
-		(void)exec_ok(conn, sql);
+		(void)it_exec_ok(conn, sql);
 	} else {
-		check(false, "no-replication-role", "could not create role \"%s\"", role);
+		it_check(false, "no-replication-role", "could not create role \"%s\"", role);
 	}
 
 close:
@@ -391,12 +361,12 @@ close:
 		res = NULL;
 		sleep_ms(200);
 	}
-	check(res != NULL, "drop-slot", "could not drop slot \"%s\": %s", slot, PQerrorMessage(conn));
+	it_check(res != NULL, "drop-slot", "could not drop slot \"%s\": %s", slot, PQerrorMessage(conn));
 out:
 	PQclear(res);
 	PQfinish(snap);
 	PQfinish(conn);
 	il_pgrepl_close(r);
 	il_pgoutput_arena_destroy(arena);
-	return failures > 0 ? 1 : 0;
+	return it_failures > 0 ? 1 : 0;
 }
