@@ -634,15 +634,18 @@ add_string_or_skip(cJSON *obj, const char *name, const char *value)
 cJSON *
 il_dci_ack(const il_dci_ack_info *a)
 {
-	char uuid[37], ts[IL_TIME_LEN];
-	cJSON *root, *header, *message;
-	const char *ack = "ACK";
+	char uuid[37], ts[IL_TIME_LEN], emsg[IL_DCI_ERROR_MESSAGE_MAX + 1];
+	cJSON *root, *header, *message, *error;
+	const char *ack = "ACK", *mid;
 
 	if (a->message_id == NULL)
 		new_uuid(a, uuid);
+	mid = a->message_id != NULL ? a->message_id : uuid;
 	il_time_format_ms(a->now_ms, ts);
+	/* SPDCI's acknowledgement: ERR for a request the receiver cannot
+	 * process, its error object holding the code and the message. */
 	if (a->status == IL_DCI_RJCT)
-		ack = a->reason_code != NULL && strncmp(a->reason_code, "err.", 4) == 0 ? "ERR" : "NACK";
+		ack = "ERR";
 
 	root = cJSON_CreateObject();
 	if (root == NULL)
@@ -656,7 +659,7 @@ il_dci_ack(const il_dci_ack_info *a)
 		return NULL;
 	}
 	cJSON_AddStringToObject(header, "version", IL_DCI_VERSION);
-	cJSON_AddStringToObject(header, "message_id", a->message_id != NULL ? a->message_id : uuid);
+	cJSON_AddStringToObject(header, "message_id", mid);
 	cJSON_AddStringToObject(header, "message_ts", ts);
 	cJSON_AddStringToObject(header, "action", "on-notify");
 	cJSON_AddStringToObject(header, "status", il_dci_status_name(a->status));
@@ -669,8 +672,31 @@ il_dci_ack(const il_dci_ack_info *a)
 	cJSON_AddFalseToObject(header, "is_msg_encrypted");
 
 	add_string_or_skip(message, "transaction_id", a->transaction_id);
-	add_string_or_skip(message, "correlation_id", a->correlation_id);
+	/* The acknowledgement requires a correlation_id: the request's
+	 * message_id, or this answer's own id when none was readable. */
+	cJSON_AddStringToObject(message, "correlation_id", a->correlation_id != NULL ? a->correlation_id : mid);
 	cJSON_AddStringToObject(message, "ack_status", ack);
+	cJSON_AddStringToObject(message, "timestamp", ts);
+	if (a->status == IL_DCI_RJCT) {
+		/* Error.code is one of SPDCI's err.* codes; a rjct.* reason stays
+		 * in the header's status_reason_code, where the specification
+		 * puts it, and the error says err.request.bad. */
+		error = cJSON_AddObjectToObject(message, "error");
+		if (error == NULL) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+		cJSON_AddStringToObject(error, "code", a->reason_code != NULL &&
+		    strncmp(a->reason_code, "err.", 4) == 0 ? a->reason_code : CODE_BAD);
+		copy_bounded(emsg, sizeof(emsg), a->reason_message != NULL ? a->reason_message :
+		    a->reason_code != NULL ? a->reason_code : "refused");
+		/* Error.message has a maxLength of 999: cut on a character. */
+		if (strlen(emsg) == sizeof(emsg) - 1) {
+			cut_utf8(emsg, sizeof(emsg) - 4);
+			memcpy(emsg + strlen(emsg), "...", 4);
+		}
+		cJSON_AddStringToObject(error, "message", emsg);
+	}
 	return root;
 }
 

@@ -6,28 +6,44 @@
  * seed's openSPP body form, for il_event_from_openspp()) and answers with
  * il_dci_ack() or il_dci_error_body().
  *
- * Answer codes (status_reason_code), the SPDCI names where the specification
- * has one, otherwise formed the same way:
- *   err.request.bad                  not JSON, not UTF-8, not an object, no
- *                                    header or message object
- *   err.sender_id.invalid            header.sender_id missing or not a string
+ * Answer codes (status_reason_code), checked against the SPDCI Social
+ * Registry API (social_api_v1.0.0.yaml): "[spec]" marks the codes it
+ * defines (MsgHeaderStatusReasonCode, the per-entry reason codes, the err.*
+ * of its Error object); the others are this gateway's own, formed the same
+ * way, for problems the specification names no code for:
+ *   err.request.bad                  [spec] not JSON, not UTF-8, not an object,
+ *                                    no header or message object
+ *   err.sender_id.invalid            [spec] header.sender_id missing or not a string
  *   rjct.message_id.invalid          header.message_id missing or not a string
- *   rjct.message_id.duplicate        (the caller, through il_dci_seen)
- *   rjct.message_ts.invalid          header.message_ts not ISO-8601 with a zone
- *   rjct.action.invalid              header.action other than "notify"
- *   rjct.version.invalid             header.version other than "1.0.0"
- *   rjct.encryption.not_supported    header.is_msg_encrypted true
+ *   rjct.message_id.duplicate        [spec] (the caller, through il_dci_seen)
+ *   rjct.message_ts.invalid          [spec] header.message_ts not ISO-8601 with a zone
+ *   rjct.action.invalid              [spec] header.action other than "notify"
+ *   rjct.version.invalid             [spec] header.version other than "1.0.0"
+ *   rjct.encryption.not_supported    header.is_msg_encrypted true (the spec has
+ *                                    only err.encryption.invalid, for a bad one)
  *   rjct.header.invalid              sender_uri, receiver_id, is_msg_encrypted
  *                                    or event_type of the wrong type
- *   rjct.total_count.invalid         not an integer, or not the number of events
- *   rjct.total_count.limit_exceeded  more events or records than the limits
+ *   rjct.total_count.invalid         [spec] not an integer, or not the number of events
+ *   rjct.total_count.limit_exceeded  [spec] more events or records than the limits
  *   rjct.transaction_id.invalid      message.transaction_id missing or not a string
- *   rjct.reference_id.invalid        an event's reference_id missing or not a string
- *   rjct.reference_id.duplicate      two events of one envelope share a reference_id
- *   rjct.timestamp.invalid           an event's timestamp not ISO-8601 with a zone
+ *   rjct.reference_id.invalid        [spec] an event's reference_id missing or not a string
+ *   rjct.reference_id.duplicate      [spec] two events of one envelope share a reference_id
+ *   rjct.timestamp.invalid           [spec] an event's timestamp not ISO-8601 with a zone
  *   rjct.notify_event.invalid        anything else in message.notify_event
  * When an envelope has several problems, the code is that of the first one
  * found (header before message); the message lists every one.
+ *
+ * The answer: SPDCI answers /registry/notify with its acknowledgement
+ * {message: {ack_status ACK | NACK | ERR, timestamp, error {code, message},
+ * correlation_id}} and defines no answer header and no "on-notify" action
+ * (notify is itself the registry's callback, action "notify").  The
+ * acknowledgement here is that one, ERR with an error for every refusal;
+ * the header around it (action "on-notify", status, status_reason_code,
+ * counts) is this gateway's addition, kept because it carries the rjct
+ * code, which the specification's Error object (err.* codes only) cannot.
+ * The specification gives no HTTP status for a refusal (only 401, 403, 500
+ * and a default); the SPDCI compliance suite accepts 400 or 422 with an
+ * error body, or 200 with ack_status ERR.
  */
 #ifndef IL_DCI_H
 #define IL_DCI_H
@@ -44,6 +60,8 @@
 /* Defaults of il_dci_limits members left 0. */
 #define IL_DCI_MAX_EVENTS_DEFAULT 1000
 #define IL_DCI_MAX_RECORDS_DEFAULT 10000
+/* Longest error.message of an acknowledgement (SPDCI's maxLength). */
+#define IL_DCI_ERROR_MESSAGE_MAX 999
 /* Problems listed in il_dci_error.message before "... and N more". */
 #define IL_DCI_PROBLEMS_LISTED 32
 
@@ -145,7 +163,7 @@ const char *il_dci_status_name(il_dci_status status);
 /** What an answer's envelope says. */
 typedef struct il_dci_ack_info {
 	const char *message_id;         /* the answer's own id; NULL: a new random UUID */
-	const char *correlation_id;     /* the request's message_id; NULL: omitted */
+	const char *correlation_id;     /* the request's message_id; NULL: the answer's own id */
 	const char *transaction_id;     /* the request's transaction_id; NULL: omitted */
 	const char *sender_id;          /* this gateway's id */
 	const char *receiver_id;        /* the request's sender_id; NULL: omitted */
@@ -161,10 +179,13 @@ typedef struct il_dci_ack_info {
  * @brief Builds the answer envelope {signature, header, message}: header
  * with version, message_id, message_ts, action "on-notify", status,
  * status_reason_code, status_reason_message, total_count, completed_count,
- * sender_id, receiver_id, is_msg_encrypted false; message with
- * transaction_id, correlation_id and ack_status ("ACK", or "NACK" for rjct.*
- * codes, "ERR" for err.* codes).  SPDCI names the callback actions
- * "on-<action>"; "on-notify" follows that rule.
+ * sender_id, receiver_id, is_msg_encrypted false; message as SPDCI's
+ * acknowledgement: transaction_id, correlation_id (the request's
+ * message_id, else this answer's own), ack_status ("ACK", or "ERR" for
+ * status rjct), timestamp, and for rjct an error {code, message} whose code
+ * is the reason when it is an err.* code and err.request.bad otherwise (the
+ * rjct.* code stays in the header).  "on-notify" is no SPDCI action (see
+ * the top of this file).
  * @returns a new cJSON tree the caller frees with cJSON_Delete().
  */
 cJSON *il_dci_ack(const il_dci_ack_info *a);

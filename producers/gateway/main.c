@@ -834,7 +834,10 @@ handle_notify(struct gateway *gw, const il_http_request *req, il_http_response *
 	if (dup) {
 		il_dci_error_set(&derr, "rjct.message_id.duplicate", "message_id \"%s\" was already processed",
 		    il_dci_notify_message_id(n));
-		reply_dci_error(gw, resp, 409, &derr);
+		/* SPDCI answers a refusal in the body (its responses are 401, 403,
+		 * 500 and a default; no 409), and this envelope's events were made
+		 * durable when it was first acknowledged: 200 with rjct. */
+		reply_dci_error(gw, resp, 200, &derr);
 		goto done;
 	}
 	total = il_dci_notify_records_total(n);

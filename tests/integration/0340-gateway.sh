@@ -193,7 +193,7 @@ assert a["header"]["status"] == "rjct", a
 assert a["header"]["status_reason_code"] == sys.argv[2], a["header"]
 EOF
 }
-dci_code notify-duplicate 409 rjct.message_id.duplicate "$DATA/notify.json"
+dci_code notify-duplicate 200 rjct.message_id.duplicate "$DATA/notify.json"
 dci_code notify-version 400 rjct.version.invalid "$DATA/notify-bad-version.json"
 dci_code notify-record 400 rjct.notify_event.invalid "$DATA/notify-bad-record.json"
 echo 'not json' >"$tmp/notjson"

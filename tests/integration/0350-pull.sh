@@ -9,7 +9,12 @@
 #     api:individual:N, the programme); a second pull gives the same ids;
 #   - --name is case-sensitive; an unknown id is "no such registrant";
 #   - a wrong password is fatal (exit 1, message naming the user), nothing
-#     published; an unreachable server exits 1.
+#     published; an unreachable server exits 1;
+#   - --dci: token then /registry/sync/search page by page (pages of 5 and
+#     7), a token refused mid-pull renewed, every record published once with
+#     gender/birthdate the REST API loses, the record without an ID refused
+#     with its reason, the same event ids again, a birthdate range, a wrong
+#     client secret and an rjct answer fatal with nothing published.
 # Needs: Kafka (KAFKA_BOOTSTRAP_SERVERS), the emulator binary.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
@@ -192,6 +197,140 @@ json_check pull-unreachable "$tmp/down.err" "$rc" <<'PY'
 import sys
 assert sys.argv[2] == "1", "exit %s, expected 1" % sys.argv[2]
 assert "could not get" in open(sys.argv[1]).read()
+PY
+
+# ---- DCI: the same pull through /registry/sync/search ----
+topic2=$(make_topic_name v-pull-dci)
+if ! start_emu dci --dci-client imislink:s3cret --dci-keep-unidentified --dci-token-uses 2 ||
+   ! start_emu dcirjct --dci-client imislink:s3cret; then
+	FAIL pull-dci-emulator "the emulator did not start: $(tail -n 3 "$tmp"/dci*.log | tr '\n' ' ')"
+	finish
+fi
+if ! create_topic "$topic2" 3; then
+	FAIL pull-dci-topic "could not create topic \"$topic2\""
+	finish
+fi
+# dcipull NAME EMU [SECRET] -- ARGS...: `imislink pull --dci` into $topic2.
+dcipull() {
+	local name=$1 emuname=$2 pw=s3cret
+	shift 2
+	if [ "$1" != "--" ]; then
+		pw=$1
+		shift
+	fi
+	shift
+	OPENSPP_API_PASSWORD=$pw "$tool" -b "$KAFKA_BOOTSTRAP_SERVERS" \
+		--set "openspp.api.url=$(cat "$tmp/$emuname.url")" --set openspp.api.username=imislink \
+		pull --dci -t "$topic2" --programme-id 2 --programme-name "Elderly cash transfer" "$@" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err"
+	rc=$?
+}
+
+# Pages of 5 over 24 individuals (98 has no ID: kept by this emulator, as a
+# registry other than openSPP may do), with a token refused after every two
+# searches: renewed, and the pull goes on.
+dcipull dci-all dci -- --all --page-size 5
+json_check pull-dci-all "$tmp/dci-all.out" "$rc" "$tmp/dci-all.err" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert sys.argv[2] == "2", "exit %s, expected 2 (one record without an ID): %s" % (sys.argv[2], open(sys.argv[3]).read()[-500:])
+pub = [x for x in r if x["status"] == "published"]
+ref = [x for x in r if x["status"] != "published"]
+assert len(pub) == 23 and len(r) == 24, (len(pub), ref)
+assert all(x["registrant"] is None for x in r), r
+assert sorted(x["record"] for x in r) == sorted("%d/%d" % (p, i) for p in range(1, 6) for i in range(1, 6) if (p - 1) * 5 + i <= 24), r
+assert len(ref) == 1 and ref[0]["status"] == "refused" and ref[0]["record"] == "5/4", ref
+assert 'no ID of type "National ID"' in ref[0]["reason"] and "no openSPP id" in ref[0]["reason"], ref
+assert len({x["event_id"] for x in pub}) == 23
+PY
+
+(cd "$tmp" && curl -sS "$(cat dci.url)/_emu/requests" >dci-requests.json)
+json_check pull-dci-paging-and-token-renewal "$tmp/dci-requests.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["requests"]
+seq = [(x["path"].rsplit("/", 1)[1], x["status"]) for x in r]
+# a token, two searches, a refusal, a new token, ...: five pages in all
+assert seq[0] == ("token", 200), seq
+assert [s for s in seq if s == ("search", 200)] == [("search", 200)] * 5, seq
+assert ("search", 401) in seq and seq.count(("token", 200)) == 3, seq
+assert all(x["user"] == "imislink" for x in r if x["status"] == 200), r
+PY
+
+"$tool" -b "$KAFKA_BOOTSTRAP_SERVERS" consume -t "$topic2" -o beginning -e >"$tmp/dci-consumed.out" 2>"$tmp/dci-consumed.err"
+json_check pull-dci-read-back "$tmp/dci-consumed.out" "$tmp/dci-all.out" <<'PY'
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+pub = {x["event_id"]: x for x in (json.loads(l) for l in open(sys.argv[2])) if x["status"] == "published"}
+assert len(msgs) == 23 == len(pub), "%d messages, expected 23 (each published once)" % len(msgs)
+assert {m["value"]["event_id"] for m in msgs} == set(pub), "event ids differ from the receipts"
+keys = sorted(m["key"] for m in msgs)
+assert len(set(keys)) == 23 and all(k.startswith("NID-000") for k in keys), keys
+for m in msgs:
+    v = m["value"]
+    s = v["source"]
+    assert s["kind"] == "POLL" and s["position"].startswith("dci:individual:") and len(s["position"]) == 47, s
+    assert "NID" not in s["position"] and s["primary_key"] is None, s
+    assert v["programme"]["id"] == 2 and v["programme"]["name"] == "Elderly cash transfer", v["programme"]
+    assert (m["partition"], m["offset"]) == (pub[v["event_id"]]["partition"], pub[v["event_id"]]["offset"])
+by = {m["key"]: m["value"]["registrant"] for m in msgs}
+# what the REST API loses, DCI gives
+assert by["NID-00066"]["gender"] == "Female" and by["NID-00066"]["birthdate"] == "1988-02-11", by["NID-00066"]
+assert by["NID-00068"]["birthdate"] is None and by["NID-00068"]["gender"] == "Male", by["NID-00068"]
+r68 = [x for x in pub.values() if x["event_id"] in {m["value"]["event_id"] for m in msgs if m["key"] == "NID-00068"}][0]
+assert r68["unknown"] == ["birthdate"], r68
+PY
+
+dcipull dci-again dci -- --all --page-size 7
+json_check pull-dci-same-ids "$tmp/dci-all.out" "$tmp/dci-again.out" <<'PY'
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+ids = lambda r: sorted(x["event_id"] for x in r if x["status"] == "published")
+assert len(ids(a)) == 23 and ids(a) == ids(b), "a second pull (other pages) gave other event ids"
+PY
+
+dcipull dci-range dcirjct -- --birthdate-from 1980-01-01 --birthdate-to 1989-12-31 --dry-run
+json_check pull-dci-birthdate-range "$tmp/dci-range.out" "$rc" "$reg" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+reg = json.load(open(sys.argv[3], encoding="utf-8"))
+want = [i for i in reg["individuals"] if i.get("ids") and i["birthdate"] and "1980-01-01" <= i["birthdate"] <= "1989-12-31"]
+assert sys.argv[2] == "0", "exit %s" % sys.argv[2]
+assert len(r) == len(want) > 0 and all(x["status"] == "checked" for x in r), (r, len(want))
+PY
+
+dcipull dci-badsecret dci wrong -- --all
+json_check pull-dci-bad-secret "$tmp/dci-badsecret.out" "$tmp/dci-badsecret.err" "$rc" <<'PY'
+import sys
+assert sys.argv[3] == "1", "exit %s, expected 1" % sys.argv[3]
+assert open(sys.argv[1]).read() == "", "receipts printed"
+err = open(sys.argv[2]).read()
+assert "HTTP 401" in err and "Invalid client id or secret." in err and '\\"imislink\\"' in err, err
+PY
+
+dcipull dci-rjct dcirjct -- --all --reg-type ns:org:RegistryType:Farmer
+json_check pull-dci-rjct "$tmp/dci-rjct.out" "$tmp/dci-rjct.err" "$rc" <<'PY'
+import sys
+assert sys.argv[3] == "1", "exit %s, expected 1" % sys.argv[3]
+assert open(sys.argv[1]).read() == "", "receipts printed"
+err = open(sys.argv[2]).read()
+assert "rjct.search_criteria.invalid" in err and "SPP:RegistryType:Individual" in err, err
+PY
+
+# openSPP leaves individuals without IDs out altogether: nothing to refuse.
+dcipull dci-openspp dcirjct -- --all --dry-run
+json_check pull-dci-openspp-drops-unidentified "$tmp/dci-openspp.out" "$rc" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert sys.argv[2] == "0" and len(r) == 23 and all(x["status"] == "checked" for x in r), (sys.argv[2], r)
+PY
+
+"$tool" -b "$KAFKA_BOOTSTRAP_SERVERS" consume -t "$topic2" -o beginning -e >"$tmp/dci-consumed2.out" 2>/dev/null
+json_check pull-dci-nothing-more "$tmp/dci-consumed2.out" <<'PY'
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+# the second pull repeated the 23 events with the same ids; refusals, dry runs
+# and rejected runs published nothing
+assert len(msgs) == 46 and len({m["value"]["event_id"] for m in msgs}) == 23, len(msgs)
 PY
 
 finish

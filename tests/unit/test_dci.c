@@ -534,6 +534,9 @@ test_ack(void **state)
 	assert_string_equal(member(m, "correlation_id"), "m-1");
 	assert_string_equal(member(m, "transaction_id"), "t-9");
 	assert_string_equal(member(m, "ack_status"), "ACK");
+	/* SPDCI's acknowledgement requires its timestamp; no error when accepted */
+	assert_string_equal(member(m, "timestamp"), "2025-01-31T10:00:00.250Z");
+	assert_null(cJSON_GetObjectItem(m, "error"));
 	back2 = round_trip(il_dci_ack(&a));
 	assert_string_not_equal(member(h, "message_id"),
 	    member(cJSON_GetObjectItem(back2, "header"), "message_id"));
@@ -549,7 +552,8 @@ test_ack(void **state)
 	assert_string_equal(member(h, "message_id"), "ack-1");
 	assert_string_equal(member(h, "status"), "rcvd");
 	assert_null(cJSON_GetObjectItem(h, "receiver_id"));
-	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(back, "message"), "correlation_id"));
+	/* the acknowledgement requires a correlation_id: the answer's own id */
+	assert_string_equal(member(cJSON_GetObjectItem(back, "message"), "correlation_id"), "ack-1");
 	cJSON_Delete(back);
 
 	/* the rjct answer to a refused envelope echoes what was readable */
@@ -565,9 +569,31 @@ test_ack(void **state)
 	assert_string_equal(member(h, "sender_id"), "imislink");
 	assert_string_equal(member(m, "correlation_id"), "m-1");
 	assert_string_equal(member(m, "transaction_id"), "t-9");
-	assert_string_equal(member(m, "ack_status"), "NACK");
+	/* a refusal is ERR with an error object; its code is SPDCI's err.*,
+	 * the rjct.* reason stays in the header */
+	assert_string_equal(member(m, "ack_status"), "ERR");
+	assert_string_equal(member(cJSON_GetObjectItem(m, "error"), "code"), "err.request.bad");
+	assert_string_equal(member(cJSON_GetObjectItem(m, "error"), "message"),
+	    "header.action: expected \"notify\", got \"search\"");
+	assert_string_equal(member(m, "timestamp"), "2025-01-31T10:00:00.250Z");
 	assert_true(number(h, "completed_count") == 0);
 	cJSON_Delete(back);
+
+	/* error.message is cut to SPDCI's maxLength of 999, on a character */
+	{
+		il_dci_error big;
+		size_t i;
+
+		memset(&big, 0, sizeof(big));
+		for (i = 0; i + 2 < 1500; i += 2)
+			memcpy(big.message + i, "\xc3\xa9", 2);
+		snprintf(big.code, sizeof(big.code), "rjct.notify_event.invalid");
+		back = round_trip(il_dci_error_body(&big, "imislink", now));
+		m = cJSON_GetObjectItem(back, "message");
+		assert_true(strlen(member(cJSON_GetObjectItem(m, "error"), "message")) <= IL_DCI_ERROR_MESSAGE_MAX);
+		assert_non_null(strstr(member(cJSON_GetObjectItem(m, "error"), "message"), "\xc3\xa9..."));
+		cJSON_Delete(back);
+	}
 
 	/* and an err.* answer, with nothing readable to echo */
 	{
@@ -580,8 +606,9 @@ test_ack(void **state)
 	m = cJSON_GetObjectItem(back, "message");
 	assert_string_equal(member(h, "status_reason_code"), "err.request.bad");
 	assert_string_equal(member(m, "ack_status"), "ERR");
+	assert_string_equal(member(cJSON_GetObjectItem(m, "error"), "code"), "err.request.bad");
 	assert_null(cJSON_GetObjectItem(h, "receiver_id"));
-	assert_null(cJSON_GetObjectItem(m, "correlation_id"));
+	assert_string_equal(member(m, "correlation_id"), member(h, "message_id"));
 	cJSON_Delete(back);
 
 	assert_string_equal(il_dci_status_name(IL_DCI_PDNG), "pdng");

@@ -93,7 +93,7 @@ il_spp_reqlog_add(il_spp_reqlog *log, const char *method, const char *path, cons
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void
+void
 il_spp_reply(il_http_response *resp, int status, cJSON *json)
 {
 	char *text = cJSON_PrintUnformatted(json);
@@ -236,6 +236,14 @@ il_spp_count(il_spp *spp, const char *cls, int status)
 	    "API calls answered by the openSPP emulator, by path class and status.", labels), 1);
 }
 
+void
+il_spp_record(il_spp *spp, const il_http_request *req, const char *cls, const char *user,
+    int status)
+{
+	il_spp_reqlog_add(spp->log, req->method, req->path, user, status == 0 ? 200 : status);
+	il_spp_count(spp, cls, status == 0 ? 200 : status);
+}
+
 /* Authenticates, runs @p api, logs and counts the call. */
 static void
 il_spp_call(il_spp *spp, const il_http_request *req, il_http_response *resp, const char *cls,
@@ -245,9 +253,7 @@ il_spp_call(il_spp *spp, const il_http_request *req, il_http_response *resp, con
 
 	if (il_spp_auth(spp, req, resp, user, sizeof(user)))
 		api(spp, req, resp);
-	il_spp_reqlog_add(spp->log, req->method, req->path, user[0] != '\0' ? user : NULL,
-	    resp->status == 0 ? 200 : resp->status);
-	il_spp_count(spp, cls, resp->status == 0 ? 200 : resp->status);
+	il_spp_record(spp, req, cls, user[0] != '\0' ? user : NULL, resp->status);
 }
 
 /* GET /individual/{id} and /group/{id}. */
@@ -405,7 +411,8 @@ il_spp_requests(const il_http_request *req, il_http_response *resp, void *ctx)
 	il_spp_reply(resp, 200, out);
 }
 
-/* POST /_emu/reset: forgets the request log (the registry never changes). */
+/* POST /_emu/reset: forgets the request log and the DCI message ids (the
+ * registry never changes). */
 static void
 il_spp_reset(const il_http_request *req, il_http_response *resp, void *ctx)
 {
@@ -417,6 +424,10 @@ il_spp_reset(const il_http_request *req, il_http_response *resp, void *ctx)
 	il_spp_reqlog_clear(spp->log);
 	spp->log->next_seq = 1;
 	pthread_mutex_unlock(&spp->log->mu);
+	pthread_mutex_lock(&spp->dci_mu);
+	il_dci_seen_destroy(spp->dci_seen);
+	spp->dci_seen = il_dci_seen_new(IL_SPP_DCI_SEEN_CAP);
+	pthread_mutex_unlock(&spp->dci_mu);
 	cJSON_AddBoolToObject(out, "ok", true);
 	il_spp_reply(resp, 200, out);
 }
@@ -444,6 +455,7 @@ il_spp_routes(il_spp *spp, il_http *http)
 	il_http_route_prefix(http, "GET", IL_SPP_BASE "/individual/", il_spp_h_individual_one, spp);
 	il_http_route(http, "GET", IL_SPP_BASE "/group", il_spp_h_group_search, spp);
 	il_http_route_prefix(http, "GET", IL_SPP_BASE "/group/", il_spp_h_group_one, spp);
+	il_spp_dci_routes(spp, http);
 	il_http_route(http, "GET", "/_emu/requests", il_spp_requests, spp);
 	il_http_route(http, "GET", "/_emu/state", il_spp_state, spp);
 	il_http_route(http, "POST", "/_emu/reset", il_spp_reset, spp);

@@ -1,10 +1,11 @@
 /*
- * imislink-openspp - an openSPP REST API v1 emulator for tests and the demo.
+ * imislink-openspp - an openSPP API emulator for tests and the demo.
  *
  * Answers `g2p_registry_rest_api` under /api/v1/registry as
  * contracts/openspp.md describes it, with HTTP Basic authentication and the
- * known defects of current openSPP (on by default).  See spp.h for the
- * modules.  Startup, signals and the loop live here.
+ * known defects of current openSPP (on by default), and openSPP 17's DCI
+ * server (token and sync search).  See spp.h for the modules.  Startup,
+ * signals and the loop live here.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@ usage(int code, const char *reason)
 	fprintf(out,
 	    "usage: imislink-openspp [options]\n"
 	    "\n"
-	    "An openSPP REST API v1 emulator (g2p_registry_rest_api, known defects included).\n"
+	    "An openSPP REST API v1 emulator (g2p_registry_rest_api, known defects included)\n"
+	    "and openSPP 17's DCI server (spp_dci_api_server).\n"
 	    "\n"
 	    "Server:\n"
 	    "  --address A              listen address (default 127.0.0.1)\n"
@@ -53,8 +55,23 @@ usage(int code, const char *reason)
 	    "                           phone_numbers empty, age \"No Birthdate!\", as openSPP does)\n"
 	    "  --dump                   print the registry as JSON and exit\n"
 	    "\n"
+	    "DCI:\n"
+	    "  --dci-client ID:SECRET   the client credential of /oauth2/client/token\n"
+	    "                           (default dci-client:dci-secret)\n"
+	    "  --db-name D              the database a token request must name (default openspp)\n"
+	    "  --token-lifetime S       seconds a token is valid (default 600, openSPP's)\n"
+	    "  --dci-max-records N      most records of a search without pagination (default\n"
+	    "                           1000; more: rjct.search.too_many_records_found)\n"
+	    "  --dci-max-page-size N    largest page_size (default 1000)\n"
+	    "  --dci-keep-unidentified  answer individuals without any ID too (openSPP\n"
+	    "                           leaves them out)\n"
+	    "  --dci-token-uses N       refuse every token after N searches until a new\n"
+	    "                           one is issued (tests token renewal; default 0: never)\n"
+	    "\n"
 	    "API: GET /api/v1/registry/individual/{id}, /individual?_id=&name=,\n"
-	    "/group/{id}, /group?_id=&name=&include_members_full=.  Test-only:\n"
+	    "/group/{id}, /group?_id=&name=&include_members_full=; DCI: POST\n"
+	    "/oauth2/client/token, POST /registry/sync/search (predicate on birthdate,\n"
+	    "idtype-value, pagination).  Test-only:\n"
 	    "GET /_emu/requests?since=N&limit=M, GET /_emu/state, POST /_emu/reset;\n"
 	    "/metrics, /healthz.\n"
 	    "\n"
@@ -98,7 +115,8 @@ main(int argc, char **argv)
 {
 	enum {
 		OPT_ADDRESS = 256, OPT_PORT, OPT_PORT_FILE, OPT_USER, OPT_PASSWORD, OPT_REGISTRY,
-		OPT_GENERATE, OPT_SEED, OPT_NO_DEFECTS, OPT_DUMP, OPT_HELP,
+		OPT_GENERATE, OPT_SEED, OPT_NO_DEFECTS, OPT_DUMP, OPT_HELP, OPT_DCI_CLIENT, OPT_DB_NAME,
+		OPT_TOKEN_LIFETIME, OPT_DCI_MAX_RECORDS, OPT_DCI_MAX_PAGE, OPT_DCI_KEEP, OPT_DCI_USES,
 	};
 	static const struct option longopts[] = {
 		{ "address", required_argument, NULL, OPT_ADDRESS },
@@ -112,6 +130,13 @@ main(int argc, char **argv)
 		{ "no-defects", no_argument, NULL, OPT_NO_DEFECTS },
 		{ "dump", no_argument, NULL, OPT_DUMP },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "dci-client", required_argument, NULL, OPT_DCI_CLIENT },
+		{ "db-name", required_argument, NULL, OPT_DB_NAME },
+		{ "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME },
+		{ "dci-max-records", required_argument, NULL, OPT_DCI_MAX_RECORDS },
+		{ "dci-max-page-size", required_argument, NULL, OPT_DCI_MAX_PAGE },
+		{ "dci-keep-unidentified", no_argument, NULL, OPT_DCI_KEEP },
+		{ "dci-token-uses", required_argument, NULL, OPT_DCI_USES },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *address = "127.0.0.1";     /* listen address */
@@ -126,13 +151,19 @@ main(int argc, char **argv)
 	il_metrics *metrics = NULL;             /* /metrics */
 	il_http *http = NULL;                   /* the server */
 	cJSON_Hooks hooks = { il_spp_cjson_malloc, free };
-	char errbuf[512];
+	char errbuf[512], *client = NULL, *colon;
 	int c;
 
 	memset(&spp, 0, sizeof(spp));
 	spp.cfg.user = "admin";
 	spp.cfg.password = "admin";
 	spp.cfg.defects = true;
+	spp.cfg.dci_client_id = "dci-client";
+	spp.cfg.dci_client_secret = "dci-secret";
+	spp.cfg.dci_db_name = "openspp";
+	spp.cfg.dci_token_lifetime_s = 600;
+	spp.cfg.dci_max_records = 1000;
+	spp.cfg.dci_max_page_size = 1000;
 	il_log_init("imislink-openspp", IL_LOG_INFO, NULL);
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -146,6 +177,30 @@ main(int argc, char **argv)
 		case OPT_SEED: seed = parse_int("--seed", optarg, 0, INT64_MAX); break;
 		case OPT_NO_DEFECTS: spp.cfg.defects = false; break;
 		case OPT_DUMP: dump = true; break;
+		case OPT_DCI_CLIENT:
+			free(client);
+			client = il_xstrdup(optarg);
+			colon = strchr(client, ':');
+			if (colon == NULL || colon == client || colon[1] == '\0')
+				usage(1, "invalid value for --dci-client: expected ID:SECRET");
+			*colon = '\0';
+			spp.cfg.dci_client_id = client;
+			spp.cfg.dci_client_secret = colon + 1;
+			break;
+		case OPT_DB_NAME: spp.cfg.dci_db_name = optarg; break;
+		case OPT_TOKEN_LIFETIME:
+			spp.cfg.dci_token_lifetime_s = parse_int("--token-lifetime", optarg, 1, 86400 * 365);
+			break;
+		case OPT_DCI_MAX_RECORDS:
+			spp.cfg.dci_max_records = parse_int("--dci-max-records", optarg, 1, 100000000);
+			break;
+		case OPT_DCI_MAX_PAGE:
+			spp.cfg.dci_max_page_size = parse_int("--dci-max-page-size", optarg, 1, 100000000);
+			break;
+		case OPT_DCI_KEEP: spp.cfg.dci_keep_unidentified = true; break;
+		case OPT_DCI_USES:
+			spp.cfg.dci_token_uses = parse_int("--dci-token-uses", optarg, 0, 1000000000);
+			break;
 		case 'v': verbose++; break;
 		case 'h': case OPT_HELP: usage(0, NULL);
 		default: usage(1, "unknown option; try \"imislink-openspp --help\"");
@@ -172,9 +227,11 @@ main(int argc, char **argv)
 
 		free(text);
 		cJSON_Delete(spp.registry);
+		free(client);
 		return rc;
 	}
 	il_sig_install();
+	il_spp_dci_init(&spp);
 	spp.log = il_spp_reqlog_new(IL_SPP_LOG_CAP);
 	metrics = il_metrics_new();
 	il_metrics_add_process(metrics);
@@ -198,6 +255,8 @@ main(int argc, char **argv)
 	il_http_stop(http);
 	il_metrics_destroy(metrics);
 	il_spp_reqlog_destroy(spp.log);
+	il_spp_dci_fini(&spp);
 	cJSON_Delete(spp.registry);
+	free(client);
 	return 0;
 }
