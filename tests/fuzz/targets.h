@@ -41,6 +41,7 @@
 #include "conf.h"
 #include "err.h"
 #include "event.h"
+#include "pgoutput.h"
 #include "serde.h"
 #include "text.h"
 #include "timefmt.h"
@@ -915,6 +916,382 @@ fuzz_commitlog_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
 		fuzz_commitlog_check_same(ctx, "a second decode of the same bytes", &c, &c2);
 	free(key);
 	free(value);
+}
+
+/*
+ * fuzz_pgoutput: a piece of a logical replication stream, for
+ * il_pgoutput_parse_copydata(), il_pgoutput_decode() and the relation cache.
+ *	byte 0      flags: bit 0 set = decode into a small arena (a few values,
+ *	            columns and relation ids), so that "too big" is reached
+ *	then        frames: a length (2 bytes, big-endian, cut to what follows)
+ *	            and one CopyData payload ('w' XLogData with a pgoutput
+ *	            message, 'k' keepalive, anything else)
+ * Each payload is copied into a buffer of its exact size, so ASan reports a
+ * read past its end.  One relation cache serves the frames of an input, as
+ * one serves a stream: Relation messages are put, changes look their
+ * relation up.
+ */
+#define FUZZ_PGOUTPUT_SMALL 0x01
+/* Bytes of an XLogData header: 'w', dataStart, walEnd, sendTime. */
+#define FUZZ_PGOUTPUT_XLOG_HDR 25
+/* Bytes of a primary keepalive: 'k', walEnd, sendTime, replyRequested. */
+#define FUZZ_PGOUTPUT_KEEPALIVE 18
+
+/* A message encoded again from its decoded form. */
+typedef struct fuzz_pgoutput_out {
+	uint8_t *b;
+	size_t n, cap;
+} fuzz_pgoutput_out;
+
+static inline void
+fuzz_pgoutput_put(fuzz_pgoutput_out *o, const void *p, size_t len)
+{
+	if (len > o->cap - o->n) {
+		o->cap = 2 * (o->n + len);
+		o->b = il_xrealloc(o->b, o->cap);
+	}
+	if (len > 0)
+		memcpy(o->b + o->n, p, len);
+	o->n += len;
+}
+
+static inline void
+fuzz_pgoutput_put_int(fuzz_pgoutput_out *o, uint64_t v, int bytes)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = bytes - 1; i >= 0; i--) {
+		b[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+	fuzz_pgoutput_put(o, b, (size_t)bytes);
+}
+
+static inline void
+fuzz_pgoutput_put_str(fuzz_pgoutput_out *o, const char *s)
+{
+	fuzz_pgoutput_put(o, s, strlen(s) + 1);
+}
+
+static inline uint64_t
+fuzz_pgoutput_i64(int64_t v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	return u;
+}
+
+/* Checks that the @p len bytes at @p p (a string: up to its NUL) lie in the input. */
+static inline void
+fuzz_pgoutput_check_within(const fuzz_ctx *ctx, const char *what, const void *p, size_t len,
+    const uint8_t *in, size_t inlen)
+{
+	const uint8_t *b = p;
+
+	if (b == NULL || b < in || b > in + inlen || len > (size_t)(in + inlen - b))
+		fuzz_fail(ctx, "%s (%zu bytes) is not within the message", what, len);
+}
+
+static inline void
+fuzz_pgoutput_check_str(const fuzz_ctx *ctx, const char *what, const char *s, const uint8_t *in,
+    size_t inlen)
+{
+	const uint8_t *nul;
+
+	if (s == NULL || (const uint8_t *)s < in || (const uint8_t *)s >= in + inlen)
+		fuzz_fail(ctx, "%s does not point into the message", what);
+	nul = memchr(s, '\0', (size_t)(in + inlen - (const uint8_t *)s));
+	if (nul == NULL)
+		fuzz_fail(ctx, "%s has no NUL within the message", what);
+}
+
+static inline void
+fuzz_pgoutput_put_tuple(const fuzz_ctx *ctx, fuzz_pgoutput_out *o, const il_pgoutput_tuple *t,
+    const uint8_t *in, size_t inlen)
+{
+	uint16_t i;
+
+	fuzz_pgoutput_put_int(o, t->ncols, 2);
+	for (i = 0; i < t->ncols; i++) {
+		const il_pgoutput_value *v = &t->values[i];
+		uint8_t k = (uint8_t)v->kind;
+
+		fuzz_pgoutput_put(o, &k, 1);
+		switch (v->kind) {
+		case IL_PGOUTPUT_NULL:
+		case IL_PGOUTPUT_UNCHANGED:
+			if (v->data != NULL || v->len != 0)
+				fuzz_fail(ctx, "a %c column has %u bytes of value", k, v->len);
+			break;
+		case IL_PGOUTPUT_TEXT:
+		case IL_PGOUTPUT_BINARY:
+			fuzz_pgoutput_check_within(ctx, "a column value", v->data, v->len, in, inlen);
+			fuzz_pgoutput_put_int(o, v->len, 4);
+			fuzz_pgoutput_put(o, v->data, v->len);
+			break;
+		default:
+			fuzz_fail(ctx, "a column of unknown kind 0x%02x decoded", k);
+		}
+	}
+}
+
+/*
+ * Encodes @p m again as PostgreSQL's proto.c writes it into @p o, checking
+ * on the way that every string and value points into the input.
+ */
+static inline void
+fuzz_pgoutput_encode(const fuzz_ctx *ctx, const il_pgoutput_msg *m, const uint8_t *in, size_t inlen,
+    fuzz_pgoutput_out *o)
+{
+	uint8_t t = (uint8_t)m->type, b;
+	uint32_t i;
+
+	fuzz_pgoutput_put(o, &t, 1);
+	switch (m->type) {
+	case IL_PGOUTPUT_BEGIN:
+		fuzz_pgoutput_put_int(o, m->u.begin.final_lsn, 8);
+		fuzz_pgoutput_put_int(o, fuzz_pgoutput_i64(m->u.begin.commit_time), 8);
+		fuzz_pgoutput_put_int(o, m->u.begin.xid, 4);
+		break;
+	case IL_PGOUTPUT_COMMIT:
+		fuzz_pgoutput_put_int(o, m->u.commit.flags, 1);
+		fuzz_pgoutput_put_int(o, m->u.commit.commit_lsn, 8);
+		fuzz_pgoutput_put_int(o, m->u.commit.end_lsn, 8);
+		fuzz_pgoutput_put_int(o, fuzz_pgoutput_i64(m->u.commit.commit_time), 8);
+		break;
+	case IL_PGOUTPUT_ORIGIN:
+		fuzz_pgoutput_put_int(o, m->u.origin.commit_lsn, 8);
+		fuzz_pgoutput_check_str(ctx, "the origin name", m->u.origin.name, in, inlen);
+		fuzz_pgoutput_put_str(o, m->u.origin.name);
+		break;
+	case IL_PGOUTPUT_RELATION:
+		fuzz_pgoutput_put_int(o, m->u.relation.relid, 4);
+		fuzz_pgoutput_check_str(ctx, "the namespace", m->u.relation.nspname, in, inlen);
+		fuzz_pgoutput_check_str(ctx, "the relation name", m->u.relation.relname, in, inlen);
+		fuzz_pgoutput_put_str(o, m->u.relation.nspname);
+		fuzz_pgoutput_put_str(o, m->u.relation.relname);
+		b = (uint8_t)m->u.relation.replident;
+		fuzz_pgoutput_put(o, &b, 1);
+		fuzz_pgoutput_put_int(o, m->u.relation.ncols, 2);
+		if (m->u.relation.ncols > IL_PGOUTPUT_MAX_COLS)
+			fuzz_fail(ctx, "a relation of %u columns decoded", m->u.relation.ncols);
+		for (i = 0; i < m->u.relation.ncols; i++) {
+			const il_pgoutput_column *c = &m->u.relation.cols[i];
+			uint32_t typmod;
+
+			fuzz_pgoutput_put_int(o, c->flags, 1);
+			fuzz_pgoutput_check_str(ctx, "a column name", c->name, in, inlen);
+			fuzz_pgoutput_put_str(o, c->name);
+			fuzz_pgoutput_put_int(o, c->type_oid, 4);
+			memcpy(&typmod, &c->typmod, sizeof(typmod));
+			fuzz_pgoutput_put_int(o, typmod, 4);
+		}
+		break;
+	case IL_PGOUTPUT_TYPE:
+		fuzz_pgoutput_put_int(o, m->u.type.oid, 4);
+		fuzz_pgoutput_check_str(ctx, "the type's namespace", m->u.type.nspname, in, inlen);
+		fuzz_pgoutput_check_str(ctx, "the type name", m->u.type.name, in, inlen);
+		fuzz_pgoutput_put_str(o, m->u.type.nspname);
+		fuzz_pgoutput_put_str(o, m->u.type.name);
+		break;
+	case IL_PGOUTPUT_INSERT:
+	case IL_PGOUTPUT_UPDATE:
+	case IL_PGOUTPUT_DELETE:
+		fuzz_pgoutput_put_int(o, m->u.change.relid, 4);
+		if (m->type == IL_PGOUTPUT_INSERT && m->u.change.old_kind != IL_PGOUTPUT_OLD_NONE)
+			fuzz_fail(ctx, "an Insert with an old tuple decoded");
+		if (m->type == IL_PGOUTPUT_DELETE && m->u.change.old_kind != IL_PGOUTPUT_OLD_KEY &&
+		    m->u.change.old_kind != IL_PGOUTPUT_OLD_FULL)
+			fuzz_fail(ctx, "a Delete without an old tuple decoded");
+		if (m->u.change.old_kind != IL_PGOUTPUT_OLD_NONE) {
+			b = (uint8_t)m->u.change.old_kind;
+			fuzz_pgoutput_put(o, &b, 1);
+			fuzz_pgoutput_put_tuple(ctx, o, &m->u.change.old_tuple, in, inlen);
+		} else if (m->u.change.old_tuple.ncols != 0) {
+			fuzz_fail(ctx, "an old tuple of %u columns without its marker",
+			    m->u.change.old_tuple.ncols);
+		}
+		if (m->type != IL_PGOUTPUT_DELETE) {
+			b = 'N';
+			fuzz_pgoutput_put(o, &b, 1);
+			fuzz_pgoutput_put_tuple(ctx, o, &m->u.change.new_tuple, in, inlen);
+		} else if (m->u.change.new_tuple.ncols != 0) {
+			fuzz_fail(ctx, "a Delete with a new tuple of %u columns", m->u.change.new_tuple.ncols);
+		}
+		break;
+	case IL_PGOUTPUT_TRUNCATE:
+		fuzz_pgoutput_put_int(o, m->u.truncate.nrelids, 4);
+		fuzz_pgoutput_put_int(o, m->u.truncate.options, 1);
+		for (i = 0; i < m->u.truncate.nrelids; i++)
+			fuzz_pgoutput_put_int(o, m->u.truncate.relids[i], 4);
+		break;
+	default:
+		fuzz_fail(ctx, "a message of unknown type 0x%02x decoded", t);
+	}
+}
+
+/* The cache's copy must be what was put, and be found by its id. */
+static inline void
+fuzz_pgoutput_check_relcache(const fuzz_ctx *ctx, il_pgoutput_relcache *cache,
+    const il_pgoutput_relation *rel)
+{
+	const il_pgoutput_relation *before = il_pgoutput_relcache_get(cache, rel->relid), *copy;
+	size_t count = il_pgoutput_relcache_count(cache);
+	uint16_t i;
+	int at;
+
+	copy = il_pgoutput_relcache_put(cache, rel);
+	if (il_pgoutput_relcache_count(cache) != count + (before == NULL ? 1 : 0))
+		fuzz_fail(ctx, "the cache holds %zu relations after a put, %zu before (the id %s)",
+		    il_pgoutput_relcache_count(cache), count, before == NULL ? "new" : "known");
+	if (copy == NULL || il_pgoutput_relcache_get(cache, rel->relid) != copy)
+		fuzz_fail(ctx, "relation %" PRIu32 " is not found after its put", rel->relid);
+	if (copy->relid != rel->relid || copy->replident != rel->replident || copy->ncols != rel->ncols ||
+	    strcmp(copy->nspname, rel->nspname) != 0 || strcmp(copy->relname, rel->relname) != 0)
+		fuzz_fail(ctx, "the cache's copy of relation %" PRIu32 " differs", rel->relid);
+	for (i = 0; i < rel->ncols; i++) {
+		if (copy->cols[i].flags != rel->cols[i].flags ||
+		    copy->cols[i].type_oid != rel->cols[i].type_oid ||
+		    copy->cols[i].typmod != rel->cols[i].typmod ||
+		    strcmp(copy->cols[i].name, rel->cols[i].name) != 0)
+			fuzz_fail(ctx, "column %u of the cache's copy of relation %" PRIu32 " differs",
+			    (unsigned)i + 1, rel->relid);
+		/* the first column of that name */
+		at = il_pgoutput_relation_column(copy, copy->cols[i].name);
+		if (at < 0 || at > i || strcmp(copy->cols[at].name, copy->cols[i].name) != 0)
+			fuzz_fail(ctx, "column \"%s\" is found at %d, it is at %u", copy->cols[i].name, at,
+			    (unsigned)i);
+	}
+}
+
+/* Decodes one pgoutput message and checks the answer. */
+static inline void
+fuzz_pgoutput_message(const fuzz_ctx *ctx, const uint8_t *msg, size_t len, il_pgoutput_arena *arena,
+    il_pgoutput_relcache *cache, fuzz_pgoutput_out *o)
+{
+	char err[FUZZ_ERRSZ] = "";
+	const il_pgoutput_relation *rel;
+	il_pgoutput_msg m;
+	il_err rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = il_pgoutput_decode(msg, len, arena, &m, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (IL_ERR_CLASS(rc) != IL_ERR_DECODE)
+			fuzz_fail(ctx, "il_pgoutput_decode failed with %s: %s", il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_pgoutput_decode", rc, err, true);
+		return;
+	}
+	if (len == 0 || (uint8_t)m.type != msg[0])
+		fuzz_fail(ctx, "a message of type 0x%02x decoded as 0x%02x", len > 0 ? msg[0] : 0,
+		    (unsigned)m.type);
+	/* the decoder may not invent or drop a byte */
+	o->n = 0;
+	fuzz_pgoutput_encode(ctx, &m, msg, len, o);
+	if (o->n != len || memcmp(o->b, msg, len) != 0)
+		fuzz_fail(ctx, "a %s message of %zu bytes encodes again to %zu other bytes",
+		    il_pgoutput_type_name(m.type), len, o->n);
+	switch (m.type) {
+	case IL_PGOUTPUT_RELATION:
+		fuzz_pgoutput_check_relcache(ctx, cache, &m.u.relation);
+		break;
+	case IL_PGOUTPUT_INSERT:
+	case IL_PGOUTPUT_UPDATE:
+	case IL_PGOUTPUT_DELETE:
+		/* what the producer does with a change: find its columns */
+		rel = il_pgoutput_relcache_get(cache, m.u.change.relid);
+		if (rel != NULL && rel->relid != m.u.change.relid)
+			fuzz_fail(ctx, "relation %" PRIu32 " found for id %" PRIu32, rel->relid,
+			    m.u.change.relid);
+		if (rel != NULL && rel->ncols > 0)
+			(void)il_pgoutput_relation_column(rel, rel->cols[rel->ncols - 1].name);
+		break;
+	case IL_PGOUTPUT_BEGIN:
+		(void)il_pgoutput_time_to_unix_us(m.u.begin.commit_time);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Parses one CopyData payload and checks the answer. */
+static inline void
+fuzz_pgoutput_copydata(const fuzz_ctx *ctx, const uint8_t *buf, size_t len, il_pgoutput_arena *arena,
+    il_pgoutput_relcache *cache, fuzz_pgoutput_out *o)
+{
+	char err[FUZZ_ERRSZ] = "", lsn[IL_PGOUTPUT_LSN_LEN];
+	il_pgoutput_copydata cd;
+	uint64_t back = 0;
+	il_err rc;
+
+	rc = il_pgoutput_parse_copydata(buf, len, &cd, err, sizeof(err));
+	if (rc != IL_OK) {
+		if (IL_ERR_CLASS(rc) != IL_ERR_DECODE)
+			fuzz_fail(ctx, "il_pgoutput_parse_copydata failed with %s: %s", il_err_str(rc), err);
+		fuzz_check_reason(ctx, "il_pgoutput_parse_copydata", rc, err, true);
+		return;
+	}
+	if (len == 0 || cd.kind != (char)buf[0])
+		fuzz_fail(ctx, "a payload of kind 0x%02x parsed as kind 0x%02x", len > 0 ? buf[0] : 0,
+		    (unsigned char)cd.kind);
+	if (!il_pgoutput_lsn_parse(il_pgoutput_lsn_format(cd.wal_end, lsn), &back) || back != cd.wal_end)
+		fuzz_fail(ctx, "LSN %" PRIu64 " formats as \"%s\", which parses to %" PRIu64, cd.wal_end,
+		    lsn, back);
+	if (cd.kind == 'k') {
+		if (len != FUZZ_PGOUTPUT_KEEPALIVE || cd.data != NULL || cd.len != 0 || cd.wal_start != 0)
+			fuzz_fail(ctx, "a keepalive of %zu bytes parsed with %zu bytes of data", len, cd.len);
+		return;
+	}
+	if (cd.kind != 'w' || len < FUZZ_PGOUTPUT_XLOG_HDR || cd.data != buf + FUZZ_PGOUTPUT_XLOG_HDR ||
+	    cd.len != len - FUZZ_PGOUTPUT_XLOG_HDR)
+		fuzz_fail(ctx, "a payload of %zu bytes parsed as kind 0x%02x with %zu bytes of data", len,
+		    (unsigned char)cd.kind, cd.len);
+	fuzz_pgoutput_message(ctx, cd.data, cd.len, arena, cache, o);
+}
+
+/**
+ * fuzz_pgoutput: @p data is a flags byte and CopyData frames, as this
+ * file's comment above says.
+ */
+static inline void
+fuzz_pgoutput_one(const fuzz_ctx *ctx, const uint8_t *data, size_t size)
+{
+	il_pgoutput_arena small_arena, *arena = NULL;
+	il_pgoutput_value values[8];
+	il_pgoutput_column columns[4];
+	uint32_t relids[2];
+	il_pgoutput_relcache *cache;
+	fuzz_pgoutput_out o = { NULL, 0, 0 };
+	size_t len;
+	uint8_t *frame;
+
+	if (size == 0)
+		return;
+	small_arena = (il_pgoutput_arena){ values, 8, columns, 4, relids, 2 };
+	if ((data[0] & FUZZ_PGOUTPUT_SMALL) == 0)
+		arena = il_pgoutput_arena_new();
+	cache = il_pgoutput_relcache_new();
+	data++;
+	size--;
+	while (size >= 2) {
+		len = ((size_t)data[0] << 8) | data[1];
+		data += 2;
+		size -= 2;
+		if (len > size)
+			len = size;
+		frame = il_xmalloc(len > 0 ? len : 1);
+		if (len > 0)
+			memcpy(frame, data, len);
+		fuzz_pgoutput_copydata(ctx, frame, len, arena != NULL ? arena : &small_arena, cache, &o);
+		free(frame);
+		data += len;
+		size -= len;
+	}
+	il_pgoutput_relcache_destroy(cache);
+	il_pgoutput_arena_destroy(arena);
+	free(o.b);
 }
 
 #endif

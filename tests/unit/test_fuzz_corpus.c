@@ -37,6 +37,7 @@ static const corpus corpora[] = {
 	{ "fuzz_commitlog", fuzz_commitlog_one },
 	{ "fuzz_conf_file", fuzz_conf_file_one },
 	{ "fuzz_event_openspp", fuzz_event_openspp_one },
+	{ "fuzz_pgoutput", fuzz_pgoutput_one },
 	{ "fuzz_schema", fuzz_schema_one },
 	{ "fuzz_serde_decode", fuzz_serde_decode_one },
 	{ "fuzz_time", fuzz_time_one },
@@ -157,6 +158,12 @@ test_commitlog(void **state)
 }
 
 static void
+test_pgoutput(void **state)
+{
+	test_corpus(state, "fuzz_pgoutput");
+}
+
+static void
 test_schema(void **state)
 {
 	test_corpus(state, "fuzz_schema");
@@ -211,6 +218,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_commitlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_openspp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pgoutput, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serde_decode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time, setup, teardown),
