@@ -78,3 +78,12 @@ set -a
 . "$state/pg.env"
 set +a
 "$BUILD/bench/bench_dlq" --bin "$BUILD/bin" -n "$([ "$quick" = 1 ] && echo 20000 || echo 100000)"
+# Change capture: imislink-cdc from a generated openSPP registry on the same
+# PostgreSQL to the same broker (bench_cdc makes and drops its database, slot
+# and topic).
+if [ "$quick" = 1 ]; then
+	cdc_sizes=(--households 20000 --changes 20000 --seconds 10)
+else
+	cdc_sizes=(--households 100000 --changes 100000 --seconds 30)
+fi
+"$BUILD/bench/bench_cdc" --bin "$BUILD/bin" "${cdc_sizes[@]}"

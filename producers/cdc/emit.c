@@ -1,0 +1,1111 @@
+/*
+ * emit.c - the emitter of emit.h: batches of openSPP changes become
+ * EligibilityEvents on Kafka.
+ *
+ * A flush costs at most four queries, whatever the batch holds:
+ *  1. gm_sql: the household of each CDC_HOUSEHOLD_OF_GM change (primary
+ *     key lookups);
+ *  2. enrolled_sql: the ENROLLED memberships in configured programmes of the
+ *     registrants and households changed;
+ *  3. enrich_sql: everything the events carry about every partner of the
+ *     batch (registrant, household, members, IDs, phones, roles);
+ *  4. programme_sql: the programmes named by the events.
+ * Queries 1 and 2 run only when the batch holds such changes (and a SET
+ * DateStyle only on a session not printing dates as ISO).  The events are
+ * then built, keyed, encoded and queued in batch order, so events of one key
+ * follow the order of their changes.  REGISTRANT_UPDATED and
+ * HOUSEHOLD_CHANGED always carry "#p<programme id>" in their position, so
+ * that an event's id does not depend on how many programmes it fanned out to.
+ *
+ * enrich_sql answers plain typed rows, not JSON: building the JSON in the
+ * server (json_build_object, json_agg) cost several times the reads on a
+ * registry of 20,000 households, and the text had to be parsed here anyway.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+
+#include "avro.h"
+#include "buf.h"
+#include "emit.h"
+#include "kafka.h"
+#include "serde.h"
+#include "sig.h"
+#include "timefmt.h"
+#include "xalloc.h"
+
+/* Array literals of one flush: ids of at most a few batches. */
+#define EMIT_ARRAY_MAX ((size_t)64 << 20)
+/* Up to this many partners, a flush reads IDs by key rather than by a scan
+ * (measured on 20,000 households: the two cost the same near 300). */
+#define EMIT_FEW_PARTNERS 200
+/* How long one send waits on a full queue, and one wait polls, before
+ * looking at the stop flag again. */
+#define EMIT_BLOCK_MS 100
+
+/* The event types the emitter makes, in the order of ev_names. */
+enum { EV_MEMBERSHIP, EV_REGISTRANT, EV_HOUSEHOLD, EV_NTYPES };
+
+static const char *const ev_names[EV_NTYPES] = {
+	"MEMBERSHIP_CHANGED", "REGISTRANT_UPDATED", "HOUSEHOLD_CHANGED",
+};
+
+/*
+ * A membership is active until its ended_date (UTC, without time zone):
+ * Odoo leaves status and is_ended stale for end dates in the future.
+ */
+#define GM_ACTIVE "(gm.ended_date IS NULL OR gm.ended_date > (now() AT TIME ZONE 'UTC'))"
+
+static const char gm_sql[] =
+	"SELECT id, \"group\" FROM g2p_group_membership WHERE id = ANY($1::int[]) ORDER BY id";
+
+/*
+ * $1 registrants (their own memberships and their households'), $2
+ * households (their own), $3 the configured programmes or NULL.  A
+ * membership of the partner itself wins over its household's.  The
+ * household scan (no index on individual) is skipped without registrants.
+ */
+static const char enrolled_sql[] =
+	"WITH p AS (SELECT unnest($1::int[]) AS id UNION SELECT unnest($2::int[])), "
+	"own AS (SELECT id AS pid, id AS owner FROM p "
+	"  UNION SELECT gm.individual, gm.\"group\" FROM g2p_group_membership gm "
+	"  WHERE cardinality($1::int[]) > 0 AND gm.individual = ANY($1::int[]) AND " GM_ACTIVE ") "
+	"SELECT DISTINCT ON (own.pid, m.program_id) own.pid, m.program_id, m.id, "
+	"  to_char(m.enrollment_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), m.exit_date::text "
+	"FROM own JOIN g2p_program_membership m ON m.partner_id = own.owner "
+	"WHERE m.state = 'enrolled' AND ($3::int[] IS NULL OR m.program_id = ANY($3::int[])) "
+	"ORDER BY own.pid, m.program_id, m.partner_id <> own.pid, m.id";
+
+/*
+ * Rows of enrich_sql: (kind, a, b, t1..t15), kinds as enum row_kind.
+ * A partner's household is the group itself, or else the first group it is
+ * an active member of.  The memberships of group partners come with the
+ * first scan of g2p_group_membership; a second one reads the households of
+ * individual partners, and is skipped when there are none (One-Time
+ * Filter).  Values are printed as PostgreSQL prints them (dates need
+ * DateStyle ISO, see iso_dates()): to_char() cost more than the reads.
+ */
+#define ENRICH_HEAD \
+	"WITH gma AS MATERIALIZED (SELECT gm.id, gm.\"group\" AS hid, gm.individual, gm.start_date, gm.ended_date " \
+	"  FROM g2p_group_membership gm " \
+	"  WHERE (gm.individual = ANY($1::int[]) OR gm.\"group\" = ANY($1::int[])) AND " GM_ACTIVE "), " \
+	"hh1 AS MATERIALIZED (SELECT DISTINCT ON (pid) pid, hid FROM (" \
+	"  SELECT r.id AS pid, r.id AS hid FROM res_partner r WHERE r.id = ANY($1::int[]) AND r.is_group " \
+	"  UNION ALL SELECT individual, hid FROM gma WHERE individual = ANY($1::int[])) h ORDER BY pid, hid), " \
+	"far AS MATERIALIZED (SELECT DISTINCT hid FROM hh1 WHERE hid <> ALL($1::int[])), " \
+	"mem AS MATERIALIZED (SELECT id AS gmid, hid, individual, start_date, ended_date FROM gma " \
+	"  WHERE hid = ANY($1::int[]) AND hid IN (SELECT hid FROM hh1) " \
+	"  UNION ALL SELECT gm.id, gm.\"group\", gm.individual, gm.start_date, gm.ended_date " \
+	"  FROM g2p_group_membership gm WHERE EXISTS (SELECT 1 FROM far) " \
+	"  AND gm.\"group\" IN (SELECT hid FROM far) AND " GM_ACTIVE "), " \
+	"people AS MATERIALIZED (SELECT unnest($1::int[]) AS id UNION SELECT hid FROM hh1 " \
+	"  UNION SELECT individual FROM mem) " \
+	"SELECT 0, pid, hid, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
+	"  NULL, NULL, NULL FROM hh1 " \
+	"UNION ALL SELECT 1, hid, gmid, individual::text, start_date::date::text, ended_date::date::text, " \
+	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM mem " \
+	"UNION ALL SELECT 2, r.id, 0, r.is_group::text, r.name, r.given_name, r.family_name, r.addl_name, " \
+	"  r.gender, r.birthdate::text, r.birthdate_not_exact::text, r.birth_place, " \
+	"  r.registration_date::text, r.email, r.address, a.id::text, a.code, a.name " \
+	"  FROM res_partner r LEFT JOIN spp_area a ON a.id = r.area_id WHERE r.id IN (SELECT id FROM people) "
+
+/* IDs by a scan of g2p_reg_id (stock Odoo has no index on partner_id) ... */
+#define ENRICH_IDS_SCAN \
+	"UNION ALL SELECT 3, x.partner_id, t.id, t.name, x.value, x.status, x.expiry_date::text, x.description, " \
+	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL " \
+	"  FROM g2p_reg_id x JOIN g2p_id_type t ON t.id = x.id_type " \
+	"  WHERE x.partner_id IN (SELECT id FROM people) AND x.value IS NOT NULL "
+
+/* ... or by the unique key (id_type, partner_id), one probe per person and
+ * type: cheaper for a few people, dearer for thousands. */
+#define ENRICH_IDS_PROBE \
+	"UNION ALL SELECT 3, x.partner_id, t.id, t.name, x.value, x.status, x.expiry_date::text, x.description, " \
+	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL " \
+	"  FROM people CROSS JOIN g2p_id_type t CROSS JOIN LATERAL (SELECT * FROM g2p_reg_id x " \
+	"  WHERE x.id_type = t.id AND x.partner_id = people.id AND x.value IS NOT NULL OFFSET 0) x "
+
+#define ENRICH_TAIL \
+	"UNION ALL SELECT 4, partner_id, id, phone_no, phone_sanitized, date_collected::text, " \
+	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL " \
+	"  FROM g2p_phone_number WHERE partner_id IN (SELECT id FROM people) AND disabled IS NULL " \
+	"UNION ALL SELECT 5, k.g2p_group_membership_id, gk.id, gk.name, NULL, NULL, NULL, NULL, NULL, NULL, " \
+	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL " \
+	"  FROM mem JOIN g2p_group_membership_g2p_group_membership_kind_rel k ON k.g2p_group_membership_id = mem.gmid " \
+	"  JOIN g2p_group_membership_kind gk ON gk.id = k.g2p_group_membership_kind_id"
+
+static const char enrich_sql[] = ENRICH_HEAD ENRICH_IDS_SCAN ENRICH_TAIL;
+static const char enrich_few_sql[] = ENRICH_HEAD ENRICH_IDS_PROBE ENRICH_TAIL;
+
+static const char programme_sql[] =
+	"SELECT id, name, upper(target_type) FROM g2p_program WHERE id = ANY($1::int[]) ORDER BY id";
+
+/* The first column of enrich_sql; a and b are its second and third. */
+typedef enum row_kind {
+	R_HOUSEHOLD = 0,        /* a partner, b its household */
+	R_MEMBER,               /* a household, b g2p_group_membership id; individual, start, end */
+	R_PERSON,               /* a res_partner id; is_group .. area name */
+	R_EXTID,                /* a partner, b id type; type, value, status, expiry, description */
+	R_PHONE,                /* a partner, b phone id; number, sanitized, date collected */
+	R_ROLE,                 /* a g2p_group_membership id, b kind id; kind name */
+} row_kind;
+
+/* Column of text field n (1-based) of an enrich_sql row. */
+#define T(n) (2 + (n))
+
+/* One enrich_sql row, for lookups by (kind, a) in (kind, a, b) order. */
+typedef struct rowref {
+	int kind;
+	int row;                /* in the PGresult */
+	long long a;
+	long long b;
+} rowref;
+
+/* A growable list of ids, kept by the emitter between flushes. */
+typedef struct idvec {
+	long long *v;
+	size_t n;
+	size_t cap;
+} idvec;
+
+/* What one flush read. */
+typedef struct flush {
+	PGresult *gm;           /* id, group; by id */
+	PGresult *enr;          /* partner, programme, membership id, enrolled, exit; by partner, programme */
+	PGresult *rows;         /* enrich_sql */
+	PGresult *prog;         /* id, name, target type; by id */
+	rowref *ix;             /* rows sorted by kind, a, b */
+	size_t nix;
+	char produced[IL_TIME_LEN];
+} flush;
+
+struct cdc_emitter {
+	il_event_ctx ectx;              /* instance and key ID type */
+	const char *source_kind;        /* "CDC" or "POLL" */
+	const char *topic;              /* topic.eligibility */
+	long long *programmes;          /* configured programmes, owned copy */
+	size_t nprogrammes;
+	char *programme_array;          /* "{1,2}", or NULL for every programme */
+	cdc_change *batch;              /* batch_size slots */
+	long long *target;              /* per change: the partner its events are about, 0 for none */
+	size_t nbatch;
+	size_t batch_size;
+	idvec ids[4];                   /* query parameters being collected */
+	il_buf arr;                     /* array literals of the query parameters */
+	il_buf val;                     /* encoded value, reused for every event */
+	il_schema_set *schemas;
+	const il_schema *schema;        /* EligibilityEvent, latest */
+	il_serde *serde;
+	il_producer *prod;
+	long pending;                   /* events queued, not yet reported */
+	long failed;                    /* events refused since the last wait */
+	char fail_reason[256];          /* the first refusal's reason */
+	bool dropping;                  /* being destroyed: refusals are purges */
+	il_metric *m_produced[EV_NTYPES];
+	il_metric *m_failures;
+};
+
+static void
+delivered(void *msg_opaque, il_err err, const char *errstr, const char *topic,
+    int32_t partition, int64_t offset, void *cb_ctx)
+{
+	cdc_emitter *e = cb_ctx;
+
+	(void)topic;
+	(void)partition;
+	(void)offset;
+	e->pending--;
+	if (err == IL_OK) {
+		/* the opaque is the counter of the event's type */
+		il_metric_inc(msg_opaque, 1);
+		return;
+	}
+	if (e->dropping)
+		return;
+	il_metric_inc(e->m_failures, 1);
+	if (e->failed++ == 0)
+		snprintf(e->fail_reason, sizeof(e->fail_reason), "%s", errstr != NULL ? errstr : "unknown");
+}
+
+static void
+idvec_push(idvec *x, long long id)
+{
+	if (x->n == x->cap) {
+		x->cap = x->cap > 0 ? x->cap * 2 : 256;
+		x->v = il_xrealloc(x->v, x->cap * sizeof(x->v[0]));
+	}
+	x->v[x->n++] = id;
+}
+
+/* Appends "{1,2}" and its NUL to @p b; @p off receives where it starts. */
+static il_err
+put_array(il_buf *b, const idvec *x, size_t *off, char *errbuf, size_t errsz)
+{
+	size_t i;
+
+	*off = b->len;
+	if (il_buf_adds(b, "{") != IL_OK)
+		goto full;
+	for (i = 0; i < x->n; i++) {
+		if (il_buf_printf(b, i > 0 ? ",%lld" : "%lld", x->v[i]) != IL_OK)
+			goto full;
+	}
+	if (il_buf_add(b, "}", 2) == IL_OK)
+		return IL_OK;
+full:
+	snprintf(errbuf, errsz, "could not build a query parameter: more than %zu bytes", b->max);
+	return IL_ERR_NOMEM;
+}
+
+static long long
+num(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* @returns the first row whose column 0 is @p id or more (rows sorted by it). */
+static int
+lower_row(const PGresult *res, long long id)
+{
+	int lo = 0, hi = res != NULL ? PQntuples(res) : 0;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (num(res, mid, 0) < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* @returns the row whose column 0 is @p id, or -1. */
+static int
+find_row(const PGresult *res, long long id)
+{
+	int row = lower_row(res, id);
+
+	return res != NULL && row < PQntuples(res) && num(res, row, 0) == id ? row : -1;
+}
+
+static int
+rowref_cmp(const void *x, const void *y)
+{
+	const rowref *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return p->row < q->row ? -1 : p->row > q->row;
+}
+
+static void
+index_rows(flush *f)
+{
+	int i, n = PQntuples(f->rows);
+
+	f->ix = il_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(f->ix[0]));
+	for (i = 0; i < n; i++) {
+		f->ix[i].kind = (int)num(f->rows, i, 0);
+		f->ix[i].row = i;
+		f->ix[i].a = num(f->rows, i, 1);
+		f->ix[i].b = num(f->rows, i, 2);
+	}
+	f->nix = (size_t)n;
+	qsort(f->ix, f->nix, sizeof(f->ix[0]), rowref_cmp);
+}
+
+/* @returns the first index entry of (@p kind, @p a), or f->nix. */
+static size_t
+lookup(const flush *f, row_kind kind, long long a)
+{
+	size_t lo = 0, hi = f->nix;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const rowref *r = &f->ix[mid];
+
+		if (r->kind < (int)kind || (r->kind == (int)kind && r->a < a))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < f->nix && f->ix[lo].kind == (int)kind && f->ix[lo].a == a)
+		return lo;
+	return f->nix;
+}
+
+static bool
+same(const flush *f, size_t i, row_kind kind, long long a)
+{
+	return i < f->nix && f->ix[i].kind == (int)kind && f->ix[i].a == a;
+}
+
+/*
+ * Members are added under their constant names and text values as
+ * references into the query results, which outlive the events: that saves
+ * two allocations of three per member.
+ */
+static void
+put(cJSON *o, const char *name, cJSON *item)
+{
+	cJSON_AddItemToObjectCS(o, name, item);
+}
+
+/* Adds text field @p col of @p row as a string, or null. */
+static void
+put_text(cJSON *o, const char *name, const PGresult *res, int row, int col)
+{
+	put(o, name, PQgetisnull(res, row, col) ? cJSON_CreateNull() :
+	    cJSON_CreateStringReference(PQgetvalue(res, row, col)));
+}
+
+/* Adds a copy of @p s. */
+static void
+put_str(cJSON *o, const char *name, const char *s)
+{
+	put(o, name, cJSON_CreateString(s));
+}
+
+static void
+put_num(cJSON *o, const char *name, double v)
+{
+	put(o, name, cJSON_CreateNumber(v));
+}
+
+static void
+put_bool(cJSON *o, const char *name, bool v)
+{
+	put(o, name, cJSON_CreateBool(v));
+}
+
+static void
+put_null(cJSON *o, const char *name)
+{
+	put(o, name, cJSON_CreateNull());
+}
+
+static void
+upper_copy(char *out, size_t outsz, const char *in)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < outsz && in[i] != '\0'; i++)
+		out[i] = (char)(in[i] >= 'a' && in[i] <= 'z' ? in[i] - 'a' + 'A' : in[i]);
+	out[i] = '\0';
+}
+
+static cJSON *
+ext_ids_json(const flush *f, long long id)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = lookup(f, R_EXTID, id); same(f, i, R_EXTID, id); i++) {
+		cJSON *x = cJSON_CreateObject();
+		int row = f->ix[i].row;
+
+		put_text(x, "type", f->rows, row, T(1));
+		put_text(x, "value", f->rows, row, T(2));
+		put_text(x, "status", f->rows, row, T(3));
+		put_text(x, "expiry_date", f->rows, row, T(4));
+		put_text(x, "description", f->rows, row, T(5));
+		cJSON_AddItemToArray(a, x);
+	}
+	return a;
+}
+
+static cJSON *
+phones_json(const flush *f, long long id)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = lookup(f, R_PHONE, id); same(f, i, R_PHONE, id); i++) {
+		cJSON *x = cJSON_CreateObject();
+		int row = f->ix[i].row;
+
+		put_text(x, "number", f->rows, row, T(1));
+		put_text(x, "sanitized", f->rows, row, T(2));
+		put_text(x, "date_collected", f->rows, row, T(3));
+		cJSON_AddItemToArray(a, x);
+	}
+	return a;
+}
+
+/* The area of the R_PERSON row @p row, or null. */
+static cJSON *
+area_json(const PGresult *res, int row)
+{
+	cJSON *a;
+
+	if (PQgetisnull(res, row, T(13)))
+		return cJSON_CreateNull();
+	a = cJSON_CreateObject();
+	put_num(a, "id", (double)num(res, row, T(13)));
+	put_text(a, "code", res, row, T(14));
+	put_text(a, "name", res, row, T(15));
+	return a;
+}
+
+/* The Registrant of partner @p id; only its source_id when it is gone. */
+static cJSON *
+person_json(const flush *f, long long id)
+{
+	cJSON *r = cJSON_CreateObject();
+	size_t i = lookup(f, R_PERSON, id);
+	const PGresult *res = f->rows;
+	int row;
+
+	put_num(r, "source_id", (double)id);
+	if (i == f->nix)
+		return r;
+	row = f->ix[i].row;
+	put(r, "external_ids", ext_ids_json(f, id));
+	put_bool(r, "is_group", PQgetvalue(res, row, T(1))[0] == 't');
+	put_text(r, "name", res, row, T(2));
+	put_text(r, "given_name", res, row, T(3));
+	put_text(r, "family_name", res, row, T(4));
+	put_text(r, "addl_name", res, row, T(5));
+	put_text(r, "gender", res, row, T(6));
+	put_text(r, "birthdate", res, row, T(7));
+	if (PQgetisnull(res, row, T(7)))
+		put_null(r, "birthdate_exact");
+	else
+		put_bool(r, "birthdate_exact", PQgetvalue(res, row, T(8))[0] != 't');
+	put_text(r, "birth_place", res, row, T(9));
+	put_text(r, "registration_date", res, row, T(10));
+	put(r, "phones", phones_json(f, id));
+	put_text(r, "email", res, row, T(11));
+	put_text(r, "address", res, row, T(12));
+	put(r, "area", area_json(res, row));
+	return r;
+}
+
+/* One HouseholdMember from the R_MEMBER entry @p i; NULL when the person is gone. */
+static cJSON *
+member_json(const flush *f, size_t i)
+{
+	const PGresult *res = f->rows;
+	int row = f->ix[i].row;
+	long long gmid = f->ix[i].b, person = num(res, row, T(1));
+	cJSON *m, *roles;
+	bool head = false;
+	size_t k;
+
+	if (lookup(f, R_PERSON, person) == f->nix)
+		return NULL;
+	m = cJSON_CreateObject();
+	roles = cJSON_CreateArray();
+	for (k = lookup(f, R_ROLE, gmid); same(f, k, R_ROLE, gmid); k++) {
+		const char *role = PQgetvalue(res, f->ix[k].row, T(1));
+
+		head = head || strcmp(role, "Head") == 0;
+		cJSON_AddItemToArray(roles, cJSON_CreateStringReference(role));
+	}
+	put(m, "registrant", person_json(f, person));
+	put(m, "roles", roles);
+	put_bool(m, "is_head", head);
+	put_text(m, "start_date", res, row, T(2));
+	put_text(m, "end_date", res, row, T(3));
+	return m;
+}
+
+/* The Household of partner @p id, or null when it has none. */
+static cJSON *
+household_json(const flush *f, long long id)
+{
+	size_t i = lookup(f, R_HOUSEHOLD, id), g;
+	cJSON *h, *members;
+	long long hid;
+	int row;
+
+	if (i == f->nix)
+		return cJSON_CreateNull();
+	hid = f->ix[i].b;
+	g = lookup(f, R_PERSON, hid);
+	if (g == f->nix)
+		return cJSON_CreateNull();
+	row = f->ix[g].row;
+	h = cJSON_CreateObject();
+	members = cJSON_CreateArray();
+	put_num(h, "source_id", (double)hid);
+	put(h, "external_ids", ext_ids_json(f, hid));
+	put_text(h, "name", f->rows, row, T(2));
+	put(h, "area", area_json(f->rows, row));
+	for (i = lookup(f, R_MEMBER, hid); same(f, i, R_MEMBER, hid); i++) {
+		cJSON *m = member_json(f, i);
+
+		if (m != NULL)
+			cJSON_AddItemToArray(members, m);
+	}
+	put(h, "members", members);
+	return h;
+}
+
+static cJSON *
+programme_json(const flush *f, long long id)
+{
+	int row = find_row(f->prog, id);
+	cJSON *p;
+
+	if (row < 0)
+		return cJSON_CreateNull();
+	p = cJSON_CreateObject();
+	put_num(p, "id", (double)id);
+	put_text(p, "name", f->prog, row, 1);
+	put_text(p, "target_type", f->prog, row, 2);
+	return p;
+}
+
+/* A Membership; @p prev, @p enrolled and @p exit_date may be "" for null. */
+static cJSON *
+membership_json(const char *state, const char *prev, const char *enrolled, const char *exit_date)
+{
+	cJSON *m = cJSON_CreateObject();
+	char up[16], ts[IL_TIME_LEN];
+	int64_t ms;
+
+	upper_copy(up, sizeof(up), state);
+	put_str(m, "state", up);
+	if (prev[0] != '\0') {
+		upper_copy(up, sizeof(up), prev);
+		put_str(m, "previous_state", up);
+	} else {
+		put_null(m, "previous_state");
+	}
+	if (enrolled[0] != '\0' && il_time_parse_ms(enrolled, IL_TIME_LENIENT, &ms) == NULL &&
+	    il_time_format_ms(ms, ts))
+		put_str(m, "enrollment_date", ts);
+	else
+		put_null(m, "enrollment_date");
+	if (exit_date[0] != '\0')
+		put_str(m, "exit_date", exit_date);
+	else
+		put_null(m, "exit_date");
+	return m;
+}
+
+/* A new event of @p type from change @p ch at @p position, without its body. */
+static cJSON *
+event_new(const cdc_emitter *e, const flush *f, const cdc_change *ch, int type,
+    const char *position, char id[65])
+{
+	cJSON *ev = cJSON_CreateObject(), *src = cJSON_CreateObject();
+	char ts[IL_TIME_LEN];
+
+	put_str(src, "system", "openspp");
+	put_str(src, "instance", e->ectx.instance);
+	put_str(src, "kind", e->source_kind);
+	put_str(src, "position", position);
+	put_str(src, "table", ch->table);
+	put_str(src, "primary_key", ch->pk);
+	il_event_id_of_source(src, id);
+	il_time_format_ms(ch->occurred_ms, ts);
+	put_str(ev, "event_id", id);
+	put_str(ev, "event_type", ev_names[type]);
+	put(ev, "source", src);
+	put_str(ev, "occurred_at", ts);
+	put_str(ev, "produced_at", f->produced);
+	return ev;
+}
+
+/* Keys, encodes and queues @p ev (freed here). */
+static il_err
+queue_event(cdc_emitter *e, cJSON *ev, int type, const char *id, const cdc_change *ch,
+    const char *position, char *errbuf, size_t errsz)
+{
+	char why[512];
+	char *key;
+	il_err err;
+
+	key = il_event_key(&e->ectx, ev, why, sizeof(why));
+	if (key == NULL) {
+		snprintf(errbuf, errsz, "could not key event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
+		    id, ch->table, ch->pk, position, why);
+		err = IL_ERR_INVALID;
+		goto done;
+	}
+	il_buf_reset(&e->val);
+	err = il_serde_encode(e->serde, e->topic, e->schema, ev, &e->val, why, sizeof(why));
+	if (err != IL_OK) {
+		snprintf(errbuf, errsz, "could not encode event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
+		    id, ch->table, ch->pk, position, why);
+		/* an unreachable registry or refused credentials are not the
+		 * event's fault */
+		if (err != IL_ERR_TRANSIENT && err != IL_ERR_CONFIG)
+			err = IL_ERR_INVALID;
+		goto done;
+	}
+	for (;;) {
+		err = il_producer_send(e->prod, e->topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
+		    e->val.data, e->val.len, NULL, 0, e->m_produced[type], EMIT_BLOCK_MS);
+		if (err != IL_ERR_TIMEOUT)
+			break;
+		/* a full queue drains only as fast as Kafka confirms: never hold
+		 * a stop up behind it */
+		if (il_sig_stop_requested()) {
+			snprintf(errbuf, errsz, "stop requested while the producer queue was full");
+			err = IL_ERR_CANCELLED;
+			goto done;
+		}
+	}
+	if (err == IL_OK)
+		e->pending++;
+	else
+		snprintf(errbuf, errsz, "could not queue event \"%s\" for \"%s\"", id, e->topic);
+done:
+	free(key);
+	cJSON_Delete(ev);
+	return err;
+}
+
+static il_err
+emit_membership(cdc_emitter *e, const flush *f, const cdc_change *ch, char *errbuf, size_t errsz)
+{
+	char id[65];
+	cJSON *ev = event_new(e, f, ch, EV_MEMBERSHIP, ch->position, id);
+
+	put(ev, "programme", programme_json(f, ch->program_id));
+	put(ev, "membership", membership_json(ch->state, ch->prev, ch->enrolled, ch->exit_date));
+	put(ev, "registrant", person_json(f, ch->partner_id));
+	put(ev, "household", household_json(f, ch->partner_id));
+	return queue_event(e, ev, EV_MEMBERSHIP, id, ch, ch->position, errbuf, errsz);
+}
+
+/* One event per ENROLLED membership of @p partner (query 2's rows). */
+static il_err
+emit_fanout(cdc_emitter *e, const flush *f, const cdc_change *ch, int type, long long partner,
+    char *errbuf, size_t errsz)
+{
+	int row, n = f->enr != NULL ? PQntuples(f->enr) : 0;
+	il_err err = IL_OK;
+
+	for (row = lower_row(f->enr, partner); row < n && num(f->enr, row, 0) == partner; row++) {
+		long long prog = num(f->enr, row, 1);
+		char position[sizeof(ch->position) + 24], id[65];
+		cJSON *ev;
+
+		snprintf(position, sizeof(position), "%s#p%lld", ch->position, prog);
+		ev = event_new(e, f, ch, type, position, id);
+		put(ev, "programme", programme_json(f, prog));
+		put(ev, "membership", membership_json("enrolled", "",
+		    PQgetvalue(f->enr, row, 3), PQgetvalue(f->enr, row, 4)));
+		put(ev, "registrant", person_json(f, partner));
+		put(ev, "household", household_json(f, partner));
+		err = queue_event(e, ev, type, id, ch, position, errbuf, errsz);
+		if (err != IL_OK)
+			break;
+	}
+	return err;
+}
+
+static il_err
+query(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
+    PGresult **res, char *errbuf, size_t errsz)
+{
+	*res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(*res) == PGRES_TUPLES_OK)
+		return IL_OK;
+	snprintf(errbuf, errsz, "could not read %s: %s", what, PQerrorMessage(db));
+	return IL_ERR_TRANSIENT;
+}
+
+/*
+ * Dates are read as PostgreSQL prints them, YYYY-MM-DD only under DateStyle
+ * ISO (the default): a session set otherwise is switched to it.
+ */
+static il_err
+iso_dates(PGconn *db, char *errbuf, size_t errsz)
+{
+	const char *style = PQparameterStatus(db, "DateStyle");
+	PGresult *res;
+	il_err err = IL_OK;
+
+	if (style != NULL && strncmp(style, "ISO", 3) == 0)
+		return IL_OK;
+	res = PQexec(db, "SET DateStyle = ISO");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errsz, "could not set \"DateStyle\" to ISO: %s", PQerrorMessage(db));
+		err = IL_ERR_TRANSIENT;
+	}
+	PQclear(res);
+	return err;
+}
+
+static bool
+is_household(cdc_change_kind k)
+{
+	return k == CDC_HOUSEHOLD || k == CDC_HOUSEHOLD_OF_GM;
+}
+
+/* Coalescing: the changes of one class and partner, in batch order. */
+typedef struct dup {
+	int cls;                /* 0 registrant, 1 household */
+	long long partner;
+	size_t i;
+} dup;
+
+static int
+dup_cmp(const void *x, const void *y)
+{
+	const dup *p = x, *q = y;
+
+	if (p->cls != q->cls)
+		return p->cls < q->cls ? -1 : 1;
+	if (p->partner != q->partner)
+		return p->partner < q->partner ? -1 : 1;
+	return p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* Keeps the first CDC_REGISTRANT or household change of each partner. */
+static void
+coalesce(cdc_emitter *e)
+{
+	dup *d = il_xmalloc(e->nbatch * sizeof(*d));
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP || e->target[i] == 0)
+			continue;
+		d[n].cls = is_household(e->batch[i].kind);
+		d[n].partner = e->target[i];
+		d[n].i = i;
+		n++;
+	}
+	qsort(d, n, sizeof(*d), dup_cmp);
+	for (i = 1; i < n; i++) {
+		if (d[i].cls == d[i - 1].cls && d[i].partner == d[i - 1].partner)
+			e->target[d[i].i] = 0;
+	}
+	free(d);
+}
+
+/* Query 1: the households of CDC_HOUSEHOLD_OF_GM changes; sets the targets. */
+static il_err
+read_targets(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
+{
+	const char *params[1];
+	size_t i, off;
+	il_err err;
+
+	e->ids[0].n = 0;
+	for (i = 0; i < e->nbatch; i++) {
+		e->target[i] = e->batch[i].partner_id;
+		if (e->batch[i].kind == CDC_HOUSEHOLD_OF_GM)
+			idvec_push(&e->ids[0], e->batch[i].id);
+	}
+	if (e->ids[0].n > 0) {
+		il_buf_reset(&e->arr);
+		err = put_array(&e->arr, &e->ids[0], &off, errbuf, errsz);
+		if (err != IL_OK)
+			return err;
+		params[0] = e->arr.data + off;
+		err = query(db, "household memberships", gm_sql, 1, params, &f->gm, errbuf, errsz);
+		if (err != IL_OK)
+			return err;
+		for (i = 0; i < e->nbatch; i++) {
+			int row;
+
+			if (e->batch[i].kind != CDC_HOUSEHOLD_OF_GM)
+				continue;
+			/* deleted since: its own DELETE made a CDC_HOUSEHOLD */
+			row = find_row(f->gm, e->batch[i].id);
+			e->target[i] = row >= 0 ? num(f->gm, row, 1) : 0;
+		}
+	}
+	coalesce(e);
+	return IL_OK;
+}
+
+/* Query 2: the ENROLLED memberships of the registrants and households. */
+static il_err
+read_enrolled(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
+{
+	const char *params[3];
+	size_t i, off[2];
+	il_err err;
+
+	e->ids[0].n = 0;
+	e->ids[1].n = 0;
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP || e->target[i] == 0)
+			continue;
+		idvec_push(&e->ids[is_household(e->batch[i].kind) ? 1 : 0], e->target[i]);
+	}
+	if (e->ids[0].n == 0 && e->ids[1].n == 0)
+		return IL_OK;
+	il_buf_reset(&e->arr);
+	err = put_array(&e->arr, &e->ids[0], &off[0], errbuf, errsz);
+	if (err == IL_OK)
+		err = put_array(&e->arr, &e->ids[1], &off[1], errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	params[0] = e->arr.data + off[0];
+	params[1] = e->arr.data + off[1];
+	params[2] = e->programme_array;
+	return query(db, "enrolled memberships", enrolled_sql, 3, params, &f->enr, errbuf, errsz);
+}
+
+/* Queries 3 and 4: what the events carry, and their programmes. */
+static il_err
+read_enrichment(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
+{
+	idvec *partners = &e->ids[2], *progs = &e->ids[3];
+	int row, n = f->enr != NULL ? PQntuples(f->enr) : 0;
+	const char *params[1];
+	size_t i, off[2];
+	il_err err;
+
+	partners->n = 0;
+	progs->n = 0;
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP) {
+			idvec_push(partners, e->batch[i].partner_id);
+			idvec_push(progs, e->batch[i].program_id);
+		}
+	}
+	for (row = 0; row < n; row++) {
+		long long pid = num(f->enr, row, 0);
+
+		if (partners->n == 0 || partners->v[partners->n - 1] != pid)
+			idvec_push(partners, pid);
+		idvec_push(progs, num(f->enr, row, 1));
+	}
+	if (partners->n == 0)
+		return IL_OK;
+	il_buf_reset(&e->arr);
+	err = put_array(&e->arr, partners, &off[0], errbuf, errsz);
+	if (err == IL_OK)
+		err = put_array(&e->arr, progs, &off[1], errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	params[0] = e->arr.data + off[0];
+	err = query(db, "registrants", partners->n <= EMIT_FEW_PARTNERS ? enrich_few_sql : enrich_sql, 1,
+	    params, &f->rows, errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	params[0] = e->arr.data + off[1];
+	err = query(db, "programmes", programme_sql, 1, params, &f->prog, errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	index_rows(f);
+	return IL_OK;
+}
+
+static void
+flush_clear(flush *f)
+{
+	PQclear(f->gm);
+	PQclear(f->enr);
+	PQclear(f->rows);
+	PQclear(f->prog);
+	free(f->ix);
+}
+
+il_err
+cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
+{
+	flush f;
+	size_t i;
+	il_err err;
+
+	if (e->nbatch == 0)
+		return IL_OK;
+	memset(&f, 0, sizeof(f));
+	il_time_format_ms(il_event_now_ms(), f.produced);
+	err = iso_dates(db, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_targets(e, db, &f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrolled(e, db, &f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrichment(e, db, &f, errbuf, errsz);
+	for (i = 0; err == IL_OK && i < e->nbatch; i++) {
+		const cdc_change *ch = &e->batch[i];
+
+		if (ch->kind == CDC_MEMBERSHIP)
+			err = emit_membership(e, &f, ch, errbuf, errsz);
+		else if (e->target[i] != 0)
+			err = emit_fanout(e, &f, ch, is_household(ch->kind) ? EV_HOUSEHOLD : EV_REGISTRANT,
+			    e->target[i], errbuf, errsz);
+		/* serve delivery reports as we go, so the queue never fills up
+		 * with reports nobody reads */
+		il_producer_poll(e->prod, 0);
+	}
+	/* On failure the batch stays: events queued before it come again with
+	 * the same ids. */
+	if (err == IL_OK)
+		e->nbatch = 0;
+	flush_clear(&f);
+	return err;
+}
+
+il_err
+cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, size_t errsz)
+{
+	il_err err;
+
+	if (ch->kind == CDC_MEMBERSHIP && !cdc_emitter_wants_programme(e, ch->program_id))
+		return IL_OK;
+	/* full after a failed flush: try again before taking more */
+	if (e->nbatch == e->batch_size) {
+		err = cdc_emitter_flush(e, db, errbuf, errsz);
+		if (err != IL_OK)
+			return err;
+	}
+	e->batch[e->nbatch++] = *ch;
+	if (e->nbatch < e->batch_size)
+		return IL_OK;
+	return cdc_emitter_flush(e, db, errbuf, errsz);
+}
+
+il_err
+cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz)
+{
+	while (e->pending > 0) {
+		if (il_sig_stop_requested()) {
+			snprintf(errbuf, errsz, "stop requested with %ld events not confirmed", e->pending);
+			return IL_ERR_CANCELLED;
+		}
+		il_producer_poll(e->prod, EMIT_BLOCK_MS);
+	}
+	if (e->failed > 0) {
+		snprintf(errbuf, errsz, "kafka refused %ld events: %s", e->failed, e->fail_reason);
+		e->failed = 0;
+		return IL_ERR_TRANSIENT;
+	}
+	return IL_OK;
+}
+
+void
+cdc_emitter_discard(cdc_emitter *e)
+{
+	e->nbatch = 0;
+}
+
+void
+cdc_emitter_poll(cdc_emitter *e)
+{
+	il_producer_poll(e->prod, 0);
+}
+
+size_t
+cdc_emitter_batched(const cdc_emitter *e)
+{
+	return e->nbatch;
+}
+
+long
+cdc_emitter_in_flight(const cdc_emitter *e)
+{
+	return e->pending;
+}
+
+bool
+cdc_emitter_wants_programme(const cdc_emitter *e, long long id)
+{
+	size_t i;
+
+	if (e->nprogrammes == 0)
+		return true;
+	for (i = 0; i < e->nprogrammes; i++) {
+		if (e->programmes[i] == id)
+			return true;
+	}
+	return false;
+}
+
+cdc_emitter *
+cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
+{
+	const char *dir = il_conf_get(o->conf, "schemas.dir");
+	char label[96];
+	cdc_emitter *e;
+	idvec progs = { NULL, 0, 0 };
+	size_t off;
+	int t;
+
+	if (o->batch_size == 0 || o->source_kind == NULL || o->ectx.instance == NULL || o->metrics == NULL) {
+		snprintf(errbuf, errsz, "could not make the emitter: batch size, source kind, instance and "
+		    "metrics are required");
+		return NULL;
+	}
+	e = il_xcalloc(1, sizeof(*e));
+	e->ectx = o->ectx;
+	e->source_kind = o->source_kind;
+	e->topic = il_conf_get(o->conf, "topic.eligibility");
+	e->batch_size = o->batch_size;
+	e->batch = il_xcalloc(o->batch_size, sizeof(e->batch[0]));
+	e->target = il_xcalloc(o->batch_size, sizeof(e->target[0]));
+	il_buf_init(&e->arr, EMIT_ARRAY_MAX);
+	il_buf_init(&e->val, (size_t)il_conf_get_int(o->conf, "avro.max.message.bytes"));
+	if (o->nprogrammes > 0) {
+		e->programmes = il_xmalloc(o->nprogrammes * sizeof(e->programmes[0]));
+		memcpy(e->programmes, o->programmes, o->nprogrammes * sizeof(e->programmes[0]));
+		e->nprogrammes = o->nprogrammes;
+		progs.v = e->programmes;
+		progs.n = e->nprogrammes;
+		if (put_array(&e->arr, &progs, &off, errbuf, errsz) != IL_OK)
+			goto fail;
+		e->programme_array = il_buf_take(&e->arr);
+	}
+	e->schemas = il_schema_set_load(dir, errbuf, errsz);
+	if (e->schemas == NULL)
+		goto fail;
+	e->schema = il_schema_set_latest(e->schemas, "EligibilityEvent");
+	if (e->schema == NULL) {
+		snprintf(errbuf, errsz, "schema \"EligibilityEvent\" is missing from \"%s\"", dir);
+		goto fail;
+	}
+	e->serde = il_serde_new(o->conf, e->schemas, errbuf, errsz);
+	if (e->serde == NULL)
+		goto fail;
+	e->prod = il_producer_new(o->conf, delivered, e, errbuf, errsz);
+	if (e->prod == NULL)
+		goto fail;
+	for (t = 0; t < EV_NTYPES; t++) {
+		il_metrics_label(label, sizeof(label), "type", ev_names[t]);
+		e->m_produced[t] = il_metrics_counter(o->metrics, "imislink_cdc_events_produced_total",
+		    "events Kafka confirmed", label);
+	}
+	e->m_failures = il_metrics_counter(o->metrics, "imislink_cdc_delivery_failures_total",
+	    "events Kafka refused or timed out", NULL);
+	return e;
+fail:
+	cdc_emitter_destroy(e);
+	return NULL;
+}
+
+void
+cdc_emitter_destroy(cdc_emitter *e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	if (e->prod != NULL) {
+		/* Nothing unconfirmed was acknowledged at the source: drop it
+		 * rather than wait for librdkafka's message timeout. */
+		e->dropping = true;
+		rd_kafka_purge(il_producer_handle(e->prod), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		il_producer_destroy(e->prod);
+	}
+	il_serde_destroy(e->serde);
+	il_schema_set_destroy(e->schemas);
+	for (i = 0; i < sizeof(e->ids) / sizeof(e->ids[0]); i++)
+		free(e->ids[i].v);
+	il_buf_free(&e->arr);
+	il_buf_free(&e->val);
+	free(e->programme_array);
+	free(e->programmes);
+	free(e->batch);
+	free(e->target);
+	free(e);
+}
