@@ -104,25 +104,6 @@ struct params {
 	int nowned;
 };
 
-/* libpq's messages end in a newline and may span lines: one line for ours. */
-static void
-flatten(const char *msg, char *out, size_t outsz)
-{
-	size_t i, n = 0;
-	bool space = false;
-
-	for (i = 0; msg[i] != '\0' && n + 1 < outsz; i++) {
-		if (isspace((unsigned char)msg[i])) {
-			space = n > 0;
-			continue;
-		}
-		if (space && n + 2 < outsz)
-			out[n++] = ' ';
-		space = false;
-		out[n++] = msg[i];
-	}
-	out[n] = '\0';
-}
 
 /* Notices ("relation already exists, skipping") would go to stderr in
  * libpq's own format and break the JSON log; they tell nothing an operator
@@ -133,7 +114,7 @@ on_notice(void *arg, const char *message)
 	char line[512];
 
 	(void)arg;
-	flatten(message, line, sizeof(line));
+	il_text_one_line(message, line, sizeof(line));
 	il_log_debug("audit store notice", IL_STR("notice", line));
 }
 
@@ -176,7 +157,7 @@ il_audit_pg_error(il_audit *a, const PGresult *r, const char *what, char *errbuf
 		msg = PQerrorMessage(a->pg);
 	if (msg == NULL)
 		msg = r != NULL ? PQresStatus(PQresultStatus(r)) : "no answer from the server";
-	flatten(msg, line, sizeof(line));
+	il_text_one_line(msg, line, sizeof(line));
 	if (state != NULL)
 		il_err_setf(errbuf, errsz, "%s: %s (SQLSTATE %s)", what, line, state);
 	else
@@ -265,7 +246,7 @@ il_audit_reconnect(il_audit *a, char *errbuf, size_t errsz)
 		return IL_ERR_TRANSIENT;
 	}
 	if (PQstatus(a->pg) != CONNECTION_OK) {
-		flatten(PQerrorMessage(a->pg), line, sizeof(line));
+		il_text_one_line(PQerrorMessage(a->pg), line, sizeof(line));
 		il_err_setf(errbuf, errsz, "could not connect to the audit store: %s", line);
 		PQfinish(a->pg);
 		a->pg = NULL;

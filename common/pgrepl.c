@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pgrepl.h"
+#include "text.h"
 #include "xalloc.h"
 
 struct il_pgrepl {
@@ -19,21 +20,6 @@ struct il_pgrepl {
 	bool streaming;                 /* in COPY BOTH after START_REPLICATION */
 };
 
-/* Copies @p msg into @p out on one line: libpq's messages end in newlines
- * and may span several (DETAIL, HINT). */
-static void
-flatten(const char *msg, char *out, size_t outsz)
-{
-	size_t i, n = 0;
-
-	if (outsz == 0)
-		return;
-	for (i = 0; msg != NULL && msg[i] != '\0' && n + 1 < outsz; i++)
-		out[n++] = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-}
 
 /* SQLSTATEs after which trying again later can succeed: connection
  * failures (08), shutdowns and crashes (57P01-57P05), resources (53), a
@@ -63,7 +49,7 @@ pg_fail(PGconn *conn, const PGresult *res, const char *what, char *errbuf, size_
 		msg = PQerrorMessage(conn);
 	if (msg == NULL)
 		msg = res != NULL ? PQresStatus(PQresultStatus(res)) : "no answer from the server";
-	flatten(msg, line, sizeof(line));
+	il_text_one_line(msg, line, sizeof(line));
 	if (state != NULL)
 		il_err_setf(errbuf, errsz, "%s: %s (SQLSTATE %s)", what, line, state);
 	else
@@ -90,12 +76,12 @@ open_conn(const char *conninfo, bool replication, PGconn **out, char *errbuf, si
 	const char *keys[] = {
 		"connect_timeout", "fallback_application_name", "client_encoding",
 		"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		"dbname", "replication", NULL,
+		"options", "dbname", "replication", NULL,
 	};
 	const char *vals[] = {
 		"10", "imislink", "UTF8",
 		"1", "10", "5", "3", "30000",
-		conninfo != NULL ? conninfo : "", "database", NULL,
+		"-c DateStyle=ISO", conninfo != NULL ? conninfo : "", "database", NULL,
 	};
 	PQconninfoOption *opts;
 	char *perr = NULL;
@@ -112,7 +98,7 @@ open_conn(const char *conninfo, bool replication, PGconn **out, char *errbuf, si
 	}
 	PQconninfoFree(opts);
 	if (!replication)
-		keys[9] = NULL;
+		keys[10] = NULL;
 	*out = PQconnectdbParams(keys, vals, 1);
 	if (*out == NULL) {
 		il_err_setf(errbuf, errsz, "could not connect to PostgreSQL: out of memory");
@@ -121,11 +107,30 @@ open_conn(const char *conninfo, bool replication, PGconn **out, char *errbuf, si
 	if (PQstatus(*out) != CONNECTION_OK) {
 		char line[512];
 
-		flatten(PQerrorMessage(*out), line, sizeof(line));
+		il_text_one_line(PQerrorMessage(*out), line, sizeof(line));
 		il_err_setf(errbuf, errsz, "could not connect to PostgreSQL%s: %s",
 		    replication ? " for replication" : "", line);
 		return IL_ERR_TRANSIENT;
 	}
+	return IL_OK;
+}
+
+il_err
+il_pgrepl_connect_db(const char *conninfo, int statement_timeout_ms, PGconn **out, char *errbuf, size_t errsz)
+{
+	char sql[160];
+	il_err rc;
+
+	rc = open_conn(conninfo, false, out, errbuf, errsz);
+	if (rc != IL_OK) {
+		PQfinish(*out);
+		*out = NULL;
+		return rc;
+	}
+	/* Best effort: a failure here shows at the first real query. */
+	snprintf(sql, sizeof(sql), "SELECT set_config('statement_timeout', '%d', false) "
+	    "WHERE current_setting('statement_timeout') = '0'", statement_timeout_ms);
+	PQclear(PQexec(*out, sql));
 	return IL_OK;
 }
 
@@ -222,7 +227,7 @@ il_pgrepl_connect(const char *conninfo, il_pgrepl **out, char *errbuf, size_t er
 		}
 		rc = IL_ERR_TRANSIENT;
 		if (r->conn != NULL && strstr(PQerrorMessage(r->conn), "pg_hba.conf") != NULL) {
-			flatten(PQerrorMessage(r->conn), why, sizeof(why));
+			il_text_one_line(PQerrorMessage(r->conn), why, sizeof(why));
 			il_err_setf(errbuf, errsz, "could not connect to PostgreSQL for replication: %s "
 			    "(a \"replication\" line in pg_hba.conf must allow the role)", why);
 			rc = IL_ERR_PERMANENT;

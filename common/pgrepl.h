@@ -10,9 +10,15 @@
  * LSN the caller passes, and the server resumes a slot from the last
  * acknowledged (confirmed_flush) position.  A primary keepalive with
  * reply_requested set must be answered at once with il_pgrepl_send_status()
- * carrying the caller's acknowledged LSN (never the keepalive's wal_end,
- * which would acknowledge changes not yet delivered); unanswered, the server
- * ends the connection after wal_sender_timeout.
+ * carrying the caller's acknowledged LSN; unanswered, the server ends the
+ * connection after wal_sender_timeout.  The keepalive's wal_end (the
+ * server's sent position) may be acknowledged only when no transaction is
+ * open and everything received was delivered: every transaction that
+ * committed before it has then been sent, and one still being decoded is
+ * sent again after a restart, as pg_recvlogical relies on.
+ *
+ * Every connection sets DateStyle ISO, so dates arrive as YYYY-MM-DD whatever
+ * the server's default.
  *
  * One il_pgrepl is used by one thread at a time.
  */
@@ -75,6 +81,20 @@ il_err il_pgrepl_check(const char *conninfo, char *errbuf, size_t errsz);
  */
 __attribute__((warn_unused_result))
 il_err il_pgrepl_connect(const char *conninfo, il_pgrepl **out, char *errbuf, size_t errsz);
+
+/**
+ * @brief Opens a normal (not replication) connection with the same defaults
+ * as the replication one (connect timeout, keepalives, TCP user timeout,
+ * UTF8, DateStyle ISO; the caller's @p conninfo wins where it says otherwise)
+ * and a statement timeout of @p statement_timeout_ms unless the server or
+ * the role set one, so that no query can block its caller for ever.
+ * @returns IL_OK with @p *out set (the caller PQfinish()es it);
+ * IL_ERR_CONFIG for a malformed @p conninfo (the value is never shown: it
+ * may hold a password); IL_ERR_TRANSIENT when the server cannot be reached.
+ */
+__attribute__((warn_unused_result))
+il_err il_pgrepl_connect_db(const char *conninfo, int statement_timeout_ms, PGconn **out,
+    char *errbuf, size_t errsz);
 
 /** Closes the connection and frees @p r; NULL is a no-op. */
 void il_pgrepl_close(il_pgrepl *r);

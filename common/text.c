@@ -1,6 +1,7 @@
 /*
  * text.c - checking text from outside and naming what it holds.
  */
+#include <ctype.h>
 #include "text.h"
 
 #include <stdint.h>
@@ -75,4 +76,28 @@ il_text_json_kind(const cJSON *j, bool bool_value)
 	if (cJSON_IsObject(j))
 		return "an object";
 	return "an invalid value";
+}
+
+void
+il_text_one_line(const char *msg, char *out, size_t outsz)
+{
+	size_t i, n = 0;
+	bool space = false;
+
+	if (outsz == 0)
+		return;
+	for (i = 0; msg != NULL && msg[i] != '\0' && n + 1 < outsz; i++) {
+		if (isspace((unsigned char)msg[i])) {
+			space = n > 0;
+			continue;
+		}
+		if (space) {
+			if (n + 2 >= outsz)
+				break;
+			out[n++] = ' ';
+		}
+		space = false;
+		out[n++] = msg[i];
+	}
+	out[n] = '\0';
 }

@@ -32,4 +32,12 @@ bool il_text_utf8_valid(const char *s, size_t len, size_t *bad);
  */
 const char *il_text_json_kind(const cJSON *j, bool bool_value);
 
+/**
+ * @brief Copies @p msg (NULL counts as "") into @p out of @p outsz bytes on
+ * one line: runs of white space, line breaks included, become one space,
+ * and none leads or trails.  libpq's messages end in a newline and may span
+ * several lines (DETAIL, HINT); a log line must not.  Cut to fit.
+ */
+void il_text_one_line(const char *msg, char *out, size_t outsz);
+
 #endif

@@ -22,8 +22,10 @@
  * the registrant or household it concerns is unknown.  Deletes of
  * memberships and Truncates give no event: they are counted and logged.
  *
- * A transaction's end LSN is acknowledged only after Kafka confirmed every
- * event of it; between transactions, a keepalive's WAL end is acknowledged
+ * The finished initial load is recorded in cdc.state.file; a load cut short
+ * runs again at the next start.  A transaction's end LSN is acknowledged only
+ * after Kafka confirmed every event of it (commits close together share one
+ * wait); between transactions, a keepalive's WAL end is acknowledged
  * when nothing is waiting, so the slot does not hold back WAL that other
  * databases of the cluster write.  Each change's position is its own LSN,
  * so two changes of one row in a transaction have distinct event ids.
@@ -41,12 +43,17 @@
 #include "pgoutput.h"
 #include "pgrepl.h"
 #include "sig.h"
+#include "state.h"
+#include "text.h"
 #include "timefmt.h"
 #include "timers.h"
 
 #define CAPTURE_STATUS_MS 10000         /* standby status at least this often */
 #define CAPTURE_SLOT_CHECK_MS 5000      /* slot lag read this often */
 #define CAPTURE_SNAPSHOT_PAGE "1000"
+#define CAPTURE_SETTLE_MS 200           /* commits wait at most this long for their acknowledgement */
+#define CAPTURE_STATEMENT_TIMEOUT_MS 60000
+#define CAPTURE_STATE_MAGIC "imislink-cdc-slot 1"
 
 static const char *const capture_tables[] = {
 	"g2p_program_membership", "res_partner", "g2p_reg_id", "g2p_phone_number",
@@ -80,8 +87,12 @@ typedef struct capture {
 	il_pgrepl *repl;
 	il_pgoutput_relcache *rels;
 	il_pgoutput_arena *arena;
+	const char *state_path;         /* cdc.state.file: the slot whose initial load finished */
 	bool in_txn;
 	int64_t txn_time_ms;            /* the open transaction's commit time */
+	uint64_t committed;             /* end LSN of the last Commit received */
+	int64_t committed_time_ms;      /* its commit time */
+	int64_t settle_due_ms;          /* when the commits received must be acknowledged */
 	uint64_t acked;                 /* last end LSN acknowledged */
 	int64_t last_status_ms;
 	int64_t last_slot_ms;
@@ -342,16 +353,21 @@ exec_ok(PGconn *db, const char *sql, char *errbuf, size_t errsz)
 	il_err err = IL_OK;
 
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errsz, "could not run \"%s\": %s", sql, PQerrorMessage(db));
+		char line[512];
+
+		il_text_one_line(PQerrorMessage(db), line, sizeof(line));
+		snprintf(errbuf, errsz, "could not run \"%s\": %s", sql, line);
 		err = IL_ERR_TRANSIENT;
 	}
 	PQclear(r);
 	return err;
 }
 
-/* Adds one page of the initial load; @returns the rows read, or -1. */
+/* Adds one page of the initial load; @returns the rows read, or -1 with
+ * the error in @p err. */
 static int
-snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, char *errbuf, size_t errsz)
+snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, il_err *err,
+    char *errbuf, size_t errsz)
 {
 	const char *params[2] = { last, cp->c->programme_array };
 	int64_t now = il_event_now_ms();
@@ -360,8 +376,12 @@ snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, char
 
 	r = PQexecParams(cp->db, snapshot_sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, errsz, "could not read memberships: %s", PQerrorMessage(cp->db));
+		char line[512];
+
+		il_text_one_line(PQerrorMessage(cp->db), line, sizeof(line));
+		snprintf(errbuf, errsz, "could not read memberships: %s", line);
 		PQclear(r);
+		*err = IL_ERR_TRANSIENT;
 		return -1;
 	}
 	n = PQntuples(r);
@@ -380,7 +400,8 @@ snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, char
 		snprintf(ch.table, sizeof(ch.table), "g2p_program_membership");
 		snprintf(ch.pk, sizeof(ch.pk), "%lld", ch.id);
 		ch.occurred_ms = now;
-		if (add(cp, &ch, errbuf, errsz) != IL_OK) {
+		*err = add(cp, &ch, errbuf, errsz);
+		if (*err != IL_OK) {
 			PQclear(r);
 			return -1;
 		}
@@ -415,12 +436,10 @@ initial_load(capture *cp, const char *snapshot, uint64_t lsn, char *errbuf, size
 	}
 	il_log_info("initial load started", IL_STR("position", position));
 	for (;;) {
-		int n = snapshot_page(cp, position, last, sizeof(last), errbuf, errsz);
+		int n = snapshot_page(cp, position, last, sizeof(last), &err, errbuf, errsz);
 
-		if (n < 0) {
-			err = IL_ERR_TRANSIENT;
+		if (n < 0)
 			goto done;
-		}
 		if (n == 0)
 			break;
 		err = cdc_emitter_flush(cp->c->em, cp->db, errbuf, errsz);
@@ -470,9 +489,28 @@ check_slot(capture *cp)
 		    IL_INT("bytes", s.retained_bytes), IL_INT("limit", cp->warn_bytes));
 }
 
-/* Commit: everything of the transaction to Kafka, then acknowledge it. */
+/*
+ * Commit: the transaction's end LSN waits for its acknowledgement with the
+ * commits that follow within CAPTURE_SETTLE_MS, so that a registry committing
+ * one row at a time costs one Kafka round trip per group, not per commit.
+ */
+static void
+on_commit(capture *cp, const il_pgoutput_msg *m)
+{
+	if (cp->committed <= cp->acked)
+		cp->settle_due_ms = il_timers_now_ms() + CAPTURE_SETTLE_MS;
+	cp->committed = m->u.commit.end_lsn;
+	cp->committed_time_ms = cp->txn_time_ms;
+	cp->in_txn = false;
+	il_metric_inc(cp->m_txns, 1);
+}
+
+/*
+ * Everything received to Kafka, then the last commit acknowledged: the wait
+ * covers every event queued before it, hence every transaction committed.
+ */
 static il_err
-on_commit(capture *cp, const il_pgoutput_msg *m, char *errbuf, size_t errsz)
+settle(capture *cp, char *errbuf, size_t errsz)
 {
 	il_err err;
 
@@ -481,10 +519,8 @@ on_commit(capture *cp, const il_pgoutput_msg *m, char *errbuf, size_t errsz)
 		err = cdc_emitter_wait(cp->c->em, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	cp->acked = m->u.commit.end_lsn;
-	cp->in_txn = false;
-	il_metric_inc(cp->m_txns, 1);
-	il_metric_set(cp->m_delay, (double)(il_event_now_ms() - cp->txn_time_ms) / 1e3);
+	cp->acked = cp->committed;
+	il_metric_set(cp->m_delay, (double)(il_event_now_ms() - cp->committed_time_ms) / 1e3);
 	return send_status(cp, errbuf, errsz);
 }
 
@@ -495,8 +531,8 @@ on_commit(capture *cp, const il_pgoutput_msg *m, char *errbuf, size_t errsz)
 static il_err
 on_keepalive(capture *cp, const il_pgoutput_copydata *cd, char *errbuf, size_t errsz)
 {
-	if (!cp->in_txn && cdc_emitter_batched(cp->c->em) == 0 && cdc_emitter_in_flight(cp->c->em) == 0 &&
-	    cd->wal_end > cp->acked) {
+	if (!cp->in_txn && cp->committed <= cp->acked && cdc_emitter_batched(cp->c->em) == 0 &&
+	    cdc_emitter_in_flight(cp->c->em) == 0 && cd->wal_end > cp->acked) {
 		cp->acked = cd->wal_end;
 		return send_status(cp, errbuf, errsz);
 	}
@@ -533,7 +569,8 @@ on_message(capture *cp, const il_pgoutput_copydata *cd, char *errbuf, size_t err
 		il_log_warn("tables truncated: no event", IL_INT("relations", m.u.truncate.nrelids));
 		return IL_OK;
 	case IL_PGOUTPUT_COMMIT:
-		return on_commit(cp, &m, errbuf, errsz);
+		on_commit(cp, &m);
+		return IL_OK;
 	default:
 		return IL_OK;
 	}
@@ -553,6 +590,7 @@ stream(capture *cp, char *errbuf, size_t errsz)
 	il_log_info("streaming", IL_STR("slot", cp->slot), IL_STR("publication", cp->publication));
 	while (!il_sig_stop_requested()) {
 		int64_t t = il_timers_now_ms();
+		bool settling;
 
 		if (il_sig_take_reload())
 			il_daemon_reload(cp->c->d);
@@ -564,7 +602,21 @@ stream(capture *cp, char *errbuf, size_t errsz)
 		if (t - cp->last_slot_ms > CAPTURE_SLOT_CHECK_MS)
 			check_slot(cp);
 		cdc_emitter_poll(cp->c->em);
-		err = il_pgrepl_read(cp->repl, 1000, &cd, errbuf, errsz);
+		settling = cp->committed > cp->acked;
+		if (settling && t >= cp->settle_due_ms) {
+			err = settle(cp, errbuf, errsz);
+			if (err != IL_OK)
+				return err;
+			continue;
+		}
+		/* With commits waiting, a quiet moment is the time to settle them. */
+		err = il_pgrepl_read(cp->repl, settling ? 0 : 1000, &cd, errbuf, errsz);
+		if (err == IL_ERR_TIMEOUT && settling) {
+			err = settle(cp, errbuf, errsz);
+			if (err != IL_OK)
+				return err;
+			continue;
+		}
 		if (err == IL_ERR_TIMEOUT || err == IL_ERR_CANCELLED)
 			continue;
 		if (err != IL_OK)
@@ -577,25 +629,68 @@ stream(capture *cp, char *errbuf, size_t errsz)
 }
 
 /*
- * A slot whose initial load did not finish is dropped, so that the next start
- * creates it again and loads again: with the slot kept, cdc.snapshot=initial
- * would stream on and the memberships not yet loaded would never be sent.
+ * Whether cdc.state.file records that the initial load of this slot
+ * finished.  Losing the file only makes the load run again (repeats, with
+ * the same ids); a file of another kind is refused rather than overwritten.
  */
-static void
-drop_slot(capture *cp)
+static il_err
+load_recorded(capture *cp, bool *done, char *errbuf, size_t errsz)
 {
-	const char *params[1] = { cp->slot };
-	PGresult *r;
+	size_t mlen = strlen(CAPTURE_STATE_MAGIC), slen = strlen(cp->slot);
+	const char *line;
+	bool found;
+	il_buf text;
+	il_err err;
 
-	/* The slot belongs to the replication session until it ends. */
-	il_pgrepl_close(cp->repl);
-	cp->repl = NULL;
-	r = PQexecParams(cp->db, "SELECT pg_drop_replication_slot($1)", 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		il_log_info("slot dropped: its initial load did not finish", IL_STR("slot", cp->slot));
-	else
-		il_log_warn("could not drop the slot of an unfinished initial load: start with cdc.snapshot=always",
-		    IL_STR("slot", cp->slot), IL_STR("reason", PQerrorMessage(cp->db)));
+	*done = false;
+	il_buf_init(&text, 4096);
+	err = cdc_state_read(cp->state_path, &text, &found, errbuf, errsz);
+	if (err != IL_OK || !found)
+		goto out;
+	if (text.len < mlen + 1 || memcmp(text.data, CAPTURE_STATE_MAGIC "\n", mlen + 1) != 0) {
+		il_err_setf(errbuf, errsz, "cdc.state.file \"%s\" is not a replication state (line 1 is not "
+		    "\"%s\"): a polling cursor? give each mode its own file", cp->state_path, CAPTURE_STATE_MAGIC);
+		err = IL_ERR_CONFIG;
+		goto out;
+	}
+	line = text.data + mlen + 1;
+	*done = strncmp(line, cp->slot, slen) == 0 && line[slen] == ' ';
+out:
+	il_buf_free(&text);
+	return err;
+}
+
+static il_err
+record_load(capture *cp, uint64_t lsn, char *errbuf, size_t errsz)
+{
+	char text[256], lsnbuf[IL_PGOUTPUT_LSN_LEN];
+	int n;
+
+	n = snprintf(text, sizeof(text), "%s\n%s %s\n", CAPTURE_STATE_MAGIC, cp->slot,
+	    il_pgoutput_lsn_format(lsn, lsnbuf));
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		il_err_setf(errbuf, errsz, "slot name \"%s\" too long for cdc.state.file", cp->slot);
+		return IL_ERR_CONFIG;
+	}
+	return cdc_state_replace(cp->state_path, text, (size_t)n, errbuf, errsz);
+}
+
+/* Tells, once, which tables lack REPLICA IDENTITY FULL and what is lost. */
+static void
+check_replica_identity(capture *cp)
+{
+	static const char sql[] =
+		"SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE n.nspname = current_schema() AND c.relreplident <> 'f' AND c.relname = ANY('{"
+		"g2p_program_membership,res_partner,g2p_reg_id,g2p_phone_number,g2p_group_membership}') "
+		"ORDER BY 1";
+	PGresult *r = PQexec(cp->db, sql);
+	int i;
+
+	for (i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+		il_log_warn("table without REPLICA IDENTITY FULL: previous states, the filter of unchanged "
+		    "updates and the registrant of a deleted row are lost; run ALTER TABLE ... REPLICA IDENTITY FULL",
+		    IL_STR("table", PQgetvalue(r, i, 0)));
 	PQclear(r);
 }
 
@@ -605,17 +700,16 @@ start(capture *cp, char *errbuf, size_t errsz)
 	const char *mode = il_conf_get(cp->c->d->conf, "cdc.snapshot");
 	char snapshot[IL_PGREPL_SNAPSHOT_LEN] = "";
 	uint64_t consistent = 0;
-	bool existed = false, created = false;
+	bool existed = false, created = false, loaded = false;
 	il_err err;
 
 	err = il_pgrepl_check(cp->c->conninfo, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	cp->db = PQconnectdb(cp->c->conninfo);
-	if (PQstatus(cp->db) != CONNECTION_OK) {
-		snprintf(errbuf, errsz, "could not connect to openSPP's database: %s", PQerrorMessage(cp->db));
-		return IL_ERR_TRANSIENT;
-	}
+	err = il_pgrepl_connect_db(cp->c->conninfo, CAPTURE_STATEMENT_TIMEOUT_MS, &cp->db, errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	check_replica_identity(cp);
 	err = il_pgrepl_ensure_publication(cp->db, cp->publication, capture_tables, &created, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
@@ -630,13 +724,22 @@ start(capture *cp, char *errbuf, size_t errsz)
 		return err;
 	if (!existed)
 		il_log_info("slot created", IL_STR("slot", cp->slot));
-	if (strcmp(mode, "always") == 0 || (!existed && strcmp(mode, "initial") == 0)) {
-		if (existed)
-			consistent = il_pgrepl_system_info(cp->repl)->xlogpos;
-		err = initial_load(cp, snapshot, consistent, errbuf, errsz);
-		if (err != IL_OK && !existed)
-			drop_slot(cp);
+	if (strcmp(mode, "never") == 0)
+		return IL_OK;
+	if (existed && strcmp(mode, "initial") == 0) {
+		err = load_recorded(cp, &loaded, errbuf, errsz);
+		if (err != IL_OK || loaded)
+			return err;
+		/* A load cut short (a crash, a lost connection): the stream
+		 * resumes at the slot, and a fresh snapshot covers the rest. */
+		il_log_warn("slot exists but its initial load did not finish: loading again",
+		    IL_STR("slot", cp->slot), IL_STR("file", cp->state_path));
 	}
+	if (existed)
+		consistent = il_pgrepl_system_info(cp->repl)->xlogpos;
+	err = initial_load(cp, snapshot, consistent, errbuf, errsz);
+	if (err == IL_OK)
+		err = record_load(cp, consistent, errbuf, errsz);
 	return err;
 }
 
@@ -652,6 +755,7 @@ cdc_capture_run(cdc_ctx *c, char *errbuf, size_t errsz)
 	cp.slot = il_conf_get(c->d->conf, "cdc.slot.name");
 	cp.publication = il_conf_get(c->d->conf, "cdc.publication.name");
 	cp.warn_bytes = il_conf_get_int(c->d->conf, "cdc.slot.lag.warn.bytes");
+	cp.state_path = il_conf_get(c->d->conf, "cdc.state.file");
 	cp.rels = il_pgoutput_relcache_new();
 	cp.arena = il_pgoutput_arena_new();
 	cp.m_delay = il_metrics_gauge(mx, "imislink_cdc_replication_delay_seconds",

@@ -16,7 +16,7 @@
  *
  * The cursor is each table's last (write_date, id), read with
  *	WHERE (write_date, id) > ($1, $2) ORDER BY write_date, id LIMIT batch
- * one page per table per round.  It lives in cdc.poll.state.file:
+ * one page per table per round.  It lives in cdc.state.file:
  *	imislink-cdc-poll 1
  *	g2p_program_membership 2026-11-22T04:46:36.123456 1234
  *	res_partner -infinity 0
@@ -72,8 +72,11 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgrepl.h"
 #include "sig.h"
+#include "state.h"
 #include "timefmt.h"
+#include "text.h"
 #include "xalloc.h"
 
 #define POLL_NTABLES 5
@@ -83,7 +86,7 @@
 #define POLL_SEEN_MAX (1u << 20)        /* row versions the overlap set remembers */
 #define POLL_SEEN_MIN_CAP 1024u
 #define POLL_STEP_MS 100                /* sleeps are cut into steps to notice signals */
-#define POLL_STATEMENT_TIMEOUT "60s"
+#define POLL_STATEMENT_TIMEOUT_MS 60000
 #define POLL_NEVER INT64_MIN            /* wd_us of "-infinity" */
 
 /* Types of the query parameters (pg_type oids): the forward query leaves
@@ -165,8 +168,7 @@ typedef struct poll_seen {
 typedef struct poller {
 	cdc_ctx *c;
 	PGconn *db;
-	const char *state_path;         /* cdc.poll.state.file */
-	char *tmp_path;                 /* its temporary twin */
+	const char *state_path;         /* cdc.state.file */
 	long long batch;                /* rows per query */
 	long long interval_ms;          /* pause between polls that found nothing */
 	long long overlap_s;            /* the window read again */
@@ -337,18 +339,6 @@ parse_wd(const char *text, poll_cursor *c)
 	return true;
 }
 
-/* Replaces line breaks of a server message by spaces: one log line. */
-static void
-flatten(const char *msg, char *out, size_t outsz)
-{
-	size_t i, n = 0;
-
-	for (i = 0; msg[i] != '\0' && n + 1 < outsz; i++)
-		out[n++] = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
-}
 
 /*
  * The reason of a failed query into @p errbuf.  @returns IL_ERR_CONFIG for
@@ -362,7 +352,7 @@ pg_fail(PGconn *db, const PGresult *r, const char *what, char *errbuf, size_t er
 	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	char line[512];
 
-	flatten(r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r) :
+	il_text_one_line(r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r) :
 	    PQerrorMessage(db), line, sizeof(line));
 	if (state != NULL)
 		il_err_setf(errbuf, errsz, "%s: %s (SQLSTATE %s)", what, line, state);
@@ -379,7 +369,7 @@ on_notice(void *arg, const char *message)
 	char line[512];
 
 	(void)arg;
-	flatten(message, line, sizeof(line));
+	il_text_one_line(message, line, sizeof(line));
 	il_log_debug("polling: server notice", IL_STR("notice", line));
 }
 
@@ -405,7 +395,7 @@ poll_sleep(poller *p, long long ms)
 
 /* ---- the state file ---- */
 
-/* Reads cdc.poll.state.file into p->cur; *@p found false when there is none. */
+/* Reads cdc.state.file into p->cur; *@p found false when there is none. */
 static il_err
 state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 {
@@ -421,7 +411,7 @@ state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 	if (f == NULL) {
 		if (errno == ENOENT)
 			return IL_OK;
-		il_err_setf(errbuf, errsz, "could not open cdc.poll.state.file \"%s\": %s", p->state_path,
+		il_err_setf(errbuf, errsz, "could not open cdc.state.file \"%s\": %s", p->state_path,
 		    strerror(errno));
 		return IL_ERR_CONFIG;
 	}
@@ -433,14 +423,14 @@ state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 
 		lineno++;
 		if (len == 0 || line[len - 1] != '\n') {
-			il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": line %zu is "
+			il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": line %zu is "
 			    "too long or unterminated", p->state_path, lineno);
 			goto done;
 		}
 		line[len - 1] = '\0';
 		if (lineno == 1) {
 			if (strcmp(line, POLL_STATE_MAGIC) != 0) {
-				il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": "
+				il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": "
 				    "line 1 is not \"%s\"", p->state_path, POLL_STATE_MAGIC);
 				goto done;
 			}
@@ -452,7 +442,7 @@ state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 		extra = strtok_r(NULL, " ", &save);
 		if (name == NULL || wd == NULL || id == NULL || extra != NULL ||
 		    !parse_wd(wd, &c) || !parse_ll(id, &c.id)) {
-			il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": line %zu: "
+			il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": line %zu: "
 			    "expected \"<table> <write_date> <id>\"", p->state_path, lineno);
 			goto done;
 		}
@@ -461,7 +451,7 @@ state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 				break;
 		}
 		if (t == POLL_NTABLES || have[t]) {
-			il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": line %zu: "
+			il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": line %zu: "
 			    "%s table \"%s\"", p->state_path, lineno, t == POLL_NTABLES ? "unknown" : "repeated",
 			    name);
 			goto done;
@@ -470,13 +460,13 @@ state_load(poller *p, bool *found, char *errbuf, size_t errsz)
 		p->cur[t] = c;
 	}
 	if (ferror(f)) {
-		il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": %s", p->state_path,
+		il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": %s", p->state_path,
 		    strerror(errno));
 		goto done;
 	}
 	for (t = 0; t < POLL_NTABLES; t++) {
 		if (!have[t]) {
-			il_err_setf(errbuf, errsz, "could not read cdc.poll.state.file \"%s\": no line for "
+			il_err_setf(errbuf, errsz, "could not read cdc.state.file \"%s\": no line for "
 			    "table \"%s\"", p->state_path, poll_tables[t].name);
 			goto done;
 		}
@@ -487,93 +477,31 @@ done:
 	return err;
 }
 
-static il_err
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return IL_ERR_IO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return IL_OK;
-}
-
-/* fsync of the directory holding @p path, so that a rename in it is durable. */
-static int
-sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc;
-
-	if (slash == NULL)
-		dir = il_xstrdup(".");
-	else if (slash == path)
-		dir = il_xstrdup("/");
-	else
-		dir = il_xstrndup(path, (size_t)(slash - path));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
- * Replaces cdc.poll.state.file with p->cur: a crash leaves either the old
+ * Replaces cdc.state.file with p->cur: a crash leaves either the old
  * file or the new one, never a mixture.  @returns IL_ERR_IO with the reason.
  */
 static il_err
 state_write(poller *p, char *errbuf, size_t errsz)
 {
 	char text[POLL_NTABLES * (POLL_WD_LEN + 96) + 64];
-	const char *step = "create", *file = p->tmp_path;
 	size_t len;
-	int fd, t, rc;
+	int t;
 
 	len = (size_t)snprintf(text, sizeof(text), "%s\n", POLL_STATE_MAGIC);
 	for (t = 0; t < POLL_NTABLES; t++)
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s %lld\n", poll_tables[t].name,
 		    p->cur[t].wd, p->cur[t].id);
-	fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto fail;
-	step = "write";
-	if (write_all(fd, text, len) != IL_OK) {
-		close(fd);
-		goto fail_unlink;
-	}
-	step = "fsync";
-	if (fsync(fd) != 0) {
-		close(fd);
-		goto fail_unlink;
-	}
-	step = "close";
-	if (close(fd) != 0)
-		goto fail_unlink;
-	step = "rename";
-	if (rename(p->tmp_path, p->state_path) != 0)
-		goto fail_unlink;
-	/* The rename is durable only once its directory is. */
-	step = "fsync the directory of";
-	file = p->state_path;
-	if (sync_dir(p->state_path) != 0)
-		goto fail;
-	return IL_OK;
-fail_unlink:
-	rc = errno;
-	unlink(p->tmp_path);
-	errno = rc;
-fail:
-	il_err_setf(errbuf, errsz, "could not %s cdc.poll.state.file \"%s\": %s", step, file, strerror(errno));
-	return IL_ERR_IO;
+	return cdc_state_replace(p->state_path, text, len, errbuf, errsz);
+}
+
+/* Microseconds between two reads of the overlap window. */
+static int64_t
+overlap_every_us(const poller *p)
+{
+	int64_t quarter = (int64_t)p->overlap_s * 1000000 / 4, interval = (int64_t)p->interval_ms * 1000;
+
+	return quarter > interval ? quarter : interval;
 }
 
 /* ---- queries ---- */
@@ -582,43 +510,18 @@ fail:
 static il_err
 poll_connect(poller *p, char *errbuf, size_t errsz)
 {
-	/* Defaults first: whatever the connection string says wins (it is
-	 * expanded from dbname after them).  Keepalives and tcp_user_timeout
-	 * turn a server that vanished mid-query into a broken connection. */
-	const char *keys[] = {
-		"connect_timeout", "fallback_application_name", "client_encoding",
-		"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		"dbname", NULL,
-	};
-	const char *vals[] = {
-		"10", "imislink-cdc", "UTF8",
-		"1", "10", "5", "3", "30000",
-		p->c->conninfo != NULL ? p->c->conninfo : "", NULL,
-	};
-	PQconninfoOption *opts;
-	char *perr = NULL, line[512];
+	il_err err;
 
-	opts = PQconninfoParse(vals[8], &perr);
-	if (opts == NULL) {
-		/* libpq's reason quotes the string, password and all. */
-		il_err_setf(errbuf, errsz, "cdc.db.url: invalid connection string (the value is not shown: "
-		    "it may hold a password)");
-		PQfreemem(perr);
-		return IL_ERR_CONFIG;
+	err = il_pgrepl_connect_db(p->c->conninfo, POLL_STATEMENT_TIMEOUT_MS, &p->db, errbuf, errsz);
+	if (err == IL_ERR_CONFIG) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", errbuf);
+		il_err_setf(errbuf, errsz, "cdc.db.url: %s", why);
 	}
-	PQconninfoFree(opts);
-	p->db = PQconnectdbParams(keys, vals, 1);
-	if (p->db == NULL || PQstatus(p->db) != CONNECTION_OK) {
-		flatten(p->db != NULL ? PQerrorMessage(p->db) : "out of memory", line, sizeof(line));
-		il_err_setf(errbuf, errsz, "could not connect to openSPP's database: %s", line);
-		return IL_ERR_TRANSIENT;
-	}
+	if (err != IL_OK)
+		return err;
 	PQsetNoticeProcessor(p->db, on_notice, NULL);
-	/* A server that answers the network but never the query (a lock, a
-	 * stalled disk) is bounded by the statement timeout, unless someone
-	 * set one already.  Its cancellation is transient.  Best effort. */
-	PQclear(PQexec(p->db, "SELECT set_config('statement_timeout', '" POLL_STATEMENT_TIMEOUT "', false) "
-	    "WHERE current_setting('statement_timeout') = '0'"));
 	return IL_OK;
 }
 
@@ -913,7 +816,7 @@ start_cursors(poller *p, char *errbuf, size_t errsz)
 	 * and a file that cannot be written is found now. */
 	if (state_write(p, errbuf, errsz) != IL_OK)
 		return IL_ERR_CONFIG;
-	il_log_info("polling: no state file, starting", IL_STR("conf_key", "cdc.poll.state.file"),
+	il_log_info("polling: no state file, starting", IL_STR("conf_key", "cdc.state.file"),
 	    IL_STR("file", p->state_path), IL_STR("memberships", p->cur[0].wd), IL_STR("others", p->now_wd));
 	return IL_OK;
 }
@@ -927,8 +830,7 @@ poller_init(poller *p, cdc_ctx *c)
 
 	memset(p, 0, sizeof(*p));
 	p->c = c;
-	p->state_path = il_conf_get(conf, "cdc.poll.state.file");
-	p->tmp_path = il_xasprintf("%s.tmp", p->state_path);
+	p->state_path = il_conf_get(conf, "cdc.state.file");
 	p->batch = il_conf_get_int(conf, "cdc.poll.batch.size");
 	p->interval_ms = il_conf_get_int(conf, "cdc.poll.interval.ms");
 	p->overlap_s = il_conf_get_int(conf, "cdc.poll.overlap.s");
@@ -961,7 +863,6 @@ poller_fini(poller *p)
 		free(p->ovl_sql[t]);
 	}
 	free(p->seen.slots);
-	free(p->tmp_path);
 	PQfinish(p->db);
 }
 
@@ -1003,8 +904,10 @@ cdc_poll_run(cdc_ctx *c, char *errbuf, size_t errsz)
 		err = db_now(&p, errbuf, errsz);
 		if (err != IL_OK)
 			break;
+		/* The window is read again a few times over its length, not at
+		 * every poll: a row committed late waits at most a quarter of it. */
 		if (p.overlap_s > 0 && (p.last_overlap_us == POLL_NEVER ||
-		    p.now_us - p.last_overlap_us >= p.interval_ms * 1000)) {
+		    p.now_us - p.last_overlap_us >= overlap_every_us(&p))) {
 			err = overlap_pass(&p, errbuf, errsz);
 			if (err != IL_OK)
 				break;

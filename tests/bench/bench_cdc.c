@@ -297,7 +297,7 @@ start_cdc(struct bench *b)
 	/* Offline serde like the consumer here; no operator file. */
 	const char *env_set[] = { "SCHEMA_REGISTRY_URL=", "IMISLINK_CONFIG=/dev/null", pgdb };
 	char **envp = bench_child_env(env_set, sizeof(env_set) / sizeof(env_set[0]));
-	char *sets[10];
+	char *sets[11];
 	size_t n = 0;
 	PGconn *pg = NULL;
 	double deadline;
@@ -312,6 +312,7 @@ start_cdc(struct bench *b)
 	sets[n++] = il_xasprintf("cdc.snapshot=never");
 	sets[n++] = il_xasprintf("openspp.instance=bench");
 	sets[n++] = il_xasprintf("http.port=0");
+	sets[n++] = il_xasprintf("cdc.state.file=%s/cdc.state", b->workdir);
 	b->port = bench_start_daemon(NULL, exe, sets, n, b->rdkafka, b->nrdkafka, envp, b->log, START_S,
 	    &b->cdc_pid);
 	if (b->port < 0)

@@ -13,7 +13,12 @@
 #     two, birthdate-fix corrects one birthdate, member-leaves ends one
 #     membership (and moves the household's write_date in the same
 #     transaction), registrant-deleted removes one member and, by cascade,
-#     its IDs and memberships.
+#     its IDs and memberships; noise moves only the write_date of K
+#     enrolled households; new-head moves the Head kind to another active
+#     member (one Head still, both memberships touched in one transaction);
+#     id-change gives one member a new National ID value;
+#   - the scenarios of one household name it in a "target|HOUSEHOLD|REGISTRANT"
+#     row.
 # The database is dropped at the end.
 # Needs: pg.
 set -uo pipefail
@@ -164,7 +169,32 @@ run_scenario() {
 		FAIL "openspp-scenario-$name" "generator failed: $(head -c 300 "$tmp/$name.err")"
 		return 1
 	fi
-	check "openspp-scenario-$name" psql_file "$tmp/$name.sql"
+	if psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -At -v ON_ERROR_STOP=1 \
+		-f "$tmp/$name.sql" >"$tmp/$name.out" 2>"$tmp/$name.err"; then
+		PASS "openspp-scenario-$name"
+	else
+		FAIL "openspp-scenario-$name" "psql failed: $(tail -n 3 "$tmp/$name.err" | tr '\n' ' ')"
+	fi
+}
+
+# target NAME: the "HOUSEHOLD|REGISTRANT" rows the scenario answered.
+target() {
+	sed -n 's/^target|//p' "$tmp/$1.out"
+}
+
+# one_target NAME: PASS when the scenario answered exactly one target row,
+# then HH and WHO hold its household and registrant.
+one_target() {
+	local t
+	t=$(target "$1")
+	HH=${t%%|*}
+	WHO=${t#*|}
+	if [ "$(grep -c . <<<"$t")" = 1 ] && [[ $HH =~ ^[0-9]+$ ]]; then
+		PASS "openspp-$1-target"
+	else
+		FAIL "openspp-$1-target" "expected one \"target|HOUSEHOLD|REGISTRANT\" row, got \"$(tr '\n' ' ' <<<"$t")\""
+		HH=0 WHO=0
+	fi
 }
 
 drafts=$(db_sql "$DB" "SELECT count(*) FROM g2p_program_membership WHERE program_id = 1 AND state = 'draft'")
@@ -196,6 +226,9 @@ run_scenario birthdate-fix --program 1
 expect openspp-birthdate-fix \
 	"SELECT count(*), bool_and(NOT birthdate_not_exact AND extract(month FROM birthdate) = 3
 	 AND extract(day FROM birthdate) = 15) FROM res_partner WHERE $NEW" "1|t"
+one_target birthdate-fix
+expect openspp-birthdate-fix-names-target \
+	"SELECT count(*) FROM res_partner WHERE $NEW AND id = ${WHO:-0}" 1
 
 gm_before=$(db_sql "$DB" "SELECT count(*) FROM g2p_group_membership")
 run_scenario member-leaves --program 1
@@ -207,9 +240,15 @@ expect openspp-member-leaves-household-touched \
 	 ON gm.\"group\" = rp.id AND gm.xmin = rp.xmin WHERE gm.$NEW AND rp.is_group" 1
 expect openspp-member-leaves-head-kept \
 	"SELECT count(*) FROM res_partner g WHERE g.is_group AND $HEADS <> 1" 0
+one_target member-leaves
+expect openspp-member-leaves-names-target \
+	"SELECT count(*) FROM g2p_group_membership WHERE $NEW AND \"group\" = $HH AND individual = ${WHO:-0}" 1
 
 partners_before=$(db_sql "$DB" "SELECT count(*) FROM res_partner")
 run_scenario registrant-deleted --program 1
+one_target registrant-deleted
+expect openspp-registrant-deleted-names-target \
+	"SELECT count(*) FROM res_partner WHERE id = ${WHO:-0}" 0
 expect openspp-registrant-deleted \
 	"SELECT (SELECT count(*) FROM res_partner), (SELECT count(*) FROM g2p_group_membership),
 	 (SELECT count(*) FROM g2p_group_membership_g2p_group_membership_kind_rel)" \
@@ -217,7 +256,48 @@ expect openspp-registrant-deleted \
 expect openspp-registrant-deleted-no-orphans \
 	"SELECT (SELECT count(*) FROM g2p_reg_id WHERE partner_id NOT IN (SELECT id FROM res_partner))
 	 + (SELECT count(*) FROM g2p_program_membership WHERE partner_id NOT IN (SELECT id FROM res_partner))" 0
+# noise: K enrolled households, write_date only.  What Odoo maps, every
+# column but the audit pair, stays the same everywhere.
+CONTENT="SELECT md5(string_agg((to_jsonb(rp) - 'write_date' - 'write_uid')::text, ',' ORDER BY id)) FROM res_partner rp"
+content_before=$(db_sql "$DB" "$CONTENT")
+run_scenario noise --program 1 --count 3
+noisy=$(target noise | cut -d '|' -f 1 | paste -sd , -)
+expect openspp-noise-targets "SELECT count(*) FROM res_partner rp
+	 JOIN g2p_program_membership pm ON pm.partner_id = rp.id AND pm.program_id = 1 AND pm.state = 'enrolled'
+	 WHERE rp.is_group AND rp.$NEW AND rp.id IN (${noisy:-0})" 3
+expect openspp-noise-one-transaction "SELECT count(*), count(DISTINCT xmin::text) FROM res_partner
+	 WHERE xmin = (SELECT xmin FROM res_partner WHERE id IN (${noisy:-0}) LIMIT 1)" "3|1"
+expect openspp-noise-changes-nothing-else "$CONTENT" "$content_before"
+
+# new-head: the Head kind moves, in one transaction, to another active member.
+rel_before=$(db_sql "$DB" "SELECT count(*) FROM g2p_group_membership_g2p_group_membership_kind_rel")
+run_scenario new-head --program 1
+one_target new-head
+expect openspp-new-head-moved \
+	"SELECT string_agg(gm.individual::text, ',') FROM g2p_group_membership gm
+	 JOIN g2p_group_membership_g2p_group_membership_kind_rel r ON r.g2p_group_membership_id = gm.id
+	 WHERE gm.\"group\" = $HH AND r.g2p_group_membership_kind_id = 1 AND $ACTIVE" "${WHO:-0}"
+expect openspp-new-head-link-rows \
+	"SELECT count(*) FROM g2p_group_membership_g2p_group_membership_kind_rel" "$rel_before"
+expect openspp-new-head-one-transaction \
+	"SELECT count(*), count(DISTINCT xmin::text), bool_and(status = 'active') FROM g2p_group_membership gm
+	 WHERE gm.\"group\" = $HH AND gm.xmin = (SELECT xmin FROM g2p_group_membership
+	 WHERE \"group\" = $HH AND individual = ${WHO:-0})" "2|1|t"
 expect openspp-one-head-after-scenarios \
 	"SELECT count(*) FROM res_partner g WHERE g.is_group AND $HEADS <> 1" 0
+
+# id-change: one National ID gets "9" before its value (seed 42: "42" and
+# the 8-digit partner id).
+ids_before=$(db_sql "$DB" "SELECT count(*) FROM g2p_reg_id")
+run_scenario id-change --program 1
+one_target id-change
+expect openspp-id-change \
+	"SELECT count(*), string_agg(partner_id || ':' || id_type || ':' || value, ',') FROM g2p_reg_id WHERE $NEW" \
+	"1|${WHO:-0}:1:942$(printf '%08d' "${WHO:-0}")"
+expect openspp-id-change-member-of-enrolled \
+	"SELECT count(*) FROM g2p_group_membership gm JOIN g2p_program_membership pm
+	 ON pm.partner_id = gm.\"group\" AND pm.program_id = 1 AND pm.state = 'enrolled'
+	 WHERE gm.individual = ${WHO:-0} AND gm.\"group\" = $HH AND $ACTIVE" 1
+expect openspp-id-change-rows "SELECT count(*) FROM g2p_reg_id" "$ids_before"
 
 finish

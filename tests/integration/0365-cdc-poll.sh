@@ -3,7 +3,7 @@
 # against the real PostgreSQL 15 and the real Kafka broker, in a fresh
 # database holding a generated registry of 300 households, streaming
 # programme 1 only:
-#   - a malformed cdc.poll.state.file: exit status 1, the message names the
+#   - a malformed cdc.state.file: exit status 1, the message names the
 #     key, the file is left as it was;
 #   - the initial load (no state file) publishes every membership of
 #     programme 1 once;
@@ -70,9 +70,9 @@ PASS cdc-poll-registry
 create_topic "$TOPIC" 3 2>"$tmp/topic.err" || { FAIL cdc-poll-topic "$(tail -n 2 "$tmp/topic.err")"; finish; }
 
 cdc_args=(--set http.port=0 --set topic.eligibility="$TOPIC" --set cdc.mode=poll
-	--set cdc.poll.interval.ms=200 --set cdc.programmes=1 --set openspp.instance=it-openspp)
+	--set cdc.poll.interval.ms=200 --set cdc.poll.overlap.s=8 --set cdc.programmes=1 --set openspp.instance=it-openspp)
 start_cdc() {
-	daemon_start "$LOG" env PGDATABASE="$DB" "$CDC" "${cdc_args[@]}" --set cdc.poll.state.file="$STATE"
+	daemon_start "$LOG" env PGDATABASE="$DB" "$CDC" "${cdc_args[@]}" --set cdc.state.file="$STATE"
 	CDC_PID=$DAEMON_PID
 }
 
@@ -130,10 +130,10 @@ PY
 # A malformed state file: refused at start, named, left alone.
 printf 'imislink-cdc-poll 1\ng2p_program_membership yesterday 12\n' >"$tmp/bad.state"
 cp "$tmp/bad.state" "$tmp/bad.state.orig"
-timeout 60 env PGDATABASE="$DB" "$CDC" "${cdc_args[@]}" --set cdc.poll.state.file="$tmp/bad.state" \
+timeout 60 env PGDATABASE="$DB" "$CDC" "${cdc_args[@]}" --set cdc.state.file="$tmp/bad.state" \
 	>"$tmp/bad.log" 2>&1 </dev/null
 rc=$?
-if [ "$rc" = 1 ] && grep -q 'cdc.poll.state.file' "$tmp/bad.log" && cmp -s "$tmp/bad.state" "$tmp/bad.state.orig"; then
+if [ "$rc" = 1 ] && grep -q 'cdc.state.file' "$tmp/bad.log" && cmp -s "$tmp/bad.state" "$tmp/bad.state.orig"; then
 	PASS cdc-poll-malformed-state-file
 else
 	FAIL cdc-poll-malformed-state-file "exit status $rc: $(tail -n 2 "$tmp/bad.log" | cut -c 1-300)"

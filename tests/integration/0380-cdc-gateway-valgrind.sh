@@ -104,7 +104,7 @@ fi
 
 # ---- both daemons under valgrind ----
 clog=$tmp/cdc.log
-daemon_start "$clog" env PGDATABASE="$DB" IMISLINK_CONFIG=/dev/null "${vg[@]}" "$CDC" --set http.port=0 \
+daemon_start "$clog" env PGDATABASE="$DB" IMISLINK_CONFIG=/dev/null "${vg[@]}" "$CDC" --set http.port=0 --set cdc.state.file="$tmp/cdc.state" \
 	--set topic.eligibility="$TOPIC" --set cdc.slot.name="$SLOT" --set cdc.publication.name="$SLOT" \
 	--set cdc.programmes=1 --set cdc.snapshot=initial --set openspp.instance=it-openspp-vg
 cpid=$DAEMON_PID

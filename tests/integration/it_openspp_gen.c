@@ -40,6 +40,24 @@
  *   registrant-deleted  the first non-Head active member of a household
  *                       enrolled in P is deleted (its IDs, phones and
  *                       memberships go with it, ON DELETE CASCADE)
+ *   noise               K (default 1) households enrolled in P: their
+ *                       res_partner rows get a new write_date and nothing
+ *                       else, as Odoo's recompute of stored aggregates
+ *                       leaves them, in one transaction
+ *   new-head            in the first household enrolled in P with another
+ *                       active member, the Head kind moves from the Head to
+ *                       that member (a Spouse when there is one), in one
+ *                       transaction: DELETE and INSERT in the kind link
+ *                       table, and both memberships' write_date moves, as
+ *                       Odoo's write of the many2many does
+ *   id-change           the first member (by id) with a valid National ID of a
+ *                       household enrolled in P gets a new value: "9" before
+ *                       the old one (UPDATE g2p_reg_id)
+ * Every scenario runs as one transaction (pause-exit: two).  Those that
+ * change one registrant or household answer, before COMMIT, one row per
+ * household they changed: "target|HOUSEHOLD|REGISTRANT" (res_partner ids;
+ * REGISTRANT empty for noise), so that a test knows what to expect (psql
+ * -At prints it as is).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -629,8 +647,10 @@ generate(const struct gen *g)
 	"AND pm.program_id = " p " AND pm.state = 'enrolled' " \
 	"WHERE (gm.ended_date IS NULL OR gm.ended_date > (now() AT TIME ZONE 'UTC')) "
 
+#define KIND_REL "g2p_group_membership_g2p_group_membership_kind_rel"
+
 #define NOT_HEAD \
-	"AND NOT EXISTS (SELECT 1 FROM g2p_group_membership_g2p_group_membership_kind_rel r " \
+	"AND NOT EXISTS (SELECT 1 FROM " KIND_REL " r " \
 	"WHERE r.g2p_group_membership_id = gm.id AND r.g2p_group_membership_kind_id = 1) "
 
 #define NOW_UTC "(now() AT TIME ZONE 'UTC')"
@@ -668,28 +688,82 @@ scenario(const char *name, long long prog, long long count)
 		    "COMMIT;\n", NOW_UTC, GEN_UID, NOW_UTC, p, limit);
 	} else if (strcmp(name, "birthdate-fix") == 0) {
 		printf("BEGIN;\n"
-		    "WITH target AS (SELECT rp.id FROM res_partner rp\n"
+		    "WITH target AS (SELECT e.\"group\", e.individual FROM (" ENROLLED_MEMBER("%s") ") e\n"
+		    "\tJOIN res_partner rp ON rp.id = e.individual\n"
 		    "\tWHERE rp.birthdate_not_exact AND rp.birthdate IS NOT NULL\n"
-		    "\tAND rp.id IN (SELECT e.individual FROM (" ENROLLED_MEMBER("%s") ") e)\n"
-		    "\tORDER BY rp.id LIMIT 1)\n"
+		    "\tORDER BY e.individual LIMIT 1)\n"
 		    "UPDATE res_partner rp SET birthdate = make_date(extract(year FROM rp.birthdate)::int, 3, 15),\n"
 		    "\tbirthdate_not_exact = false, write_uid = %d, write_date = %s\n"
-		    "FROM target WHERE rp.id = target.id;\n"
+		    "FROM target WHERE rp.id = target.individual\n"
+		    "RETURNING 'target', target.\"group\", rp.id;\n"
 		    "COMMIT;\n", p, GEN_UID, NOW_UTC);
 	} else if (strcmp(name, "member-leaves") == 0) {
 		printf("BEGIN;\n"
 		    "WITH target AS (" ENROLLED_MEMBER("%s") NOT_HEAD "ORDER BY gm.id LIMIT 1),\n"
 		    "ended AS (UPDATE g2p_group_membership gm SET ended_date = %s, status = 'inactive',\n"
 		    "\tis_ended = true, write_uid = %d, write_date = %s\n"
-		    "\tFROM target WHERE gm.id = target.id RETURNING gm.\"group\")\n"
+		    "\tFROM target WHERE gm.id = target.id RETURNING gm.\"group\", gm.individual)\n"
 		    "UPDATE res_partner rp SET write_uid = %d, write_date = %s\n"
-		    "FROM ended WHERE rp.id = ended.\"group\";\n"
+		    "FROM ended WHERE rp.id = ended.\"group\"\n"
+		    "RETURNING 'target', ended.\"group\", ended.individual;\n"
 		    "COMMIT;\n", p, NOW_UTC, GEN_UID, NOW_UTC, GEN_UID, NOW_UTC);
 	} else if (strcmp(name, "registrant-deleted") == 0) {
 		printf("BEGIN;\n"
-		    "DELETE FROM res_partner WHERE id = (SELECT e.individual FROM\n"
-		    "\t(" ENROLLED_MEMBER("%s") NOT_HEAD ") e ORDER BY e.individual LIMIT 1);\n"
+		    "WITH target AS (SELECT e.\"group\", e.individual FROM\n"
+		    "\t(" ENROLLED_MEMBER("%s") NOT_HEAD ") e ORDER BY e.individual LIMIT 1)\n"
+		    "DELETE FROM res_partner rp USING target WHERE rp.id = target.individual\n"
+		    "RETURNING 'target', target.\"group\", rp.id;\n"
 		    "COMMIT;\n", p);
+	} else if (strcmp(name, "noise") == 0) {
+		if (count <= 0)
+			snprintf(limit, sizeof(limit), " LIMIT 1");
+		/* Only write_date: the aggregates Odoo recomputes are not in the schema. */
+		printf("BEGIN;\n"
+		    "UPDATE res_partner rp SET write_uid = %d, write_date = %s\n"
+		    "FROM (SELECT pm.partner_id FROM g2p_program_membership pm\n"
+		    "\tJOIN res_partner g ON g.id = pm.partner_id AND g.is_group\n"
+		    "\tWHERE pm.program_id = %s AND pm.state = 'enrolled' ORDER BY pm.partner_id%s) t\n"
+		    "WHERE rp.id = t.partner_id\n"
+		    "RETURNING 'target', rp.id, NULL;\n"
+		    "COMMIT;\n", GEN_UID, NOW_UTC, p, limit);
+	} else if (strcmp(name, "new-head") == 0) {
+		/*
+		 * One statement: the household and both memberships are chosen
+		 * once, before the Head kind leaves the old one.
+		 */
+		printf("BEGIN;\n"
+		    "WITH m AS (SELECT e.id, e.\"group\", e.individual,\n"
+		    "\tEXISTS (SELECT 1 FROM " KIND_REL " r WHERE r.g2p_group_membership_id = e.id\n"
+		    "\t\tAND r.g2p_group_membership_kind_id = 1) AS head,\n"
+		    "\tEXISTS (SELECT 1 FROM " KIND_REL " r WHERE r.g2p_group_membership_id = e.id\n"
+		    "\t\tAND r.g2p_group_membership_kind_id = 2) AS spouse\n"
+		    "\tFROM (" ENROLLED_MEMBER("%s") ") e),\n"
+		    "hh AS (SELECT \"group\" FROM m GROUP BY \"group\"\n"
+		    "\tHAVING bool_or(head) AND bool_or(NOT head) ORDER BY \"group\" LIMIT 1),\n"
+		    "old_head AS (SELECT m.id FROM m JOIN hh USING (\"group\") WHERE m.head),\n"
+		    "new_head AS (SELECT m.id, m.\"group\", m.individual FROM m JOIN hh USING (\"group\")\n"
+		    "\tWHERE NOT m.head ORDER BY m.spouse DESC, m.id LIMIT 1),\n"
+		    "del AS (DELETE FROM " KIND_REL " r USING old_head\n"
+		    "\tWHERE r.g2p_group_membership_id = old_head.id AND r.g2p_group_membership_kind_id = 1\n"
+		    "\tRETURNING r.g2p_group_membership_id),\n"
+		    "ins AS (INSERT INTO " KIND_REL "\n"
+		    "\t(g2p_group_membership_id, g2p_group_membership_kind_id)\n"
+		    "\tSELECT new_head.id, 1 FROM new_head RETURNING g2p_group_membership_id),\n"
+		    "touched AS (UPDATE g2p_group_membership gm SET write_uid = %d, write_date = %s\n"
+		    "\tWHERE gm.id IN (SELECT id FROM old_head UNION ALL SELECT id FROM new_head) RETURNING gm.id)\n"
+		    "SELECT 'target', new_head.\"group\", new_head.individual FROM new_head\n"
+		    "WHERE (SELECT count(*) FROM del) = 1 AND (SELECT count(*) FROM ins) = 1\n"
+		    "\tAND (SELECT count(*) FROM touched) = 2;\n"
+		    "COMMIT;\n", p, GEN_UID, NOW_UTC);
+	} else if (strcmp(name, "id-change") == 0) {
+		printf("BEGIN;\n"
+		    "WITH target AS (SELECT e.\"group\", e.individual FROM (" ENROLLED_MEMBER("%s") ") e\n"
+		    "\tJOIN g2p_reg_id i ON i.partner_id = e.individual AND i.id_type = 1\n"
+		    "\tAND i.status = 'valid' ORDER BY e.individual LIMIT 1)\n"
+		    "UPDATE g2p_reg_id i SET value = '9' || i.value, write_uid = %d, write_date = %s\n"
+		    "FROM target WHERE i.partner_id = target.individual AND i.id_type = 1\n"
+		    "RETURNING 'target', target.\"group\", target.individual;\n"
+		    "COMMIT;\n", p, GEN_UID, NOW_UTC);
 	} else {
 		return -1;
 	}
@@ -753,10 +827,13 @@ usage(int code)
 	    "  --summary          print only the figures, \"NAME N\" a line\n"
 	    "  --scenario NAME    print the SQL of one scenario instead: targeting,\n"
 	    "                     pause-exit, birthdate-fix, member-leaves,\n"
-	    "                     registrant-deleted\n"
+	    "                     registrant-deleted, noise, new-head, id-change\n"
+	    "                     (those of one household answer a row\n"
+	    "                     \"target|HOUSEHOLD|REGISTRANT\", res_partner ids)\n"
 	    "  --program P        the scenario's programme (default 1)\n"
 	    "  --count K          memberships the scenario changes (targeting: all\n"
-	    "                     drafts; pause-exit: 10 each)\n"
+	    "                     drafts; pause-exit: 10 each), or households\n"
+	    "                     (noise: 1)\n"
 	    "\n"
 	    "Examples:\n"
 	    "  %s --households 2000 --seed 7 | psql -q -v ON_ERROR_STOP=1\n"

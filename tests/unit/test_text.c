@@ -87,12 +87,32 @@ test_json_kind(void **state)
 	cJSON_Delete(j);
 }
 
+static void
+test_one_line(void **state)
+{
+	char out[16];
+
+	(void)state;
+	il_text_one_line("could not connect\nDETAIL:  x\n", out, sizeof(out));
+	assert_string_equal(out, "could not conne");
+	il_text_one_line("  a\t\r\n b \n", out, sizeof(out));
+	assert_string_equal(out, "a b");
+	il_text_one_line(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* no space is left dangling at the cut */
+	il_text_one_line("abcdefghijklmn op", out, sizeof(out));
+	assert_string_equal(out, "abcdefghijklmn");
+	il_text_one_line("x", out, 1);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_json_kind),
+		cmocka_unit_test(test_one_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
