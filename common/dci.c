@@ -599,29 +599,35 @@ il_dci_record_position(const il_dci_notify *n, size_t event, size_t record)
 
 static uint64_t fnv1a(const char *s, uint64_t h);
 
-/*
- * A random (version 4) UUID; message ids need only be unique, not secret,
- * so without entropy a hash of the correlation id and the time stands in.
- */
-static void
-new_uuid(const il_dci_ack_info *a, char out[37])
+void
+il_dci_uuid(char out[IL_DCI_UUID_LEN], const unsigned char fallback[16])
 {
 	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memcpy(b, fallback, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, IL_DCI_UUID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+	    b[14], b[15]);
+}
+
+/*
+ * The answer's own id: without entropy, a hash of the correlation id and
+ * the time stands in.
+ */
+static void
+new_uuid(const il_dci_ack_info *a, char out[IL_DCI_UUID_LEN])
+{
 	uint64_t h[2];
 	char ms[24];
 
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		snprintf(ms, sizeof(ms), "%lld", (long long)a->now_ms);
-		h[0] = fnv1a(ms, fnv1a(a->correlation_id != NULL ? a->correlation_id : "",
-		    0xcbf29ce484222325ULL));
-		h[1] = fnv1a(ms, h[0] ^ (uint64_t)a->completed_count);
-		memcpy(b, h, sizeof(b));
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	    b[14], b[15]);
+	snprintf(ms, sizeof(ms), "%lld", (long long)a->now_ms);
+	h[0] = fnv1a(ms, fnv1a(a->correlation_id != NULL ? a->correlation_id : "",
+	    0xcbf29ce484222325ULL));
+	h[1] = fnv1a(ms, h[0] ^ (uint64_t)a->completed_count);
+	il_dci_uuid(out, (const unsigned char *)h);
 }
 
 static void
@@ -634,7 +640,7 @@ add_string_or_skip(cJSON *obj, const char *name, const char *value)
 cJSON *
 il_dci_ack(const il_dci_ack_info *a)
 {
-	char uuid[37], ts[IL_TIME_LEN], emsg[IL_DCI_ERROR_MESSAGE_MAX + 1];
+	char uuid[IL_DCI_UUID_LEN], ts[IL_TIME_LEN], emsg[IL_DCI_ERROR_MESSAGE_MAX + 1];
 	cJSON *root, *header, *message, *error;
 	const char *ack = "ACK", *mid;
 

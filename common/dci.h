@@ -160,6 +160,18 @@ const char *il_dci_kind_name(il_dci_kind kind);
 /** @returns "rcvd", "pdng", "succ" or "rjct"; a static string. */
 const char *il_dci_status_name(il_dci_status status);
 
+/* A UUID as text: 36 characters and the NUL. */
+#define IL_DCI_UUID_LEN 37
+
+/**
+ * @brief Writes a random (version 4) UUID, lower case with hyphens, to
+ * @p out: the message, transaction and correlation ids of an envelope.
+ * They need only be unique, not secret: when OpenSSL has no entropy, the 16
+ * bytes at @p fallback stand in, which the caller makes unique (from the
+ * clock and whatever else tells its ids apart).
+ */
+void il_dci_uuid(char out[IL_DCI_UUID_LEN], const unsigned char fallback[16]);
+
 /** What an answer's envelope says. */
 typedef struct il_dci_ack_info {
 	const char *message_id;         /* the answer's own id; NULL: a new random UUID */

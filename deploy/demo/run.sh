@@ -208,6 +208,39 @@ metric_sum() {
 		END { printf "%d\n", sum }'
 }
 
+# wait_listening PID LOG WHAT: waits (10 s at most) for the "http listening"
+# line that process PID, WHAT in the messages, logs to LOG and sets
+# listen_port to its port; the demo fails when PID exits first.
+wait_listening() {
+	listen_port=
+	for _ in $(seq 100); do
+		listen_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$2" | head -n 1)
+		[ -n "$listen_port" ] && return 0
+		kill -0 "$1" 2>/dev/null || { tail -n 5 "$2" >&2; fail "$3 exited"; }
+		sleep 0.1
+	done
+	fail "$3 did not listen within 10 s"
+}
+
+# wait_metric PID LOG WHAT PORT METRIC N STARTED SECONDS: polls PORT's
+# /metrics until the sum of METRIC reaches N, leaving the last page in
+# metric_page and the sum in metric_value; returns 1 when SECONDS have passed
+# since STARTED (a $SECONDS) first.  The demo fails when process PID (WHAT,
+# logging to LOG) exits meanwhile.
+wait_metric() {
+	metric_value=0
+	metric_page=
+	while :; do
+		if metric_page=$(http_get "$4" /metrics); then
+			metric_value=$(metric_sum "$5" <<<"$metric_page")
+			[ "$metric_value" -ge "$6" ] && return 0
+		fi
+		kill -0 "$1" 2>/dev/null || { tail -n 5 "$2" >&2; fail "$3 exited"; }
+		((SECONDS - $7 < $8)) || return 1
+		sleep 0.2
+	done
+}
+
 # json_str FIELD <line: the string value of "FIELD":"..." (escapes kept).
 json_str() {
 	sed -n 's/.*"'"$1"'":"\(\([^"\\]\|\\.\)*\)".*/\1/p'
@@ -248,34 +281,22 @@ start_worker() {
 		"$bin/imislink-enroll" --set "kafka.bootstrap.servers=$bootstrap" -X session.timeout.ms=6000 \
 		</dev/null >>"$work/worker.out" 2>>"$work/worker.log" &
 	worker_pid=$!
-	worker_port=
-	for _ in $(seq 100); do
-		worker_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/worker.log" | head -n 1)
-		[ -n "$worker_port" ] && return 0
-		kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
-		sleep 0.1
-	done
-	fail "the enrollment worker did not listen within 10 s"
+	wait_listening "$worker_pid" "$work/worker.log" "the enrollment worker"
+	worker_port=$listen_port
 }
 start_worker "$mapping"
 echo "   openIMIS emulator on http://127.0.0.1:$emu_port, worker metrics on http://127.0.0.1:$worker_port/metrics"
 echo "   mapping ${mapping#"$root"/}"
 
 started=$SECONDS
-done_events=0
-while :; do
-	if metrics=$(http_get "$worker_port" /metrics); then
-		done_events=$(metric_sum imislink_enroll_events_total <<<"$metrics")
-		[ "$done_events" -ge "$total" ] && break
-	fi
-	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
-	if ((SECONDS - started >= enroll_timeout_s)); then
-		tail -n 5 "$work/worker.log" >&2
-		fail "after ${enroll_timeout_s} s only $done_events of $total events have a result or a dead letter" \
-			"(worker log: $work/worker.log)"
-	fi
-	sleep 0.2
-done
+if ! wait_metric "$worker_pid" "$work/worker.log" "the enrollment worker" "$worker_port" \
+	imislink_enroll_events_total "$total" "$started" "$enroll_timeout_s"; then
+	tail -n 5 "$work/worker.log" >&2
+	fail "after ${enroll_timeout_s} s only $metric_value of $total events have a result or a dead letter" \
+		"(worker log: $work/worker.log)"
+fi
+done_events=$metric_value
+metrics=$metric_page
 echo "   every event has an outcome after $((SECONDS - started)) s: $done_events of $total"
 counts=$(http_get "$emu_port" /_emu/counts) || fail "the emulator did not answer /_emu/counts"
 duplicates=$(http_get "$emu_port" /_emu/duplicates) || fail "the emulator did not answer /_emu/duplicates"
@@ -358,24 +379,12 @@ export PGHOST=$work/audit PGUSER=imislink PGDATABASE=postgres
 "$bin/imislink-deadletter" --set "kafka.bootstrap.servers=$bootstrap" \
 	</dev/null >"$work/deadletter.out" 2>>"$work/deadletter.log" &
 deadletter_pid=$!
-dl_port=
-for _ in $(seq 100); do
-	dl_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/deadletter.log" | head -n 1)
-	[ -n "$dl_port" ] && break
-	kill -0 "$deadletter_pid" 2>/dev/null || { tail -n 5 "$work/deadletter.log" >&2; fail "the dead-letter worker exited"; }
-	sleep 0.1
-done
-[ -n "$dl_port" ] || fail "the dead-letter worker did not listen within 10 s"
-stored=0
-started=$SECONDS
-while [ "$stored" -lt $((results + dead)) ]; do
-	if m=$(http_get "$dl_port" /metrics); then
-		stored=$(metric_sum imislink_deadletter_rows_total <<<"$m")
-	fi
-	kill -0 "$deadletter_pid" 2>/dev/null || { tail -n 5 "$work/deadletter.log" >&2; fail "the dead-letter worker exited"; }
-	((SECONDS - started < 60)) || fail "after 60 s the audit store holds $stored of $((results + dead)) rows"
-	sleep 0.2
-done
+wait_listening "$deadletter_pid" "$work/deadletter.log" "the dead-letter worker"
+dl_port=$listen_port
+wait_metric "$deadletter_pid" "$work/deadletter.log" "the dead-letter worker" "$dl_port" \
+	imislink_deadletter_rows_total $((results + dead)) "$SECONDS" 60 \
+	|| fail "after 60 s the audit store holds $metric_value of $((results + dead)) rows"
+stored=$metric_value
 echo "   $stored rows stored ($results results, $dead dead letters), PostgreSQL on the socket in $work/audit"
 
 echo "== imislink dlq stats"
@@ -464,14 +473,8 @@ PGDATABASE=openspp "$bin/imislink-cdc" --set "kafka.bootstrap.servers=$bootstrap
 	--set cdc.programmes="$registry_programme" --set cdc.snapshot=never --set cdc.state.file="$work/cdc.state" \
 	</dev/null >"$work/cdc.out" 2>>"$work/cdc.log" &
 cdc_pid=$!
-cdc_port=
-for _ in $(seq 100); do
-	cdc_port=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$work/cdc.log" | head -n 1)
-	[ -n "$cdc_port" ] && break
-	kill -0 "$cdc_pid" 2>/dev/null || { tail -n 5 "$work/cdc.log" >&2; fail "the change producer exited"; }
-	sleep 0.1
-done
-[ -n "$cdc_port" ] || fail "the change producer did not listen within 10 s"
+wait_listening "$cdc_pid" "$work/cdc.log" "the change producer"
+cdc_port=$listen_port
 # Changes count from the slot's creation on: the targeting run waits for it.
 slot=
 for _ in $(seq 100); do
@@ -504,27 +507,17 @@ drafts_before=$(registry_query "$drafts_query")
 targeted=$((drafts_before - $(registry_query "$drafts_query")))
 [ "$targeted" -ge 1 ] || fail "the targeting run enrolled no household"
 started=$SECONDS
-streamed=0
-while [ "$streamed" -lt "$targeted" ]; do
-	if m=$(http_get "$cdc_port" /metrics); then
-		streamed=$(metric_sum imislink_cdc_events_produced_total <<<"$m")
-	fi
-	kill -0 "$cdc_pid" 2>/dev/null || { tail -n 5 "$work/cdc.log" >&2; fail "the change producer exited"; }
-	((SECONDS - started < 60)) || fail "after 60 s the change producer streamed $streamed of $targeted changes"
-	sleep 0.2
-done
+wait_metric "$cdc_pid" "$work/cdc.log" "the change producer" "$cdc_port" imislink_cdc_events_produced_total \
+	"$targeted" "$started" 60 \
+	|| fail "after 60 s the change producer streamed $metric_value of $targeted changes"
+streamed=$metric_value
 echo "   $targeted households enrolled in openSPP; imislink-cdc streamed $streamed membership changes" \
 	"(imislink_cdc_events_produced_total)"
-done_events=0
-while [ "$done_events" -lt "$targeted" ]; do
-	if metrics=$(http_get "$worker_port" /metrics); then
-		done_events=$(metric_sum imislink_enroll_events_total <<<"$metrics")
-	fi
-	kill -0 "$worker_pid" 2>/dev/null || { tail -n 5 "$work/worker.log" >&2; fail "the enrollment worker exited"; }
-	((SECONDS - started < enroll_timeout_s)) || fail "after ${enroll_timeout_s} s only $done_events of" \
+wait_metric "$worker_pid" "$work/worker.log" "the enrollment worker" "$worker_port" \
+	imislink_enroll_events_total "$targeted" "$started" "$enroll_timeout_s" \
+	|| fail "after ${enroll_timeout_s} s only $metric_value of" \
 		"$targeted streamed changes have a result or a dead letter (worker log: $work/worker.log)"
-	sleep 0.2
-done
+metrics=$metric_page
 counts=$(http_get "$emu_port" /_emu/counts) || fail "the emulator did not answer /_emu/counts"
 duplicates=$(http_get "$emu_port" /_emu/duplicates) || fail "the emulator did not answer /_emu/duplicates"
 stop "$worker_pid"

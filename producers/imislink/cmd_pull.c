@@ -45,7 +45,6 @@
 #include <librdkafka/rdkafka.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "dci.h"
@@ -209,6 +208,39 @@ on_body(char *data, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
+/* The base URL with @p path, one slash between them. */
+static char *
+api_url(struct pull *pl, const char *path)
+{
+	const char *base = il_conf_get(pl->conf, "openspp.api.url");
+	size_t blen = strlen(base);
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	return il_xasprintf("%.*s%s", (int)blen, base, path);
+}
+
+/*
+ * The HTTP status of the call to @p url that ended with @p rc (@p verb
+ * names it in the message: "get", "post to").  A call without an HTTP
+ * answer is fatal.
+ */
+static long
+api_status(struct pull *pl, const char *url, CURLcode rc, const char *verb)
+{
+	long status = 0;
+
+	/* Only on_body() fails a write: the answer outgrew its bound. */
+	if (rc == CURLE_WRITE_ERROR)
+		il_cli_fatal("could not read the answer of \"%s\": longer than %zu bytes", url, pl->body.max);
+	if (rc != CURLE_OK)
+		il_cli_fatal("could not %s \"%s\": %s", verb, url, curl_easy_strerror(rc));
+	curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &status);
+	il_log_debug("openSPP answered", IL_STR("url", url), IL_INT("status", status),
+	    IL_INT("bytes", pl->body.len));
+	return status;
+}
+
 /*
  * GETs @p path (with its query) from openspp.api.url into pl->body.  A
  * refused login and a call without an HTTP answer are fatal (exit 1).
@@ -217,31 +249,16 @@ on_body(char *data, size_t size, size_t n, void *ctx)
 static long
 api_get(struct pull *pl, const char *path)
 {
-	const char *base = il_conf_get(pl->conf, "openspp.api.url");
-	size_t blen = strlen(base);
-	char *url;
-	long status = 0;
-	CURLcode rc;
+	char *url = api_url(pl, path);
+	long status;
 
-	/* One slash between the base and the path, whatever the base ends with. */
-	while (blen > 0 && base[blen - 1] == '/')
-		blen--;
-	url = il_xasprintf("%.*s%s", (int)blen, base, path);
 	il_buf_reset(&pl->body);
 	curl_easy_setopt(pl->curl, CURLOPT_URL, url);
-	rc = curl_easy_perform(pl->curl);
-	/* Only on_body() fails a write: the answer outgrew its bound. */
-	if (rc == CURLE_WRITE_ERROR)
-		il_cli_fatal("could not read the answer of \"%s\": longer than %zu bytes", url, pl->body.max);
-	if (rc != CURLE_OK)
-		il_cli_fatal("could not get \"%s\": %s", url, curl_easy_strerror(rc));
-	curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &status);
+	status = api_status(pl, url, curl_easy_perform(pl->curl), "get");
 	if (status == 401 || status == 403)
 		il_cli_fatal("openSPP refused the login of user \"%s\" (HTTP %ld) at \"%s\": check "
 		    "openspp.api.username and openspp.api.password", il_conf_get(pl->conf, "openspp.api.username"),
 		    status, url);
-	il_log_debug("openSPP answered", IL_STR("url", url), IL_INT("status", status),
-	    IL_INT("bytes", pl->body.len));
 	free(url);
 	return status;
 }
@@ -328,18 +345,6 @@ fetch(struct pull *pl)
 
 /* ---- fetching through DCI ------------------------------------------------ */
 
-/* The base URL with @p path, one slash between them. */
-static char *
-api_url(struct pull *pl, const char *path)
-{
-	const char *base = il_conf_get(pl->conf, "openspp.api.url");
-	size_t blen = strlen(base);
-
-	while (blen > 0 && base[blen - 1] == '/')
-		blen--;
-	return il_xasprintf("%.*s%s", (int)blen, base, path);
-}
-
 /*
  * POSTs the JSON @p json to @p path, with the access token unless @p bearer
  * is false; the answer lands in pl->body.  A call without an HTTP answer is
@@ -350,7 +355,7 @@ api_post(struct pull *pl, const char *path, const cJSON *json, bool bearer)
 {
 	char *url = api_url(pl, path), *text = cJSON_PrintUnformatted(json), *auth = NULL;
 	struct curl_slist *hdrs = NULL, *h;
-	long status = 0;
+	long status;
 	CURLcode rc;
 
 	if (text == NULL)
@@ -375,13 +380,7 @@ api_post(struct pull *pl, const char *path, const cJSON *json, bool bearer)
 	curl_slist_free_all(hdrs);
 	free(auth);
 	free(text);
-	if (rc == CURLE_WRITE_ERROR)
-		il_cli_fatal("could not read the answer of \"%s\": longer than %zu bytes", url, pl->body.max);
-	if (rc != CURLE_OK)
-		il_cli_fatal("could not post to \"%s\": %s", url, curl_easy_strerror(rc));
-	curl_easy_getinfo(pl->curl, CURLINFO_RESPONSE_CODE, &status);
-	il_log_debug("openSPP answered", IL_STR("url", url), IL_INT("status", status),
-	    IL_INT("bytes", pl->body.len));
+	status = api_status(pl, url, rc, "post to");
 	free(url);
 	return status;
 }
@@ -456,23 +455,16 @@ dci_token(struct pull *pl)
 }
 
 static void
-random_uuid(char out[37])
+random_uuid(char out[IL_DCI_UUID_LEN])
 {
 	unsigned char b[16];
 	long long now = il_event_now_ms();
 	size_t i;
 
-	/* Message ids need only be unique; without entropy the clock and a
-	 * counter of this process stand in. */
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		for (i = 0; i < sizeof(b); i++)
-			b[i] = (unsigned char)((unsigned long long)now >> (8 * (i % 8))) ^ (unsigned char)(i * 31);
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	    b[14], b[15]);
+	/* Without entropy the clock stands in (see il_dci_uuid). */
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)((unsigned long long)now >> (8 * (i % 8))) ^ (unsigned char)(i * 31);
+	il_dci_uuid(out, b);
 }
 
 /* Adds {expression1: {attribute_name: birthdate, operator, attribute_value}}. */
@@ -495,7 +487,7 @@ static cJSON *
 dci_request(struct pull *pl, const char *txn, const char *ref, long long page)
 {
 	cJSON *env = cJSON_CreateObject(), *h, *m, *reqs, *r, *sc, *q, *pg;
-	char uuid[37], ts[IL_TIME_LEN];
+	char uuid[IL_DCI_UUID_LEN], ts[IL_TIME_LEN];
 
 	random_uuid(uuid);
 	il_time_format_ms(il_event_now_ms(), ts);
@@ -631,7 +623,7 @@ static cJSON *
 fetch_dci(struct pull *pl)
 {
 	cJSON *all = cJSON_CreateArray(), *recs, *rec, *w;
-	char txn[37], label[48];
+	char txn[IL_DCI_UUID_LEN], label[48];
 	long long page, total = -1, got = 0, idx;
 
 	random_uuid(txn);

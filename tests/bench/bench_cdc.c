@@ -252,23 +252,6 @@ out:
 /* ------------------------------------------------------------- Kafka */
 
 static int
-delete_topic(struct bench *b)
-{
-	rd_kafka_t *rk = il_producer_handle(b->k.prod);
-	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(b->topic);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_event_t *ev;
-
-	rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
-	ev = bench_admin_wait(q, "delete the topic");
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_DeleteTopic_destroy(dt);
-	return ev != NULL ? 0 : -1;
-}
-
-static int
 open_consumer(struct bench *b)
 {
 	char errbuf[512];
@@ -788,7 +771,7 @@ teardown(struct bench *b)
 		b->dbname[0] = '\0';
 	}
 	if (b->topic[0] != '\0' && b->k.prod != NULL) {
-		delete_topic(b);
+		bench_delete_topic(&b->k, b->topic);
 		b->topic[0] = '\0';
 	}
 }
@@ -863,13 +846,7 @@ main(int argc, char **argv)
 		case 'p': b.partitions = (int)bench_parse_long(optarg, 1, 1000, "--partitions"); break;
 		case 'g': b.gen = optarg; break;
 		case 'S': b.stock = true; break;
-		case 'X':
-			if (b.nrdkafka == MAX_X) {
-				fprintf(stderr, "bench_cdc: at most %d -X options\n", MAX_X);
-				return 1;
-			}
-			b.rdkafka[b.nrdkafka++] = optarg;
-			break;
+		case 'X': bench_add_x(b.rdkafka, &b.nrdkafka, MAX_X, optarg); break;
 		case 'h': usage(0);
 		default: usage(1);
 		}
@@ -886,11 +863,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	il_buf_init(&b.body, METRICS_MAX);
-	b.bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
-	if (b.bootstrap == NULL || b.bootstrap[0] == '\0') {
-		fprintf(stderr, "bench_cdc: KAFKA_BOOTSTRAP_SERVERS is not set\n");
+	b.bootstrap = bench_bootstrap();
+	if (b.bootstrap == NULL)
 		goto out;
-	}
 	if (access(b.gen, X_OK) != 0) {
 		fprintf(stderr, "bench_cdc: no generator \"%s\" (make all, or --gen)\n", b.gen);
 		goto out;
@@ -902,11 +877,9 @@ main(int argc, char **argv)
 	}
 	if (bench_workdir_make(b.workdir, "bench-cdc") != 0 || bench_kafka_open(&b.k) != 0)
 		goto out;
-	b.curl = curl_easy_init();
-	if (b.curl == NULL) {
-		fprintf(stderr, "bench_cdc: could not initialise libcurl\n");
+	b.curl = bench_curl_new();
+	if (b.curl == NULL)
 		goto out;
-	}
 	snprintf(b.dbname, sizeof(b.dbname), "bench_cdc_%ld_%lld", (long)getpid(), (long long)time(NULL));
 	snprintf(b.slot, sizeof(b.slot), "%s", b.dbname);
 	if (make_registry(&b) != 0)

@@ -375,13 +375,7 @@ main(int argc, char **argv)
 		case 'n': n = bench_parse_long(optarg, 1, 100000000, "-n"); break;
 		case 'p': partitions = (int)bench_parse_long(optarg, 1, 1000, "--partitions"); break;
 		case 'b': batch_size = bench_parse_long(optarg, 1, 100000, "--batch-size"); break;
-		case 'X':
-			if (b.nrdkafka == MAX_X) {
-				fprintf(stderr, "bench_dlq: at most %d -X options\n", MAX_X);
-				return 1;
-			}
-			b.rdkafka[b.nrdkafka++] = optarg;
-			break;
+		case 'X': bench_add_x(b.rdkafka, &b.nrdkafka, MAX_X, optarg); break;
 		case 'h': usage(0);
 		default: usage(1);
 		}
@@ -391,18 +385,14 @@ main(int argc, char **argv)
 	il_log_init("bench_dlq", IL_LOG_WARN, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	il_buf_init(&b.body, METRICS_MAX);
-	b.bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
-	if (b.bootstrap == NULL || b.bootstrap[0] == '\0') {
-		fprintf(stderr, "bench_dlq: KAFKA_BOOTSTRAP_SERVERS is not set\n");
+	b.bootstrap = bench_bootstrap();
+	if (b.bootstrap == NULL)
 		goto out;
-	}
 	if (bench_workdir_make(b.workdir, "bench-dlq") != 0 || bench_kafka_open(&b.k) != 0)
 		goto out;
-	b.curl = curl_easy_init();
-	if (b.curl == NULL) {
-		fprintf(stderr, "bench_dlq: could not initialise libcurl\n");
+	b.curl = bench_curl_new();
+	if (b.curl == NULL)
 		goto out;
-	}
 	if (run(&b, n, partitions, batch_size, &per_s, &hwm_mb) != 0)
 		goto out;
 	printf("# %ld dead letters (3 in 4 decode), %d partitions, one worker\n", n, partitions);

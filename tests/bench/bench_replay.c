@@ -68,22 +68,6 @@ usage(int code)
 	exit(code);
 }
 
-static void
-delete_topic(struct bench *b, const char *name)
-{
-	rd_kafka_t *rk = il_producer_handle(b->k.prod);
-	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(name);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_event_t *ev;
-
-	rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
-	ev = bench_admin_wait(q, "delete the topic");
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_DeleteTopic_destroy(dt);
-	rd_kafka_queue_destroy(q);
-}
-
 /* Publishes @p n events with distinct keys; every one durable or -1. */
 static int
 publish(struct bench *b, const char *topic, long n)
@@ -242,11 +226,9 @@ main(int argc, char **argv)
 		usage(1);
 	il_log_init("bench_replay", IL_LOG_WARN, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	b.bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
-	if (b.bootstrap == NULL || b.bootstrap[0] == '\0') {
-		fprintf(stderr, "bench_replay: KAFKA_BOOTSTRAP_SERVERS is not set\n");
+	b.bootstrap = bench_bootstrap();
+	if (b.bootstrap == NULL)
 		return 1;
-	}
 	/* Offline serde: the tool does not decode without --programme. */
 	if (bench_kafka_open(&b.k) != 0)
 		goto out;
@@ -307,7 +289,7 @@ main(int argc, char **argv)
 	rc = 0;
 drop:
 	if (!keep)
-		delete_topic(&b, topic);
+		bench_delete_topic(&b.k, topic);
 out:
 	cJSON_Delete(summary);
 	bench_kafka_close(&b.k);

@@ -221,6 +221,59 @@ out:
 	return rc;
 }
 
+/* Deletes topic @p name; @returns 0, or -1 after saying why. */
+static inline int
+bench_delete_topic(struct bench_kafka *k, const char *name)
+{
+	rd_kafka_t *rk = il_producer_handle(k->prod);
+	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(name);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev;
+
+	rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+	ev = bench_admin_wait(q, "delete the topic");
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_DeleteTopic_destroy(dt);
+	return ev != NULL ? 0 : -1;
+}
+
+/* @returns $KAFKA_BOOTSTRAP_SERVERS, or NULL after saying it is not set. */
+static inline const char *
+bench_bootstrap(void)
+{
+	const char *bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
+
+	if (bootstrap == NULL || bootstrap[0] == '\0') {
+		fprintf(stderr, BENCH_NAME ": KAFKA_BOOTSTRAP_SERVERS is not set\n");
+		return NULL;
+	}
+	return bootstrap;
+}
+
+/* Appends -X @p arg to the @p *n of @p max in @p xs; exits 1 when they are full. */
+static inline void
+bench_add_x(const char **xs, size_t *n, size_t max, const char *arg)
+{
+	if (*n == max) {
+		fprintf(stderr, BENCH_NAME ": at most %zu -X options\n", max);
+		exit(1);
+	}
+	xs[(*n)++] = arg;
+}
+
+/* @returns a new curl handle for /metrics, or NULL after saying why. */
+static inline CURL *
+bench_curl_new(void)
+{
+	CURL *curl = curl_easy_init();
+
+	if (curl == NULL)
+		fprintf(stderr, BENCH_NAME ": could not initialise libcurl\n");
+	return curl;
+}
+
 /*
  * Creates a fresh directory for the children's logs as @p dir:
  * $TMPDIR/<stem>.XXXXXX; @returns 0, or -1 with @p dir "".

@@ -26,32 +26,14 @@ require_env KAFKA_BOOTSTRAP_SERVERS IL_KAFKA_JARS IL_TEST_TMP BUILD PGHOST PGPOR
 plain=${IL_PLAIN_BUILD:-}
 DL=$plain/bin/imislink-deadletter
 LAGMON=$plain/bin/imislink-lagmon
-if [ -z "$plain" ] || [ ! -x "$DL" ] || [ ! -x "$LAGMON" ]; then
-	FAIL daemons-valgrind "the plain build is missing (IL_PLAIN_BUILD=\"$plain\"): run make test"
-	finish
-fi
-if ! command -v valgrind >/dev/null; then
-	FAIL daemons-valgrind "valgrind is not installed: run make deps"
-	finish
-fi
-# The test programs that feed the daemons: any build will do.
-GEN=$BUILD/tests/it_dlq_gen
-LC=$BUILD/tests/it_lag_consumer
-[ -x "$GEN" ] || GEN=$plain/tests/it_dlq_gen
-[ -x "$LC" ] || LC=$plain/tests/it_lag_consumer
-for exe in "$GEN" "$LC"; do
-	if [ ! -x "$exe" ]; then
-		FAIL daemons-valgrind-binaries "\"$exe\" is not built (make all)"
-		finish
-	fi
-done
+vg_require daemons-valgrind "$DL" "$LAGMON"
+any_build GEN tests/it_dlq_gen daemons-valgrind-binaries
+any_build LC tests/it_lag_consumer daemons-valgrind-binaries
 
 tmp=$IL_TEST_TMP/0240-daemons-valgrind
 rm -rf "$tmp"
 mkdir -p "$tmp"
 unset IMISLINK_CONFIG
-vg=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect
-	--show-leak-kinds=definite,indirect --error-exitcode=99)
 db=it_daemons_vg_${IL_RUN_ID}_$$
 dburl="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db"
 CLUSTER=f-vg-cluster
@@ -72,18 +54,6 @@ metric_at_least() {
 # health_is PORT STATUS: /healthz answers with "status":STATUS.
 health_is() {
 	curl -sS --max-time 10 "http://127.0.0.1:$1/healthz" 2>/dev/null | grep -q "\"status\":\"$2\""
-}
-
-# vg_stop PID NAME LOG: SIGTERM; exit 0 within 120 s (99: valgrind found
-# errors or leaks) and no valgrind report in the log.
-vg_stop() {
-	local name=$2 log=$3
-	daemon_stop "$1" 120 "$log" "$name-valgrind-exit-0"
-	if grep -q '^==[0-9]*==' "$log"; then
-		FAIL "$name-valgrind-report" "$(grep '^==[0-9]*==' "$log" | head -n 40 | tr '\n' ' ')"
-	else
-		PASS "$name-valgrind-report"
-	fi
 }
 
 # sighup PID NAME LOG PROPERTIES: log.level = debug in the file, then SIGHUP.
@@ -123,7 +93,7 @@ dlog=$tmp/deadletter.log
 daemon_start "$dlog" env IMISLINK_CONFIG="$tmp/deadletter.properties" IMISLINK_TOPIC_DLQ="$DLQ" \
 	IMISLINK_TOPIC_RESULTS="$RES" IMISLINK_DEADLETTER_GROUP_ID="$(make_topic_name f-vg-dl-group)" \
 	IMISLINK_AUDIT_DB_URL="$dburl" IMISLINK_HTTP_PORT=0 IMISLINK_DEADLETTER_BATCH_SIZE=50 \
-	IMISLINK_DEADLETTER_BATCH_MS=100 "${vg[@]}" "$DL" -X session.timeout.ms=10000 -X heartbeat.interval.ms=1000
+	IMISLINK_DEADLETTER_BATCH_MS=100 "${IL_VALGRIND[@]}" "$DL" -X session.timeout.ms=10000 -X heartbeat.interval.ms=1000
 dpid=$DAEMON_PID
 PIDS+=("$dpid")
 
@@ -140,14 +110,12 @@ mlog=$tmp/lagmon.log
 : >"$tmp/lagmon.properties"
 daemon_start "$mlog" env IMISLINK_CONFIG="$tmp/lagmon.properties" IMISLINK_HTTP_PORT=0 \
 	IMISLINK_LAG_INTERVAL_MS=500 IMISLINK_LAG_WINDOW_SIZE=3 IMISLINK_LAG_CLUSTER_NAME="$CLUSTER" \
-	IMISLINK_LAG_GROUPS="$LGROUP" "${vg[@]}" "$LAGMON"
+	IMISLINK_LAG_GROUPS="$LGROUP" "${IL_VALGRIND[@]}" "$LAGMON"
 mpid=$DAEMON_PID
 PIDS+=("$mpid")
 
-daemon_port 120 "$dlog" deadletter-valgrind-start
-dport=$DAEMON_PORT
-daemon_port 120 "$mlog" lagmon-valgrind-start
-mport=$DAEMON_PORT
+daemon_port 120 "$dlog" deadletter-valgrind-start dport
+daemon_port 120 "$mlog" lagmon-valgrind-start mport
 info "imislink-deadletter on port ${dport:-?}, imislink-lagmon on port ${mport:-?}"
 
 # ---- the dead-letter worker: some rows, an outage with messages arriving, the rest ----
@@ -254,19 +222,9 @@ wait "$cons_pid" 2>/dev/null
 wait "$prod_pid" 2>/dev/null
 
 # ---- a bad configuration: exit 1 at start, the key named (under valgrind too) ----
-# bad_conf NAME BINARY KEY ARGS...: the program must exit 1 (99 would be
-# valgrind's verdict) with KEY in its message, without any valgrind report.
+# bad_conf NAME BINARY KEY ARGS...: vg_bad_conf with the audit store's URL.
 bad_conf() {
-	local name=$1 bin=$2 key=$3 out=$tmp/bad-$1.log rc
-	shift 3
-	IMISLINK_CONFIG=/dev/null IMISLINK_HTTP_PORT=0 IMISLINK_AUDIT_DB_URL=$dburl \
-		timeout -k 10 120 "${vg[@]}" "$bin" "$@" </dev/null >"$out" 2>&1
-	rc=$?
-	if [ "$rc" = 1 ] && grep -q "$key" "$out" && ! grep -q '^==[0-9]*==' "$out"; then
-		PASS "$name"
-	else
-		FAIL "$name" "exit status $rc (expected 1 naming \"$key\"): $(head -n 20 "$out" | cut -c 1-300 | tr '\n' ' ')"
-	fi
+	IMISLINK_AUDIT_DB_URL=$dburl vg_bad_conf "$@"
 }
 bad_conf deadletter-config-unknown-key "$DL" nosuch.key --set nosuch.key=1
 bad_conf deadletter-config-bad-batch-size "$DL" deadletter.batch.size --set deadletter.batch.size=0

@@ -40,12 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for exe in "$TOOL" "$GW"; do
-	if [ ! -x "$exe" ]; then
-		FAIL gateway-binaries "\"$exe\" is not built (make all)"
-		finish
-	fi
-done
+require_built gateway-binaries "$TOOL" "$GW"
 
 topic=$(make_topic_name u-gateway)
 if ! create_topic "$topic" 2; then
@@ -69,19 +64,12 @@ PASS gateway-start
 # post NAME PATH FILE [curl args...]: the answer's body to $tmp/NAME.out,
 # the status printed.
 post() {
-	local name=$1 path=$2 file=$3
-	shift 3
-	curl -sS --max-time 60 -o "$tmp/$name.out" -w '%{http_code}' "$@" \
-		--data-binary @"$file" "$base$path" 2>>"$tmp/curl.err"
+	http_post "$tmp/$1.out" "$base$2" "${@:3}"
 }
 
 # expect NAME WANT GOT: PASS when the status is the one wanted.
 expect() {
-	if [ "$3" = "$2" ]; then
-		PASS "$1"
-	else
-		FAIL "$1" "expected HTTP $2, got $3: $(head -c 300 "$tmp/$1.out" 2>/dev/null)"
-	fi
+	expect_status "$1" "$2" "$3" "$tmp/$1.out"
 }
 
 # A 202's event id, recorded for the read-back.

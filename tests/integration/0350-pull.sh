@@ -25,12 +25,7 @@ tool=$BUILD/bin/imislink
 tmp=$IL_TEST_TMP/0350-pull
 reg=tests/data/openspp/registry.json
 mkdir -p "$tmp"
-for b in "$emu" "$tool"; do
-	if [ ! -x "$b" ]; then
-		FAIL pull "\"$b\" is missing: run make"
-		finish
-	fi
-done
+require_built pull "$emu" "$tool"
 
 PIDS=()
 cleanup() {
@@ -67,12 +62,12 @@ if ! create_topic "$topic" 3; then
 	finish
 fi
 
-# pull NAME EMU [PASSWORD] -- ARGS...: runs `imislink pull ARGS` against
-# emulator EMU; receipts in $tmp/NAME.out, stderr in $tmp/NAME.err, the exit
-# status in $rc.
-pull() {
-	local name=$1 emuname=$2 pw=s3cret
-	shift 2
+# pull_to TOPIC NAME EMU [PASSWORD] -- ARGS...: runs `imislink pull -t TOPIC
+# ARGS` against emulator EMU; receipts in $tmp/NAME.out, stderr in
+# $tmp/NAME.err, the exit status in $rc.
+pull_to() {
+	local topic=$1 name=$2 emuname=$3 pw=s3cret
+	shift 3
 	if [ "$1" != "--" ]; then
 		pw=$1
 		shift
@@ -83,6 +78,11 @@ pull() {
 		pull -t "$topic" --programme-id 2 --programme-name "Elderly cash transfer" "$@" \
 		>"$tmp/$name.out" 2>"$tmp/$name.err"
 	rc=$?
+}
+
+# pull NAME EMU [PASSWORD] -- ARGS...: pull_to $topic, through the REST API.
+pull() {
+	pull_to "$topic" "$@"
 }
 
 # Defects on: individual 66 as the seed's sample answer shows it.
@@ -212,18 +212,7 @@ if ! create_topic "$topic2" 3; then
 fi
 # dcipull NAME EMU [SECRET] -- ARGS...: `imislink pull --dci` into $topic2.
 dcipull() {
-	local name=$1 emuname=$2 pw=s3cret
-	shift 2
-	if [ "$1" != "--" ]; then
-		pw=$1
-		shift
-	fi
-	shift
-	OPENSPP_API_PASSWORD=$pw "$tool" -b "$KAFKA_BOOTSTRAP_SERVERS" \
-		--set "openspp.api.url=$(cat "$tmp/$emuname.url")" --set openspp.api.username=imislink \
-		pull --dci -t "$topic2" --programme-id 2 --programme-name "Elderly cash transfer" "$@" \
-		>"$tmp/$name.out" 2>"$tmp/$name.err"
-	rc=$?
+	pull_to "$topic2" "$@" --dci
 }
 
 # Pages of 5 over 24 individuals (98 has no ID: kept by this emulator, as a

@@ -33,10 +33,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 require_env IL_TEST_TMP BUILD PGHOST PGPORT PGUSER KAFKA_BOOTSTRAP_SERVERS
 
-GEN=$BUILD/tests/it_openspp_gen
-CDC=$BUILD/bin/imislink-cdc
-TOOL=$BUILD/bin/imislink
-SCHEMA=tests/data/openspp/schema.sql
+cdc_programs cdc
 DB=il_cdc_${IL_RUN_ID}_$$
 # Slot names take a-z, 0-9 and _ only.
 SLOT=il_cdc_${IL_RUN_ID,,}_$$
@@ -50,28 +47,15 @@ CDC_PID=
 
 cleanup() {
 	[ -n "$CDC_PID" ] && kill -KILL "$CDC_PID" 2>/dev/null
-	db_sql "$DB" "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-		WHERE database = '$DB'" >/dev/null 2>&1
+	db_drop_slots "$DB"
 	db_drop "$DB"
 	db_sql "${PGDATABASE:-postgres}" "DROP ROLE IF EXISTS \"$ROLE\"" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
-for b in "$GEN" "$CDC" "$TOOL"; do
-	if [ ! -x "$b" ]; then
-		FAIL cdc "\"$b\" is not built (make all)"
-		finish
-	fi
-done
 
 db_create "$DB" cdc-createdb || finish
-if ! psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 -f "$SCHEMA" >/dev/null ||
-   ! "$GEN" --households 300 --seed 11 |
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 >/dev/null ||
-   ! db_sql "$DB" "ALTER TABLE g2p_program_membership REPLICA IDENTITY FULL;
-	ALTER TABLE res_partner REPLICA IDENTITY FULL; ALTER TABLE g2p_reg_id REPLICA IDENTITY FULL;
-	ALTER TABLE g2p_phone_number REPLICA IDENTITY FULL;
-	ALTER TABLE g2p_group_membership REPLICA IDENTITY FULL" >/dev/null; then
+if ! openspp_registry "$DB" 300 11 "$OPENSPP_FULL_IDENTITY"; then
 	FAIL cdc-registry "could not load the schema and the generated registry"
 	finish
 fi
@@ -95,24 +79,13 @@ start_cdc() {
 	CDC_PID=$DAEMON_PID
 }
 
-# read_topic FILE: every event of the topic, JSON lines.
-read_topic() {
-	"$TOOL" consume -e -t "$TOPIC" >"$1" 2>"$tmp/consume.err"
-}
-topic_count() {
-	read_topic "$tmp/count.jsonl"
-	wc -l <"$tmp/count.jsonl"
-}
-count_is_at_least() {
-	[ "$(topic_count)" -ge "$1" ]
-}
 # metric_sum PORT NAME: the sum of every sample of NAME, with or without labels.
 metric_sum() {
 	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
 		awk -v m="$2" 'index($0, m " ") == 1 || index($0, m "{") == 1 { s += $NF } END { print s + 0 }'
 }
 psql_at() {
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -At -v ON_ERROR_STOP=1 "$@"
+	db_psql "$DB" -At "$@"
 }
 
 # The marker: a membership of programme 1 that is neither enrolled nor ever
@@ -169,10 +142,10 @@ db_sql "$DB" "SELECT id || ' ' || state FROM g2p_program_membership WHERE progra
 start_cdc
 daemon_port 30 "$LOG" cdc-http || finish
 PORT=$DAEMON_PORT
-if wait_until 60 count_is_at_least "$snap_expected"; then
+if wait_until 60 topic_has "$tmp/count.jsonl" "$snap_expected"; then
 	PASS cdc-snapshot-arrives
 else
-	FAIL cdc-snapshot-arrives "expected $snap_expected events, got $(topic_count): $(tail -n 3 "$LOG" | cut -c 1-300)"
+	FAIL cdc-snapshot-arrives "expected $snap_expected events, got $(topic_count "$tmp/count.jsonl"): $(tail -n 3 "$LOG" | cut -c 1-300)"
 fi
 read_topic "$tmp/snap.jsonl"
 json_check cdc-snapshot-content "$tmp/snap.jsonl" "$tmp/snap.expected" <<'PY'
@@ -204,10 +177,9 @@ db_sql "$DB" "SELECT id FROM g2p_program_membership WHERE program_id = 1 AND sta
 n_target=$(wc -l <"$tmp/targeting.expected")
 "$GEN" --scenario targeting --program 1 >"$tmp/targeting.sql"
 "$GEN" --scenario targeting --program 2 --count 5 >"$tmp/targeting2.sql"
-check cdc-targeting-runs psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 \
-	-f "$tmp/targeting2.sql" -f "$tmp/targeting.sql"
+check cdc-targeting-runs db_psql "$DB" -f "$tmp/targeting2.sql" -f "$tmp/targeting.sql"
 want=$((snap_expected + n_target))
-wait_until 60 count_is_at_least "$want"
+wait_until 60 topic_has "$tmp/count.jsonl" "$want"
 read_topic "$tmp/t.jsonl"
 json_check cdc-targeting-events "$tmp/t.jsonl" "$tmp/targeting.expected" "$snap_expected" <<'PY'
 import json, sys
@@ -229,9 +201,8 @@ PY
 # Pause and exit: two transactions; per key, commit order.
 "$GEN" --scenario pause-exit --program 1 --count 10 >"$tmp/pause.sql"
 before=$(wc -l <"$tmp/t.jsonl")
-check cdc-pause-exit-runs psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 \
-	-f "$tmp/pause.sql"
-wait_until 60 count_is_at_least $((before + 20))
+check cdc-pause-exit-runs db_psql "$DB" -f "$tmp/pause.sql"
+wait_until 60 topic_has "$tmp/count.jsonl" $((before + 20))
 read_topic "$tmp/p.jsonl"
 json_check cdc-pause-exit-events "$tmp/p.jsonl" "$before" <<'PY'
 import json, sys
@@ -269,21 +240,8 @@ curl -fsS --max-time 5 "http://127.0.0.1:$PORT/healthz" >/dev/null && PASS cdc-h
 # killed after the fifth commit.
 db_sql "$DB" "SELECT id FROM g2p_program_membership WHERE program_id = 1 AND state = 'enrolled'" \
 	>"$tmp/enrolled.ids"
-before=$(topic_count)
-(
-	for i in $(seq 1 10); do
-		db_sql "$DB" "UPDATE g2p_program_membership SET state = 'paused', write_date = now(), write_uid = 99
-			WHERE program_id = 1 AND state = 'enrolled' AND id % 2 = $((i % 2))" >/dev/null
-		db_sql "$DB" "UPDATE g2p_program_membership SET state = 'enrolled', write_date = now()
-			WHERE program_id = 1 AND state = 'paused' AND id % 2 = $((i % 2))
-			AND write_uid = 99" >/dev/null
-	done
-) &
-writer=$!
-sleep 0.5
-kill -KILL "$CDC_PID" 2>/dev/null
-wait "$CDC_PID" 2>/dev/null
-wait "$writer"
+before=$(topic_count "$tmp/count.jsonl")
+kill_while "$CDC_PID" flip_enrolled "$DB" "now()"
 # Every change committed is what Kafka must hold after the restart.
 start_cdc
 settle kill

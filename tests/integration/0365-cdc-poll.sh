@@ -26,10 +26,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 require_env IL_TEST_TMP BUILD PGHOST PGPORT PGUSER KAFKA_BOOTSTRAP_SERVERS
 
-GEN=$BUILD/tests/it_openspp_gen
-CDC=$BUILD/bin/imislink-cdc
-TOOL=$BUILD/bin/imislink
-SCHEMA=tests/data/openspp/schema.sql
+cdc_programs cdc-poll
 DB=il_cdcpoll_${IL_RUN_ID}_$$
 TOPIC=il-cdcpoll-${IL_RUN_ID}-$$
 tmp=$IL_TEST_TMP/0365-cdc-poll
@@ -50,19 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for b in "$GEN" "$CDC" "$TOOL"; do
-	if [ ! -x "$b" ]; then
-		FAIL cdc-poll "\"$b\" is not built (make all)"
-		finish
-	fi
-done
-
-psql_db() {
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 "$@"
-}
 
 db_create "$DB" cdc-poll-createdb || finish
-if ! psql_db -f "$SCHEMA" >/dev/null || ! "$GEN" --households 300 --seed 11 | psql_db >/dev/null; then
+if ! openspp_registry "$DB" 300 11; then
 	FAIL cdc-poll-registry "could not load the schema and the generated registry"
 	finish
 fi
@@ -76,23 +63,6 @@ start_cdc() {
 	CDC_PID=$DAEMON_PID
 }
 
-# read_topic FILE: every event of the topic, JSON lines.
-read_topic() {
-	"$TOOL" consume -e -t "$TOPIC" >"$1" 2>"$tmp/consume.err"
-}
-topic_count() {
-	read_topic "$tmp/count.jsonl"
-	wc -l <"$tmp/count.jsonl"
-}
-count_is_at_least() {
-	[ "$(topic_count)" -ge "$1" ]
-}
-# read_at_least FILE N: read_topic until FILE holds at least N events (a
-# read never shows less than what an earlier one did).
-read_at_least() {
-	local file=$1 n=$2
-	wait_until 30 eval 'read_topic "$file" && [ "$(wc -l <"$file")" -ge "$n" ]'
-}
 
 # caught_up TABLE FILTER: the state file's cursor of TABLE has reached its
 # newest row matching FILTER, so Kafka confirmed everything up to it.
@@ -109,6 +79,39 @@ all_caught_up() {
 	memberships_caught_up &&
 		caught_up res_partner "is_registrant AND NOT COALESCE(is_group, false)" &&
 		caught_up g2p_group_membership true
+}
+
+# run_scenario NAME [ARGS...]: it_openspp_gen's scenario NAME on programme 1,
+# committed.
+run_scenario() {
+	local name=$1
+	shift
+	"$GEN" --scenario "$name" --program 1 "$@" | db_psql "$DB"
+}
+
+# new_events PREV OUT: the events of the read OUT whose ids the earlier read
+# PREV does not hold, to OUT.new.
+new_events() {
+	python3 - "$1" "$2" >"$2.new" <<'PY'
+import json, sys
+old = {json.loads(l)["value"]["event_id"] for l in open(sys.argv[1])}
+sys.stdout.writelines(l for l in open(sys.argv[2]) if json.loads(l)["value"]["event_id"] not in old)
+PY
+}
+
+# one_more_event SCENARIO PREV OUT: notes the time in $mark and runs
+# SCENARIO (check cdc-poll-SCENARIO-runs); then waits until the topic holds
+# one event more than the file PREV (an earlier read) and every cursor has
+# caught up, reads the topic into OUT and leaves the new events in OUT.new.
+one_more_event() {
+	local before
+	mark=$(db_sql "$DB" "SELECT now() AT TIME ZONE 'UTC'")
+	before=$(wc -l <"$2")
+	check "cdc-poll-$1-runs" run_scenario "$1"
+	wait_until 60 topic_has "$tmp/count.jsonl" $((before + 1))
+	wait_until 60 all_caught_up
+	wait_until 30 topic_has "$3" $((before + 1))
+	new_events "$2" "$3"
 }
 
 # The state file's form, checked by state_ok FILE... (python).
@@ -146,12 +149,12 @@ db_sql "$DB" "SELECT id || ' ' || state FROM g2p_program_membership WHERE progra
 start_cdc
 daemon_port 30 "$LOG" cdc-poll-http || finish
 PORT=$DAEMON_PORT
-if wait_until 60 count_is_at_least "$snap_expected" && wait_until 60 all_caught_up; then
+if wait_until 60 topic_has "$tmp/count.jsonl" "$snap_expected" && wait_until 60 all_caught_up; then
 	PASS cdc-poll-initial-load-arrives
 else
-	FAIL cdc-poll-initial-load-arrives "expected $snap_expected events, got $(topic_count): $(tail -n 3 "$LOG" | cut -c 1-300)"
+	FAIL cdc-poll-initial-load-arrives "expected $snap_expected events, got $(topic_count "$tmp/count.jsonl"): $(tail -n 3 "$LOG" | cut -c 1-300)"
 fi
-read_at_least "$tmp/snap.jsonl" "$snap_expected"
+wait_until 30 topic_has "$tmp/snap.jsonl" "$snap_expected"
 json_check cdc-poll-initial-load "$tmp/snap.jsonl" "$tmp/snap.expected" <<'PY'
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
@@ -179,17 +182,15 @@ ino_first=$(stat -c %i "$STATE" 2>/dev/null)
 db_sql "$DB" "SELECT id FROM g2p_program_membership WHERE program_id = 1 AND state = 'draft' ORDER BY id LIMIT 50" \
 	>"$tmp/targeting.expected"
 n_target=$(wc -l <"$tmp/targeting.expected")
-check cdc-poll-targeting-runs bash -c "\"$GEN\" --scenario targeting --program 1 --count 50 |
-	psql -h \"$PGHOST\" -p \"$PGPORT\" -U \"$PGUSER\" -d \"$DB\" -X -q -v ON_ERROR_STOP=1"
-wait_until 60 count_is_at_least $((snap_expected + n_target))
+check cdc-poll-targeting-runs run_scenario targeting --count 50
+wait_until 60 topic_has "$tmp/count.jsonl" $((snap_expected + n_target))
 wait_until 60 memberships_caught_up
-read_at_least "$tmp/t.jsonl" $((snap_expected + n_target))
-json_check cdc-poll-targeting "$tmp/t.jsonl" "$tmp/snap.jsonl" "$tmp/targeting.expected" <<'PY'
+wait_until 30 topic_has "$tmp/t.jsonl" $((snap_expected + n_target))
+new_events "$tmp/snap.jsonl" "$tmp/t.jsonl"
+json_check cdc-poll-targeting "$tmp/t.jsonl.new" "$tmp/targeting.expected" <<'PY'
 import json, sys
-old = {json.loads(l)["value"]["event_id"] for l in open(sys.argv[2])}
 new = [json.loads(l)["value"] for l in open(sys.argv[1])]
-new = [v for v in new if v["event_id"] not in old]
-want = sorted(int(l) for l in open(sys.argv[3]))
+want = sorted(int(l) for l in open(sys.argv[2]))
 assert len(want) > 0, "no drafts to target"
 got = sorted(int(v["source"]["primary_key"]) for v in new)
 assert got == want, "expected %d MEMBERSHIP_CHANGED of the targeting run, got %d" % (len(want), len(got))
@@ -200,43 +201,27 @@ assert len({v["source"]["position"] for v in new}) == 1, "one transaction, one w
 PY
 
 # birthdate-fix: exactly one REGISTRANT_UPDATED, for the member.
-mark=$(db_sql "$DB" "SELECT now() AT TIME ZONE 'UTC'")
-before=$(wc -l <"$tmp/t.jsonl")
-check cdc-poll-birthdate-fix-runs bash -c "\"$GEN\" --scenario birthdate-fix --program 1 |
-	psql -h \"$PGHOST\" -p \"$PGPORT\" -U \"$PGUSER\" -d \"$DB\" -X -q -v ON_ERROR_STOP=1"
+one_more_event birthdate-fix "$tmp/t.jsonl" "$tmp/bd.jsonl"
 fixed=$(db_sql "$DB" "SELECT id FROM res_partner WHERE write_date >= '$mark'")
-wait_until 60 count_is_at_least $((before + 1))
-wait_until 60 all_caught_up
-read_at_least "$tmp/bd.jsonl" $((before + 1))
-json_check cdc-poll-birthdate-fix "$tmp/bd.jsonl" "$tmp/t.jsonl" "$fixed" <<'PY'
+json_check cdc-poll-birthdate-fix "$tmp/bd.jsonl.new" "$fixed" <<'PY'
 import json, sys
-old = {json.loads(l)["value"]["event_id"] for l in open(sys.argv[2])}
 new = [json.loads(l)["value"] for l in open(sys.argv[1])]
-new = [v for v in new if v["event_id"] not in old]
-assert sys.argv[3].isdigit(), "the scenario changed %r" % sys.argv[3]
+assert sys.argv[2].isdigit(), "the scenario changed %r" % sys.argv[2]
 assert len(new) == 1, "expected 1 event, got %d: %s" % (len(new), [v["event_type"] for v in new])
 v = new[0]
 assert v["event_type"] == "REGISTRANT_UPDATED", v["event_type"]
-assert v["programme"]["id"] == 1 and v["registrant"]["source_id"] == int(sys.argv[3]), v["registrant"]["source_id"]
+assert v["programme"]["id"] == 1 and v["registrant"]["source_id"] == int(sys.argv[2]), v["registrant"]["source_id"]
 assert v["source"]["table"] == "res_partner" and v["source"]["kind"] == "POLL", v["source"]
 PY
 
 # member-leaves: exactly one HOUSEHOLD_CHANGED, the leaver gone; the
 # household's own write_date move gives nothing.
-mark=$(db_sql "$DB" "SELECT now() AT TIME ZONE 'UTC'")
-before=$(wc -l <"$tmp/bd.jsonl")
-check cdc-poll-member-leaves-runs bash -c "\"$GEN\" --scenario member-leaves --program 1 |
-	psql -h \"$PGHOST\" -p \"$PGPORT\" -U \"$PGUSER\" -d \"$DB\" -X -q -v ON_ERROR_STOP=1"
+one_more_event member-leaves "$tmp/bd.jsonl" "$tmp/ml.jsonl"
 left=$(db_sql "$DB" "SELECT \"group\" || ' ' || individual FROM g2p_group_membership WHERE write_date >= '$mark'")
-wait_until 60 count_is_at_least $((before + 1))
-wait_until 60 all_caught_up
-read_at_least "$tmp/ml.jsonl" $((before + 1))
-json_check cdc-poll-member-leaves "$tmp/ml.jsonl" "$tmp/bd.jsonl" "$left" <<'PY'
+json_check cdc-poll-member-leaves "$tmp/ml.jsonl.new" "$left" <<'PY'
 import json, sys
-old = {json.loads(l)["value"]["event_id"] for l in open(sys.argv[2])}
 new = [json.loads(l)["value"] for l in open(sys.argv[1])]
-new = [v for v in new if v["event_id"] not in old]
-group, leaver = (int(x) for x in sys.argv[3].split())
+group, leaver = (int(x) for x in sys.argv[2].split())
 assert len(new) == 1, "expected 1 event, got %d: %s" % (len(new), [v["event_type"] for v in new])
 v = new[0]
 assert v["event_type"] == "HOUSEHOLD_CHANGED" and v["programme"]["id"] == 1, (v["event_type"], v["programme"])
@@ -268,7 +253,8 @@ in_transaction() {
 		AND state = 'idle in transaction'")" = 1 ]
 }
 mkfifo "$tmp/long.fifo"
-psql_db -f "$tmp/long.fifo" >"$tmp/long.out" 2>&1 &
+psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -v ON_ERROR_STOP=1 -f "$tmp/long.fifo" \
+	>"$tmp/long.out" 2>&1 &
 LONG_PID=$!
 exec 7>"$tmp/long.fifo"
 echo "BEGIN; UPDATE g2p_program_membership SET state = 'exited', exit_date = now()::date,
@@ -299,7 +285,7 @@ fi
 wait_until 60 all_caught_up
 
 # One run: no event id twice.
-read_at_least "$tmp/run1.jsonl" $(($(wc -l <"$tmp/ml.jsonl") + 2))
+wait_until 30 topic_has "$tmp/run1.jsonl" $(($(wc -l <"$tmp/ml.jsonl") + 2))
 json_check cdc-poll-no-repeats-in-a-run "$tmp/run1.jsonl" <<'PY'
 import collections, json, sys
 evs = [json.loads(l)["value"] for l in open(sys.argv[1])]
@@ -344,21 +330,8 @@ mkdir -p "$tmp/copies"
 	done
 ) &
 COPIER_PID=$!
-(
-	for i in $(seq 1 10); do
-		db_sql "$DB" "UPDATE g2p_program_membership SET state = 'paused',
-			write_date = now() AT TIME ZONE 'UTC', write_uid = 99
-			WHERE program_id = 1 AND state = 'enrolled' AND id % 2 = $((i % 2))" >/dev/null
-		db_sql "$DB" "UPDATE g2p_program_membership SET state = 'enrolled', write_date = now() AT TIME ZONE 'UTC'
-			WHERE program_id = 1 AND state = 'paused' AND id % 2 = $((i % 2)) AND write_uid = 99" >/dev/null
-	done
-) &
-writer=$!
-sleep 0.5
-kill -KILL "$CDC_PID" 2>/dev/null
-wait "$CDC_PID" 2>/dev/null
+kill_while "$CDC_PID" flip_enrolled "$DB" "now() AT TIME ZONE 'UTC'"
 CDC_PID=
-wait "$writer"
 wait "$COPIER_PID"
 COPIER_PID=
 ino_killed=$(stat -c %i "$STATE" 2>/dev/null)
@@ -371,7 +344,7 @@ db_sql "$DB" "SELECT id || ' ' || to_char(write_date, 'YYYY-MM-DD\"T\"HH24:MI:SS
 	FROM g2p_program_membership WHERE program_id = 1 AND write_uid = 99" >"$tmp/final.rows"
 start_cdc
 wait_until 60 memberships_caught_up
-read_at_least "$tmp/k.jsonl" "$(wc -l <"$tmp/run1.jsonl")"
+wait_until 30 topic_has "$tmp/k.jsonl" "$(wc -l <"$tmp/run1.jsonl")"
 json_check cdc-poll-sigkill-nothing-missing "$tmp/k.jsonl" "$tmp/final.rows" <<'PY'
 import json, sys
 evs = [json.loads(l)["value"] for l in open(sys.argv[1])]

@@ -33,10 +33,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 require_env IL_TEST_TMP BUILD PGHOST PGPORT PGUSER KAFKA_BOOTSTRAP_SERVERS
 
-GEN=$BUILD/tests/it_openspp_gen
-CDC=$BUILD/bin/imislink-cdc
-TOOL=$BUILD/bin/imislink
-SCHEMA=tests/data/openspp/schema.sql
+cdc_programs cdc-kill
 HOUSEHOLDS=3000
 CHANGES=${IL_CDC_KILL_CHANGES:-50000}
 SEED=${IL_CDC_KILL_SEED:-$((RANDOM % 1000 + 1))}
@@ -54,34 +51,22 @@ WRITER=
 cleanup() {
 	[ -n "$WRITER" ] && kill_all "$WRITER"
 	[ -n "$CDC_PID" ] && kill_all "$CDC_PID"
-	db_sql "$DB" "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-		WHERE database = '$DB'" >/dev/null 2>&1
+	db_drop_slots "$DB"
 	db_drop "$DB"
 }
 trap cleanup EXIT
 
-for b in "$GEN" "$CDC" "$TOOL"; do
-	if [ ! -x "$b" ]; then
-		FAIL cdc-kill "\"$b\" is not built (make all)"
-		finish
-	fi
-done
 info "seed $SEED, $CHANGES changes"
 
 psql_at() {
-	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -X -q -At -v ON_ERROR_STOP=1 "$@"
+	db_psql "$DB" -At "$@"
 }
 
 db_create "$DB" cdc-kill-createdb || finish
-if ! psql_at -f "$SCHEMA" >/dev/null ||
-   ! "$GEN" --households "$HOUSEHOLDS" --seed 23 | psql_at >/dev/null ||
-   ! db_sql "$DB" "ALTER TABLE g2p_program_membership REPLICA IDENTITY FULL;
-	ALTER TABLE res_partner REPLICA IDENTITY FULL; ALTER TABLE g2p_reg_id REPLICA IDENTITY FULL;
-	ALTER TABLE g2p_phone_number REPLICA IDENTITY FULL;
-	ALTER TABLE g2p_group_membership REPLICA IDENTITY FULL;
+if ! openspp_registry "$DB" "$HOUSEHOLDS" 23 "$OPENSPP_FULL_IDENTITY;
 	CREATE TABLE il_changelog (seq bigserial PRIMARY KEY, pm_id integer NOT NULL,
 		prev varchar NOT NULL, state varchar NOT NULL);
-	ANALYZE" >/dev/null; then
+	ANALYZE"; then
 	FAIL cdc-kill-registry "could not load the schema and the generated registry"
 	finish
 fi

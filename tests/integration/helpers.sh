@@ -188,17 +188,20 @@ daemon_start() {
 	DAEMON_PID=$!
 }
 
-# daemon_port SECONDS LOG NAME: waits for the "http listening" line a daemon
-# logs to LOG and sets DAEMON_PORT to its port; without one after SECONDS,
-# FAIL NAME with the log's last lines, DAEMON_PORT empty, and return 1.
+# daemon_port SECONDS LOG NAME [VAR]: waits for the "http listening" line a
+# daemon logs to LOG and sets DAEMON_PORT (and VAR, when given) to its port;
+# without one after SECONDS, FAIL NAME with the log's last lines, the port
+# empty, and return 1.
 daemon_port() {
-	local secs=$1 log=$2 name=$3
+	local secs=$1 log=$2 name=$3 var=${4:-DAEMON_PORT}
 	DAEMON_PORT=
+	printf -v "$var" %s ""
 	if ! wait_until "$secs" grep -qs '"msg":"http listening"' "$log"; then
 		FAIL "$name" "no \"http listening\" line after $secs s: $(tail -n 3 "$log" | cut -c 1-300 | tr '\n' ' ')"
 		return 1
 	fi
 	DAEMON_PORT=$(sed -n 's/.*"msg":"http listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	printf -v "$var" %s "$DAEMON_PORT"
 }
 
 # daemon_stop PID SECONDS LOG NAME: SIGTERM; PASS NAME when the daemon exits 0
@@ -249,6 +252,13 @@ db_sql() {
 	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"
 }
 
+# db_psql DB ARGS...: psql on DB, quiet, stopping at the first error.
+db_psql() {
+	local db=$1
+	shift
+	psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
 # audit_rows DB: the rows of the audit store in DB (dead letters and
 # results), -1 when it cannot be read; audit_rows_are DB N and
 # audit_rows_positive DB for wait_until.
@@ -261,4 +271,194 @@ audit_rows_are() {
 }
 audit_rows_positive() {
 	[ "$(audit_rows "$1")" -gt 0 ]
+}
+
+# require_built NAME PROGRAM...: stop the script with FAIL NAME when a
+# PROGRAM (a path) is not built.
+require_built() {
+	local name=$1 exe
+	shift
+	for exe in "$@"; do
+		if [ ! -x "$exe" ]; then
+			FAIL "$name" "\"$exe\" is not built (make all)"
+			finish
+		fi
+	done
+}
+
+# db_drop_slots DB: drops the replication slots of DB (for an exit trap,
+# before db_drop: a database with a slot cannot be dropped).
+db_drop_slots() {
+	db_sql "${PGDATABASE:-postgres}" "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		WHERE database = '$1'" >/dev/null 2>&1
+}
+
+# ---- an openSPP registry and the events streamed from it (0360-0380) ----
+
+# The tables whose old rows imislink-cdc compares: it needs the whole old
+# row to tell a mapped change from Odoo's bookkeeping.
+OPENSPP_FULL_IDENTITY="ALTER TABLE g2p_program_membership REPLICA IDENTITY FULL;
+	ALTER TABLE res_partner REPLICA IDENTITY FULL; ALTER TABLE g2p_reg_id REPLICA IDENTITY FULL;
+	ALTER TABLE g2p_phone_number REPLICA IDENTITY FULL;
+	ALTER TABLE g2p_group_membership REPLICA IDENTITY FULL"
+
+# openspp_registry DB HOUSEHOLDS SEED [SQL]: the openSPP tables
+# (tests/data/openspp/schema.sql) filled by $GEN (it_openspp_gen) with
+# HOUSEHOLDS households from SEED in DB, then SQL; non-zero when a step fails.
+openspp_registry() {
+	local db=$1 sql=${4:-}
+	db_psql "$db" -f "$IL_HELPERS_DIR/../data/openspp/schema.sql" >/dev/null &&
+		"$GEN" --households "$2" --seed "$3" | db_psql "$db" >/dev/null &&
+		{ [ -z "$sql" ] || db_sql "$db" "$sql" >/dev/null; }
+}
+
+# flip_enrolled DB NOW: 20 transactions moving half of the enrolled
+# memberships of programme 1 in DB to paused (write_uid 99) and back, with
+# write_date NOW (an SQL expression): a stream of changes to kill a
+# producer in.
+flip_enrolled() {
+	local i
+	for i in $(seq 1 10); do
+		db_sql "$1" "UPDATE g2p_program_membership SET state = 'paused', write_date = $2, write_uid = 99
+			WHERE program_id = 1 AND state = 'enrolled' AND id % 2 = $((i % 2))" >/dev/null
+		db_sql "$1" "UPDATE g2p_program_membership SET state = 'enrolled', write_date = $2
+			WHERE program_id = 1 AND state = 'paused' AND id % 2 = $((i % 2)) AND write_uid = 99" >/dev/null
+	done
+}
+
+# kill_while PID CMD...: runs CMD in the background, SIGKILLs the daemon PID
+# half a second into it and reaps it, then waits for CMD to end.
+kill_while() {
+	local pid=$1 writer
+	shift
+	"$@" &
+	writer=$!
+	sleep 0.5
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	wait "$writer"
+}
+
+# cdc_programs NAME: sets GEN (it_openspp_gen), CDC (imislink-cdc) and TOOL
+# (imislink) to those of $BUILD; stops the script with FAIL NAME when one
+# is not built.
+cdc_programs() {
+	GEN=$BUILD/tests/it_openspp_gen
+	CDC=$BUILD/bin/imislink-cdc
+	TOOL=$BUILD/bin/imislink
+	require_built "$1" "$GEN" "$CDC" "$TOOL"
+}
+
+# read_topic FILE: every event of $TOPIC so far, as JSON lines of `$TOOL
+# consume -e` (the scripts set TOPIC and TOOL), into FILE; the consumer's
+# stderr to consume.err beside it.
+read_topic() {
+	"$TOOL" consume -e -t "$TOPIC" >"$1" 2>"$(dirname "$1")/consume.err"
+}
+
+# topic_count FILE: read_topic FILE, then the number of events it holds.
+topic_count() {
+	read_topic "$1"
+	wc -l <"$1"
+}
+
+# topic_has FILE N: read_topic FILE holds N events or more (for wait_until;
+# a read never shows less than an earlier one did).
+topic_has() {
+	[ "$(topic_count "$1")" -ge "$2" ]
+}
+
+# ---- valgrind (0240, 0380) ----
+
+# memcheck as the valgrind scripts run a program: "possibly lost" blocks are
+# librdkafka's and glibc's thread caches at exit and are not counted; 99 is
+# the exit status when it found an error or a definite or indirect leak.
+IL_VALGRIND=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect
+	--show-leak-kinds=definite,indirect --error-exitcode=99)
+
+# vg_require NAME PROGRAM...: stop the script with FAIL NAME unless each
+# PROGRAM (a path) is in the plain build, $IL_PLAIN_BUILD (valgrind cannot
+# run the sanitizer build the rest of the suite uses), and valgrind is
+# installed.
+vg_require() {
+	local name=$1 exe
+	shift
+	for exe in "$@"; do
+		if [ -z "${IL_PLAIN_BUILD:-}" ] || [ ! -x "$exe" ]; then
+			FAIL "$name" "the plain build is missing (IL_PLAIN_BUILD=\"${IL_PLAIN_BUILD:-}\"): run make test"
+			finish
+		fi
+	done
+	if ! command -v valgrind >/dev/null; then
+		FAIL "$name" "valgrind is not installed: run make deps"
+		finish
+	fi
+}
+
+# any_build VAR PATH NAME: sets VAR to $BUILD/PATH, else to
+# $IL_PLAIN_BUILD/PATH (for the programs around the ones under valgrind:
+# any build will do); stops the script with FAIL NAME when neither is built.
+any_build() {
+	local path=$BUILD/$2
+	[ -x "$path" ] || path=${IL_PLAIN_BUILD:-}/$2
+	require_built "$3" "$path"
+	printf -v "$1" %s "$path"
+}
+
+# vg_clean LOG: LOG holds no valgrind report.
+vg_clean() {
+	! grep -q '^==[0-9]*==' "$1"
+}
+
+# vg_stop PID NAME LOG: SIGTERM to a daemon under valgrind; NAME-valgrind-exit-0
+# when it exits 0 within 120 s (99: valgrind found errors or leaks), and
+# NAME-valgrind-report when LOG holds no valgrind report.
+vg_stop() {
+	local name=$2 log=$3
+	daemon_stop "$1" 120 "$log" "$name-valgrind-exit-0"
+	if vg_clean "$log"; then
+		PASS "$name-valgrind-report"
+	else
+		FAIL "$name-valgrind-report" "$(grep '^==[0-9]*==' "$log" | head -n 40 | tr '\n' ' ')"
+	fi
+}
+
+# vg_bad_conf NAME PROGRAM KEY ARGS...: PROGRAM ARGS under valgrind, without
+# an operator file and on any HTTP port, must stop at start with exit status
+# 1 (99 would be valgrind's verdict) and KEY in its message, without any
+# valgrind report; its output goes to $tmp/bad-NAME.log.  Variables set on
+# the call reach the program.
+vg_bad_conf() {
+	local name=$1 bin=$2 key=$3 out=$tmp/bad-$1.log rc
+	shift 3
+	IMISLINK_CONFIG=/dev/null IMISLINK_HTTP_PORT=0 \
+		timeout -k 10 120 "${IL_VALGRIND[@]}" "$bin" "$@" </dev/null >"$out" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "$key" "$out" && vg_clean "$out"; then
+		PASS "$name"
+	else
+		FAIL "$name" "exit status $rc (expected 1 naming \"$key\"): $(head -n 20 "$out" | cut -c 1-300 | tr '\n' ' ')"
+	fi
+}
+
+# ---- HTTP (0340, 0380) ----
+
+# http_post OUT URL FILE [CURL ARGS...]: POSTs FILE to URL, the answer's
+# body to OUT; prints the HTTP status (000 without an answer).  curl's own
+# messages go to curl.err beside OUT.
+http_post() {
+	local out=$1 url=$2 file=$3
+	shift 3
+	curl -sS --max-time 60 -o "$out" -w '%{http_code}' "$@" \
+		--data-binary @"$file" "$url" 2>>"$(dirname "$out")/curl.err"
+}
+
+# expect_status NAME WANT GOT BODY: PASS NAME when the HTTP status GOT is
+# WANT, else FAIL with the start of the answer's body, the file BODY.
+expect_status() {
+	if [ "$3" = "$2" ]; then
+		PASS "$1"
+	else
+		FAIL "$1" "expected HTTP $2, got $3: $(head -c 300 "$4" 2>/dev/null)"
+	fi
 }

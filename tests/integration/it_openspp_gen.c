@@ -655,6 +655,21 @@ generate(const struct gen *g)
 
 #define NOW_UTC "(now() AT TIME ZONE 'UTC')"
 
+/*
+ * Prints one transaction moving the memberships of programme @p p in state
+ * @p from to state @p to, setting the columns @p set as well ("" or
+ * "column = value,\n\t"), the first ones by id when @p limit is " LIMIT n".
+ */
+static void
+print_move(const char *p, const char *from, const char *to, const char *set, const char *limit)
+{
+	printf("BEGIN;\n"
+	    "UPDATE g2p_program_membership SET state = '%s', %swrite_uid = %d, write_date = %s\n"
+	    "WHERE id IN (SELECT id FROM g2p_program_membership\n"
+	    "\tWHERE program_id = %s AND state = '%s' ORDER BY id%s);\n"
+	    "COMMIT;\n", to, set, GEN_UID, NOW_UTC, p, from, limit);
+}
+
 static int
 scenario(const char *name, long long prog, long long count)
 {
@@ -666,26 +681,12 @@ scenario(const char *name, long long prog, long long count)
 		snprintf(limit, sizeof(limit), " LIMIT %lld", count);
 	printf("-- scenario %s, programme %s\n", name, p);
 	if (strcmp(name, "targeting") == 0) {
-		printf("BEGIN;\n"
-		    "UPDATE g2p_program_membership SET state = 'enrolled', enrollment_date = %s,\n"
-		    "\twrite_uid = %d, write_date = %s\n"
-		    "WHERE id IN (SELECT id FROM g2p_program_membership\n"
-		    "\tWHERE program_id = %s AND state = 'draft' ORDER BY id%s);\n"
-		    "COMMIT;\n", NOW_UTC, GEN_UID, NOW_UTC, p, limit);
+		print_move(p, "draft", "enrolled", "enrollment_date = " NOW_UTC ",\n\t", limit);
 	} else if (strcmp(name, "pause-exit") == 0) {
 		if (count <= 0)
 			snprintf(limit, sizeof(limit), " LIMIT 10");
-		printf("BEGIN;\n"
-		    "UPDATE g2p_program_membership SET state = 'paused', write_uid = %d, write_date = %s\n"
-		    "WHERE id IN (SELECT id FROM g2p_program_membership\n"
-		    "\tWHERE program_id = %s AND state = 'enrolled' ORDER BY id%s);\n"
-		    "COMMIT;\n", GEN_UID, NOW_UTC, p, limit);
-		printf("BEGIN;\n"
-		    "UPDATE g2p_program_membership SET state = 'exited', exit_date = %s::date,\n"
-		    "\twrite_uid = %d, write_date = %s\n"
-		    "WHERE id IN (SELECT id FROM g2p_program_membership\n"
-		    "\tWHERE program_id = %s AND state = 'enrolled' ORDER BY id%s);\n"
-		    "COMMIT;\n", NOW_UTC, GEN_UID, NOW_UTC, p, limit);
+		print_move(p, "enrolled", "paused", "", limit);
+		print_move(p, "enrolled", "exited", "exit_date = " NOW_UTC "::date,\n\t", limit);
 	} else if (strcmp(name, "birthdate-fix") == 0) {
 		printf("BEGIN;\n"
 		    "WITH target AS (SELECT e.\"group\", e.individual FROM (" ENROLLED_MEMBER("%s") ") e\n"

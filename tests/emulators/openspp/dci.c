@@ -43,23 +43,17 @@
 /* ---- answers -------------------------------------------------------------- */
 
 static void
-dci_uuid(char out[37])
+dci_uuid(char out[IL_DCI_UUID_LEN])
 {
 	unsigned char b[16];
 	struct timespec t;
 
-	/* Ids only need to be unique: without entropy the clock stands in. */
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		clock_gettime(CLOCK_REALTIME, &t);
-		memset(b, 0, sizeof(b));
-		memcpy(b, &t.tv_sec, sizeof(t.tv_sec) < 8 ? sizeof(t.tv_sec) : 8);
-		memcpy(b + 8, &t.tv_nsec, sizeof(t.tv_nsec) < 8 ? sizeof(t.tv_nsec) : 8);
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	    b[14], b[15]);
+	/* Without entropy the clock stands in (see il_dci_uuid). */
+	clock_gettime(CLOCK_REALTIME, &t);
+	memset(b, 0, sizeof(b));
+	memcpy(b, &t.tv_sec, sizeof(t.tv_sec) < 8 ? sizeof(t.tv_sec) : 8);
+	memcpy(b + 8, &t.tv_nsec, sizeof(t.tv_nsec) < 8 ? sizeof(t.tv_nsec) : 8);
+	il_dci_uuid(out, b);
 }
 
 static void
@@ -69,6 +63,16 @@ dci_now(char ts[IL_TIME_LEN])
 
 	clock_gettime(CLOCK_REALTIME, &t);
 	il_time_format_ms((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000, ts);
+}
+
+/* Adds @p name: @p value, or null when @p value is NULL, as openSPP does. */
+static void
+dci_add_string_or_null(cJSON *o, const char *name, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(o, name, value);
+	else
+		cJSON_AddNullToObject(o, name);
 }
 
 /* openSPP's {"error": {"code": N, "message": M}} (its error_wrapper()). */
@@ -107,10 +111,7 @@ dci_ack_err(il_http_response *resp, const char *code, const char *message, const
 	e = cJSON_AddObjectToObject(m, "error");
 	cJSON_AddStringToObject(e, "code", code);
 	cJSON_AddStringToObject(e, "message", message);
-	if (correlation != NULL)
-		cJSON_AddStringToObject(m, "correlation_id", correlation);
-	else
-		cJSON_AddNullToObject(m, "correlation_id");
+	dci_add_string_or_null(m, "correlation_id", correlation);
 	il_spp_reply(resp, 400, o);
 }
 
@@ -433,10 +434,7 @@ dci_item_rjct(const char *ref, const char *ts, const char *code, const char *mes
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (ref != NULL)
-		cJSON_AddStringToObject(o, "reference_id", ref);
-	else
-		cJSON_AddNullToObject(o, "reference_id");
+	dci_add_string_or_null(o, "reference_id", ref);
 	cJSON_AddStringToObject(o, "timestamp", ts);
 	cJSON_AddStringToObject(o, "status", "rjct");
 	cJSON_AddStringToObject(o, "status_reason_code", code);
@@ -549,15 +547,12 @@ dci_envelope(const cJSON *header, const cJSON *message, const char *status, cons
 	cJSON *m = cJSON_AddObjectToObject(o, "message");
 	const char *mid = dci_field(header, "message_id"), *sender = dci_field(header, "sender_id");
 	const char *txn = dci_field(message, "transaction_id");
-	char ts[IL_TIME_LEN], uuid[37];
+	char ts[IL_TIME_LEN], uuid[IL_DCI_UUID_LEN];
 
 	dci_now(ts);
 	cJSON_AddStringToObject(h, "version", "1.0.0");
 	/* openSPP echoes the request's message_id. */
-	if (mid != NULL)
-		cJSON_AddStringToObject(h, "message_id", mid);
-	else
-		cJSON_AddNullToObject(h, "message_id");
+	dci_add_string_or_null(h, "message_id", mid);
 	cJSON_AddStringToObject(h, "message_ts", ts);
 	cJSON_AddStringToObject(h, "action", "on-search");
 	cJSON_AddStringToObject(h, "status", status);
@@ -571,10 +566,7 @@ dci_envelope(const cJSON *header, const cJSON *message, const char *status, cons
 	if (sender != NULL)
 		cJSON_AddStringToObject(h, "receiver_id", sender);
 	cJSON_AddFalseToObject(h, "is_msg_encrypted");
-	if (txn != NULL)
-		cJSON_AddStringToObject(m, "transaction_id", txn);
-	else
-		cJSON_AddNullToObject(m, "transaction_id");
+	dci_add_string_or_null(m, "transaction_id", txn);
 	dci_uuid(uuid);
 	cJSON_AddStringToObject(m, "correlation_id", uuid);
 	cJSON_AddItemToObject(m, "search_response", responses != NULL ? responses : cJSON_CreateArray());
