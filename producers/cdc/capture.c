@@ -244,19 +244,22 @@ on_partner(capture *cp, const il_pgoutput_relation *rel, const il_pgoutput_msg *
 	return add(cp, &ch, errbuf, errsz);
 }
 
-/* g2p_reg_id and g2p_phone_number: the registrant of partner_id changed. */
+/*
+ * A row that belongs to a registrant or household, named in @p column: an
+ * ID or phone (partner_id: REGISTRANT) or a household membership ("group":
+ * HOUSEHOLD).  A row moved from one owner to another changed both.
+ */
 static il_err
-on_registrant_detail(capture *cp, const il_pgoutput_relation *rel, const il_pgoutput_msg *m, uint64_t lsn,
-    char *errbuf, size_t errsz)
+on_owned_row(capture *cp, const il_pgoutput_relation *rel, const il_pgoutput_msg *m, uint64_t lsn,
+    cdc_change_kind kind, const char *column, char *errbuf, size_t errsz)
 {
 	cdc_change ch;
 
-	change_init(&ch, CDC_REGISTRANT, rel, m, lsn, cp->txn_time_ms);
-	ch.partner_id = tuple_ll(rel, row_of(m), "partner_id");
+	change_init(&ch, kind, rel, m, lsn, cp->txn_time_ms);
+	ch.partner_id = tuple_ll(rel, row_of(m), column);
 	if (m->type == IL_PGOUTPUT_UPDATE && m->u.change.old_kind == IL_PGOUTPUT_OLD_FULL) {
-		long long before = tuple_ll(rel, &m->u.change.old_tuple, "partner_id");
+		long long before = tuple_ll(rel, &m->u.change.old_tuple, column);
 
-		/* Moved to another registrant: both changed. */
 		if (before > 0 && before != ch.partner_id) {
 			cdc_change old = ch;
 			il_err err;
@@ -269,38 +272,7 @@ on_registrant_detail(capture *cp, const il_pgoutput_relation *rel, const il_pgou
 	}
 	if (ch.partner_id <= 0) {
 		/* A Delete without REPLICA IDENTITY FULL names only its id. */
-		il_log_info("change without its registrant: no event", IL_STR("table", rel->relname),
-		    IL_STR("id", ch.pk));
-		return IL_OK;
-	}
-	return add(cp, &ch, errbuf, errsz);
-}
-
-static il_err
-on_group_membership(capture *cp, const il_pgoutput_relation *rel, const il_pgoutput_msg *m, uint64_t lsn,
-    char *errbuf, size_t errsz)
-{
-	cdc_change ch;
-
-	if (m->type == IL_PGOUTPUT_UPDATE && !columns_changed(rel, m, household_columns))
-		return IL_OK;
-	change_init(&ch, CDC_HOUSEHOLD, rel, m, lsn, cp->txn_time_ms);
-	ch.partner_id = tuple_ll(rel, row_of(m), "group");
-	if (m->type == IL_PGOUTPUT_UPDATE && m->u.change.old_kind == IL_PGOUTPUT_OLD_FULL) {
-		long long before = tuple_ll(rel, &m->u.change.old_tuple, "group");
-
-		if (before > 0 && before != ch.partner_id) {
-			cdc_change old = ch;
-			il_err err;
-
-			old.partner_id = before;
-			err = add(cp, &old, errbuf, errsz);
-			if (err != IL_OK)
-				return err;
-		}
-	}
-	if (ch.partner_id <= 0) {
-		il_log_info("change without its household: no event", IL_STR("table", rel->relname),
+		il_log_info("change without its owner: no event", IL_STR("table", rel->relname),
 		    IL_STR("id", ch.pk));
 		return IL_OK;
 	}
@@ -337,9 +309,12 @@ on_change(capture *cp, const il_pgoutput_msg *m, uint64_t lsn, char *errbuf, siz
 	if (strcmp(t, "res_partner") == 0)
 		return on_partner(cp, rel, m, lsn, errbuf, errsz);
 	if (strcmp(t, "g2p_reg_id") == 0 || strcmp(t, "g2p_phone_number") == 0)
-		return on_registrant_detail(cp, rel, m, lsn, errbuf, errsz);
-	if (strcmp(t, "g2p_group_membership") == 0)
-		return on_group_membership(cp, rel, m, lsn, errbuf, errsz);
+		return on_owned_row(cp, rel, m, lsn, CDC_REGISTRANT, "partner_id", errbuf, errsz);
+	if (strcmp(t, "g2p_group_membership") == 0) {
+		if (m->type == IL_PGOUTPUT_UPDATE && !columns_changed(rel, m, household_columns))
+			return IL_OK;
+		return on_owned_row(cp, rel, m, lsn, CDC_HOUSEHOLD, "group", errbuf, errsz);
+	}
 	if (strcmp(t, "g2p_group_membership_g2p_group_membership_kind_rel") == 0)
 		return on_member_kind(cp, rel, m, lsn, errbuf, errsz);
 	/* g2p_program: programmes are read when events are built. */
