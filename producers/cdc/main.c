@@ -45,7 +45,7 @@ static const il_daemon_info info = {
 	"(cdc.snapshot: initial, never, always) publishes the current memberships\n"
 	"of cdc.programmes from the slot's exported snapshot.  cdc.mode=poll polls\n"
 	"the tables on (write_date, id) instead, with its cursor in\n"
-	"cdc.poll.state.file: no deletes, no previous state, no Head changes.\n"
+	"cdc.state.file: no deletes, no previous state, no Head changes.\n"
 	"Membership state changes become MEMBERSHIP_CHANGED events (with the\n"
 	"previous state when the table has REPLICA IDENTITY FULL), changes of an\n"
 	"enrolled registrant REGISTRANT_UPDATED, changes of an enrolled household's\n"
@@ -133,10 +133,13 @@ run(cdc_ctx *c, char *errbuf, size_t errsz)
 		il_err err;
 
 		err = poll ? cdc_poll_run(c, errbuf, errsz) : cdc_capture_run(c, errbuf, errsz);
-		if (err == IL_OK || err == IL_ERR_CANCELLED || il_sig_stop_requested())
+		if (err == IL_OK || err == IL_ERR_CANCELLED)
 			return IL_ERR_CANCELLED;
+		/* A refusal stays one even when a stop came meanwhile. */
 		if (IL_ERR_CLASS(err) != IL_ERR_TRANSIENT)
 			return err;
+		if (il_sig_stop_requested())
+			return IL_ERR_CANCELLED;
 		if (il_timers_now_ms() - started > CDC_STABLE_MS)
 			attempt = 0;
 		wait_ms = il_retry_backoff_ms(++attempt, CDC_BACKOFF_BASE_MS, CDC_BACKOFF_MAX_MS, &rng);
@@ -181,6 +184,8 @@ main(int argc, char **argv)
 	eo.source_kind = strcmp(il_conf_get(d.conf, "cdc.mode"), "poll") == 0 ? "POLL" : "CDC";
 	eo.programmes = programmes;
 	eo.batch_size = CDC_BATCH;
+	eo.conninfo = conninfo;
+	eo.workers = 2;
 	il_sig_install();
 	c.em = cdc_emitter_new(&eo, errbuf, sizeof(errbuf));
 	if (c.em == NULL)
