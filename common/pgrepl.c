@@ -79,7 +79,7 @@ open_conn(const char *conninfo, bool replication, PGconn **out, char *errbuf, si
 		"options", "dbname", "replication", NULL,
 	};
 	const char *vals[] = {
-		"10", "imislink", "UTF8",
+		"10", "imislink-cdc", "UTF8",
 		"1", "10", "5", "3", "30000",
 		"-c DateStyle=ISO", conninfo != NULL ? conninfo : "", "database", NULL,
 	};

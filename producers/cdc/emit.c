@@ -12,51 +12,28 @@
  *  4. programme_sql: the programmes named by the events.
  * Queries 1 and 2 run only when the batch holds such changes (and a SET
  * DateStyle only on a session not printing dates as ISO).  The events are
- * then built, keyed and encoded, and queued in batch order, so events of one
- * key follow the order of their changes.  REGISTRANT_UPDATED and
+ * then built, keyed, encoded and queued in batch order, so events of one key
+ * follow the order of their changes.  REGISTRANT_UPDATED and
  * HOUSEHOLD_CHANGED always carry "#p<programme id>" in their position, so
  * that an event's id does not depend on how many programmes it fanned out to.
  *
  * enrich_sql answers plain typed rows, not JSON: building the JSON in the
  * server (json_build_object, json_agg) cost several times the reads on a
  * registry of 20,000 households, and the text had to be parsed here anyway.
- *
- * The pool: the queries of one batch keep one PostgreSQL backend busy, and
- * building and encoding its events one core, one after the other; done on
- * the caller's thread, the next batch waited for both.  With workers, a full
- * or flushed batch becomes a job that a worker thread runs on its own
- * connection (and its own serde: one per thread), leaving the encoded events
- * in the job; the caller's thread alone talks to Kafka, taking finished jobs
- * strictly in submission order, so that per-key order is kept.  At most
- * workers + 1 jobs are submitted and not yet produced: that bounds memory,
- * and a caller finding them all taken produces the oldest first.  A job that
- * failed is reported to the caller and nothing after it is produced: every
- * job not yet produced is dropped (its running queries cancelled), the
- * caller starts again from its last acknowledged position.  A batch read
- * inside the caller's transaction (the initial load's snapshot) cannot be
- * read by another session: it runs on the caller's thread and connection,
- * after every job before it was produced.
- *
- * Locking: e->mu guards the jobs' states, e->head and e->count (written by
- * the caller only, read by workers), the workers' running jobs and cancel
- * handles.  A job's other contents belong to the caller while it is free
- * or done, to its worker while it runs; a queued job is written before it
- * is queued, under e->mu.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
 #include "avro.h"
 #include "buf.h"
+#include "dlq.h"
 #include "emit.h"
 #include "kafka.h"
+#include "log.h"
 #include "serde.h"
 #include "sig.h"
 #include "timefmt.h"
@@ -70,13 +47,6 @@
 /* How long one send waits on a full queue, and one wait polls, before
  * looking at the stop flag again. */
 #define EMIT_BLOCK_MS 100
-/* How long the caller waits for a job before serving delivery reports and
- * looking at the stop flag again. */
-#define EMIT_WAIT_MS 20
-/* Delivery reports are served after this many events sent. */
-#define EMIT_POLL_EVERY 64
-/* The encoded events of one batch, at most. */
-#define EMIT_OUT_MAX ((size_t)1 << 30)
 
 /* The event types the emitter makes, in the order of ev_names. */
 enum { EV_MEMBERSHIP, EV_REGISTRANT, EV_HOUSEHOLD, EV_NTYPES };
@@ -195,7 +165,7 @@ typedef struct rowref {
 	long long b;
 } rowref;
 
-/* A growable list of ids, kept by a worker between batches. */
+/* A growable list of ids, kept by the emitter between flushes. */
 typedef struct idvec {
 	long long *v;
 	size_t n;
@@ -213,86 +183,24 @@ typedef struct flush {
 	char produced[IL_TIME_LEN];
 } flush;
 
-/* One event built, keyed and encoded by a job, waiting to be produced. */
-typedef struct out_event {
-	size_t key;             /* offset of the key in the job's data */
-	size_t key_len;
-	size_t val;             /* offset of the encoded value */
-	size_t val_len;
-	int type;               /* EV_* */
-	char id[65];            /* event id, for messages */
-} out_event;
-
-typedef enum job_state {
-	JOB_FREE = 0,           /* the caller's */
-	JOB_QUEUED,             /* submitted, no worker has it yet */
-	JOB_RUNNING,            /* a worker's */
-	JOB_DONE,               /* built (or failed), the caller's to produce */
-} job_state;
-
-/* A batch and, once built, its events. */
-typedef struct job {
-	job_state state;
-	atomic_bool cancel;     /* dropped while running: stop early */
-	cdc_change *batch;      /* batch_size slots */
-	size_t nbatch;
-	il_err err;             /* how building it ended */
-	char errbuf[1024];
-	out_event *out;         /* events in batch order */
-	size_t nout;
-	size_t capout;
-	size_t next;            /* the first event not yet queued on Kafka */
-	il_buf data;            /* keys and values of out */
-} job;
-
-/* What one thread needs to build a batch's events. */
-typedef struct worker {
-	cdc_emitter *e;
-	pthread_t thread;
-	bool started;
-	PGconn *db;             /* a pool worker's own connection, opened when first needed */
-	PGcancel *cancel;       /* of db; under e->mu */
-	job *job;               /* the job it runs; under e->mu */
-	il_schema_set *own;     /* a pool worker's copy of the schemas */
-	const il_schema *schema;        /* EligibilityEvent, latest, of own or e->schemas */
-	il_serde *serde;
-	long long *target;      /* per change: the partner its events are about, 0 for none */
-	idvec ids[4];           /* query parameters being collected */
-	il_buf arr;             /* array literals of the query parameters */
-	il_buf val;             /* encoded value, reused for every event */
-} worker;
-
 struct cdc_emitter {
 	il_event_ctx ectx;              /* instance and key ID type */
 	const char *source_kind;        /* "CDC" or "POLL" */
 	const char *topic;              /* topic.eligibility */
-	const il_conf *conf;
-	char *conninfo;                 /* the pool's database; NULL without a pool */
+	const char *dlq_topic;          /* topic.dlq: events that cannot be keyed or encoded */
 	long long *programmes;          /* configured programmes, owned copy */
 	size_t nprogrammes;
 	char *programme_array;          /* "{1,2}", or NULL for every programme */
-	cdc_change *batch;              /* the batch being filled, batch_size slots */
+	cdc_change *batch;              /* batch_size slots */
+	long long *target;              /* per change: the partner its events are about, 0 for none */
 	size_t nbatch;
 	size_t batch_size;
-	size_t max_value;               /* avro.max.message.bytes */
-	il_schema_set *schemas;         /* of the caller's thread */
-	worker local;                   /* the caller's thread: batches inside its transaction */
-	job sync;                       /* the job of local */
-	worker *workers;                /* the pool */
-	int nworkers;
-	job *jobs;                      /* nworkers + 1, a ring: head is the oldest */
-	size_t njobs;
-	size_t head;                    /* under mu; written by the caller only */
-	size_t count;                   /* jobs submitted, not yet produced; as head */
-	size_t queued;                  /* changes in them */
-	bool pool_ready;                /* mu, cvs made */
-	bool stopping;                  /* under mu: workers end */
-	pthread_mutex_t mu;
-	pthread_cond_t work_cv;         /* a job was queued, or stopping */
-	pthread_cond_t done_cv;         /* a job is done */
-	il_err deferred;                /* a failure met by cdc_emitter_poll(), not yet reported */
-	char deferred_reason[1024];
-	size_t deferred_changes;        /* changes it dropped */
+	idvec ids[4];                   /* query parameters being collected */
+	il_buf arr;                     /* array literals of the query parameters */
+	il_buf val;                     /* encoded value, reused for every event */
+	il_schema_set *schemas;
+	const il_schema *schema;        /* EligibilityEvent, latest */
+	il_serde *serde;
 	il_producer *prod;
 	long pending;                   /* events queued, not yet reported */
 	long failed;                    /* events refused since the last wait */
@@ -300,6 +208,7 @@ struct cdc_emitter {
 	bool dropping;                  /* being destroyed: refusals are purges */
 	il_metric *m_produced[EV_NTYPES];
 	il_metric *m_failures;
+	il_metric *m_dead_letters;
 };
 
 static void
@@ -711,84 +620,120 @@ event_new(const cdc_emitter *e, const flush *f, const cdc_change *ch, int type,
 	return ev;
 }
 
-/* Keys and encodes @p ev (freed here) into @p j's events. */
+/* Keys, encodes and queues @p ev (freed here). */
+/* Queues one message; a full queue is waited on, but never past a stop. */
 static il_err
-keep_event(worker *w, job *j, cJSON *ev, int type, const char *id, const cdc_change *ch,
-    const char *position)
+queue_message(cdc_emitter *e, const char *topic, const char *key, const void *val, size_t len,
+    const il_kafka_header *hdrs, size_t nhdrs, il_metric *done, char *errbuf, size_t errsz)
 {
-	const cdc_emitter *e = w->e;
-	char why[512];
-	out_event *o;
+	il_err err;
+
+	for (;;) {
+		err = il_producer_send(e->prod, topic, RD_KAFKA_PARTITION_UA, key, strlen(key), val, len,
+		    hdrs, nhdrs, done, EMIT_BLOCK_MS);
+		if (err != IL_ERR_TIMEOUT)
+			break;
+		/* a full queue drains only as fast as Kafka confirms: never hold
+		 * a stop up behind it */
+		if (il_sig_stop_requested()) {
+			snprintf(errbuf, errsz, "stop requested while the producer queue was full");
+			return IL_ERR_CANCELLED;
+		}
+	}
+	if (err != IL_OK) {
+		snprintf(errbuf, errsz, "could not queue a message for \"%s\"", topic);
+		return err;
+	}
+	e->pending++;
+	return IL_OK;
+}
+
+/*
+ * An event that cannot be keyed or encoded (a household too large for
+ * avro.max.message.bytes, say) must neither stop the stream nor vanish: its
+ * JSON form goes to the dead-letter topic with Connect's headers and the
+ * reason, where the audit store keeps it and an operator sees it.
+ */
+static il_err
+dead_letter(cdc_emitter *e, cJSON *ev, const char *key, const char *id, const cdc_change *ch,
+    const char *stage, const char *why, char *errbuf, size_t errsz)
+{
+	long long now = il_event_now_ms();
+	il_dlq_failure f = {
+		.topic = e->topic, .partition = -1, .offset = -1, .connector = "imislink-cdc",
+		.task = ch->position, .stage = stage, .error_class = "permanent", .message = why,
+		.attempts = 1, .first_failure_ms = now, .last_failure_ms = now, .event_id = id,
+	};
+	char fallback[160], *json = cJSON_PrintUnformatted(ev);
+	il_dlq_headers h;
+	il_err err;
+
+	if (key == NULL) {
+		snprintf(fallback, sizeof(fallback), "%s:%s:%s", e->ectx.instance, ch->table, ch->pk);
+		key = fallback;
+	}
+	il_dlq_headers_fill(&h, &f);
+	il_log_error("event published as a dead letter", IL_STR("event_id", id), IL_STR("table", ch->table),
+	    IL_STR("primary_key", ch->pk), IL_STR("position", ch->position));
+	err = queue_message(e, e->dlq_topic, key, json, json != NULL ? strlen(json) : 0, h.h, h.n, e->m_dead_letters,
+	    errbuf, errsz);
+	cJSON_free(json);
+	return err;
+}
+
+static il_err
+queue_event(cdc_emitter *e, cJSON *ev, int type, const char *id, const cdc_change *ch,
+    const char *position, char *errbuf, size_t errsz)
+{
+	char why[512], reason[768];
 	char *key;
-	size_t len;
 	il_err err;
 
 	key = il_event_key(&e->ectx, ev, why, sizeof(why));
 	if (key == NULL) {
-		snprintf(j->errbuf, sizeof(j->errbuf), "could not key event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
+		snprintf(reason, sizeof(reason), "could not key event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
 		    id, ch->table, ch->pk, position, why);
-		err = IL_ERR_INVALID;
+		err = dead_letter(e, ev, NULL, id, ch, "KEY_CONVERTER", reason, errbuf, errsz);
 		goto done;
 	}
-	il_buf_reset(&w->val);
-	err = il_serde_encode(w->serde, e->topic, w->schema, ev, &w->val, why, sizeof(why));
-	if (err != IL_OK) {
-		snprintf(j->errbuf, sizeof(j->errbuf), "could not encode event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
-		    id, ch->table, ch->pk, position, why);
+	il_buf_reset(&e->val);
+	err = il_serde_encode(e->serde, e->topic, e->schema, ev, &e->val, why, sizeof(why));
+	if (err == IL_ERR_TRANSIENT || err == IL_ERR_CONFIG) {
 		/* an unreachable registry or refused credentials are not the
 		 * event's fault */
-		if (err != IL_ERR_TRANSIENT && err != IL_ERR_CONFIG)
-			err = IL_ERR_INVALID;
+		snprintf(errbuf, errsz, "could not encode event \"%s\": %s", id, why);
 		goto done;
 	}
-	if (j->nout == j->capout) {
-		j->capout = j->capout > 0 ? j->capout * 2 : 256;
-		j->out = il_xrealloc(j->out, j->capout * sizeof(j->out[0]));
-	}
-	o = &j->out[j->nout];
-	len = strlen(key);
-	o->key = j->data.len;
-	o->key_len = len;
-	o->val = len + j->data.len;
-	o->val_len = w->val.len;
-	o->type = type;
-	snprintf(o->id, sizeof(o->id), "%s", id);
-	if (il_buf_add(&j->data, key, len) != IL_OK || il_buf_add(&j->data, w->val.data, w->val.len) != IL_OK) {
-		snprintf(j->errbuf, sizeof(j->errbuf), "could not hold event \"%s\" of \"%s\" \"%s\" at \"%s\": "
-		    "the events of one batch take more than %zu bytes", id, ch->table, ch->pk, position,
-		    j->data.max);
-		err = IL_ERR_INVALID;
+	if (err != IL_OK) {
+		snprintf(reason, sizeof(reason), "could not encode event \"%s\" of \"%s\" \"%s\" at \"%s\": %s",
+		    id, ch->table, ch->pk, position, why);
+		err = dead_letter(e, ev, key, id, ch, "VALUE_CONVERTER", reason, errbuf, errsz);
 		goto done;
 	}
-	j->nout++;
+	err = queue_message(e, e->topic, key, e->val.data, e->val.len, NULL, 0, e->m_produced[type], errbuf, errsz);
 done:
 	free(key);
 	cJSON_Delete(ev);
 	return err;
 }
 
-static bool
-cancelled(job *j)
-{
-	return atomic_load_explicit(&j->cancel, memory_order_relaxed);
-}
-
 static il_err
-emit_membership(worker *w, job *j, const flush *f, const cdc_change *ch)
+emit_membership(cdc_emitter *e, const flush *f, const cdc_change *ch, char *errbuf, size_t errsz)
 {
 	char id[65];
-	cJSON *ev = event_new(w->e, f, ch, EV_MEMBERSHIP, ch->position, id);
+	cJSON *ev = event_new(e, f, ch, EV_MEMBERSHIP, ch->position, id);
 
 	put(ev, "programme", programme_json(f, ch->program_id));
 	put(ev, "membership", membership_json(ch->state, ch->prev, ch->enrolled, ch->exit_date));
 	put(ev, "registrant", person_json(f, ch->partner_id));
 	put(ev, "household", household_json(f, ch->partner_id));
-	return keep_event(w, j, ev, EV_MEMBERSHIP, id, ch, ch->position);
+	return queue_event(e, ev, EV_MEMBERSHIP, id, ch, ch->position, errbuf, errsz);
 }
 
 /* One event per ENROLLED membership of @p partner (query 2's rows). */
 static il_err
-emit_fanout(worker *w, job *j, const flush *f, const cdc_change *ch, int type, long long partner)
+emit_fanout(cdc_emitter *e, const flush *f, const cdc_change *ch, int type, long long partner,
+    char *errbuf, size_t errsz)
 {
 	int row, n = f->enr != NULL ? PQntuples(f->enr) : 0;
 	il_err err = IL_OK;
@@ -799,13 +744,13 @@ emit_fanout(worker *w, job *j, const flush *f, const cdc_change *ch, int type, l
 		cJSON *ev;
 
 		snprintf(position, sizeof(position), "%s#p%lld", ch->position, prog);
-		ev = event_new(w->e, f, ch, type, position, id);
+		ev = event_new(e, f, ch, type, position, id);
 		put(ev, "programme", programme_json(f, prog));
 		put(ev, "membership", membership_json("enrolled", "",
 		    PQgetvalue(f->enr, row, 3), PQgetvalue(f->enr, row, 4)));
 		put(ev, "registrant", person_json(f, partner));
 		put(ev, "household", household_json(f, partner));
-		err = keep_event(w, j, ev, type, id, ch, position);
+		err = queue_event(e, ev, type, id, ch, position, errbuf, errsz);
 		if (err != IL_OK)
 			break;
 	}
@@ -813,17 +758,13 @@ emit_fanout(worker *w, job *j, const flush *f, const cdc_change *ch, int type, l
 }
 
 static il_err
-query(PGconn *db, job *j, const char *what, const char *sql, int n, const char *const *params,
-    PGresult **res)
+query(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
+    PGresult **res, char *errbuf, size_t errsz)
 {
-	if (cancelled(j)) {
-		snprintf(j->errbuf, sizeof(j->errbuf), "batch dropped");
-		return IL_ERR_CANCELLED;
-	}
 	*res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(*res) == PGRES_TUPLES_OK)
 		return IL_OK;
-	snprintf(j->errbuf, sizeof(j->errbuf), "could not read %s: %s", what, PQerrorMessage(db));
+	snprintf(errbuf, errsz, "could not read %s: %s", what, PQerrorMessage(db));
 	return IL_ERR_TRANSIENT;
 }
 
@@ -876,105 +817,98 @@ dup_cmp(const void *x, const void *y)
 
 /* Keeps the first CDC_REGISTRANT or household change of each partner. */
 static void
-coalesce(worker *w, const job *j)
+coalesce(cdc_emitter *e)
 {
-	dup *d = il_xmalloc((j->nbatch > 0 ? j->nbatch : 1) * sizeof(*d));
+	dup *d = il_xmalloc(e->nbatch * sizeof(*d));
 	size_t i, n = 0;
 
-	for (i = 0; i < j->nbatch; i++) {
-		if (j->batch[i].kind == CDC_MEMBERSHIP || w->target[i] == 0)
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP || e->target[i] == 0)
 			continue;
-		d[n].cls = is_household(j->batch[i].kind);
-		d[n].partner = w->target[i];
+		d[n].cls = is_household(e->batch[i].kind);
+		d[n].partner = e->target[i];
 		d[n].i = i;
 		n++;
 	}
 	qsort(d, n, sizeof(*d), dup_cmp);
 	for (i = 1; i < n; i++) {
 		if (d[i].cls == d[i - 1].cls && d[i].partner == d[i - 1].partner)
-			w->target[d[i].i] = 0;
+			e->target[d[i].i] = 0;
 	}
 	free(d);
 }
 
-/* Builds a query parameter into w->arr; the error goes to @p j. */
-static il_err
-job_array(worker *w, job *j, const idvec *x, size_t *off)
-{
-	return put_array(&w->arr, x, off, j->errbuf, sizeof(j->errbuf));
-}
-
 /* Query 1: the households of CDC_HOUSEHOLD_OF_GM changes; sets the targets. */
 static il_err
-read_targets(worker *w, job *j, PGconn *db, flush *f)
+read_targets(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
 {
 	const char *params[1];
 	size_t i, off;
 	il_err err;
 
-	w->ids[0].n = 0;
-	for (i = 0; i < j->nbatch; i++) {
-		w->target[i] = j->batch[i].partner_id;
-		if (j->batch[i].kind == CDC_HOUSEHOLD_OF_GM)
-			idvec_push(&w->ids[0], j->batch[i].id);
+	e->ids[0].n = 0;
+	for (i = 0; i < e->nbatch; i++) {
+		e->target[i] = e->batch[i].partner_id;
+		if (e->batch[i].kind == CDC_HOUSEHOLD_OF_GM)
+			idvec_push(&e->ids[0], e->batch[i].id);
 	}
-	if (w->ids[0].n > 0) {
-		il_buf_reset(&w->arr);
-		err = job_array(w, j, &w->ids[0], &off);
+	if (e->ids[0].n > 0) {
+		il_buf_reset(&e->arr);
+		err = put_array(&e->arr, &e->ids[0], &off, errbuf, errsz);
 		if (err != IL_OK)
 			return err;
-		params[0] = w->arr.data + off;
-		err = query(db, j, "household memberships", gm_sql, 1, params, &f->gm);
+		params[0] = e->arr.data + off;
+		err = query(db, "household memberships", gm_sql, 1, params, &f->gm, errbuf, errsz);
 		if (err != IL_OK)
 			return err;
-		for (i = 0; i < j->nbatch; i++) {
+		for (i = 0; i < e->nbatch; i++) {
 			int row;
 
-			if (j->batch[i].kind != CDC_HOUSEHOLD_OF_GM)
+			if (e->batch[i].kind != CDC_HOUSEHOLD_OF_GM)
 				continue;
 			/* deleted since: its own DELETE made a CDC_HOUSEHOLD */
-			row = find_row(f->gm, j->batch[i].id);
-			w->target[i] = row >= 0 ? num(f->gm, row, 1) : 0;
+			row = find_row(f->gm, e->batch[i].id);
+			e->target[i] = row >= 0 ? num(f->gm, row, 1) : 0;
 		}
 	}
-	coalesce(w, j);
+	coalesce(e);
 	return IL_OK;
 }
 
 /* Query 2: the ENROLLED memberships of the registrants and households. */
 static il_err
-read_enrolled(worker *w, job *j, PGconn *db, flush *f)
+read_enrolled(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
 {
 	const char *params[3];
 	size_t i, off[2];
 	il_err err;
 
-	w->ids[0].n = 0;
-	w->ids[1].n = 0;
-	for (i = 0; i < j->nbatch; i++) {
-		if (j->batch[i].kind == CDC_MEMBERSHIP || w->target[i] == 0)
+	e->ids[0].n = 0;
+	e->ids[1].n = 0;
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP || e->target[i] == 0)
 			continue;
-		idvec_push(&w->ids[is_household(j->batch[i].kind) ? 1 : 0], w->target[i]);
+		idvec_push(&e->ids[is_household(e->batch[i].kind) ? 1 : 0], e->target[i]);
 	}
-	if (w->ids[0].n == 0 && w->ids[1].n == 0)
+	if (e->ids[0].n == 0 && e->ids[1].n == 0)
 		return IL_OK;
-	il_buf_reset(&w->arr);
-	err = job_array(w, j, &w->ids[0], &off[0]);
+	il_buf_reset(&e->arr);
+	err = put_array(&e->arr, &e->ids[0], &off[0], errbuf, errsz);
 	if (err == IL_OK)
-		err = job_array(w, j, &w->ids[1], &off[1]);
+		err = put_array(&e->arr, &e->ids[1], &off[1], errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	params[0] = w->arr.data + off[0];
-	params[1] = w->arr.data + off[1];
-	params[2] = w->e->programme_array;
-	return query(db, j, "enrolled memberships", enrolled_sql, 3, params, &f->enr);
+	params[0] = e->arr.data + off[0];
+	params[1] = e->arr.data + off[1];
+	params[2] = e->programme_array;
+	return query(db, "enrolled memberships", enrolled_sql, 3, params, &f->enr, errbuf, errsz);
 }
 
 /* Queries 3 and 4: what the events carry, and their programmes. */
 static il_err
-read_enrichment(worker *w, job *j, PGconn *db, flush *f)
+read_enrichment(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz)
 {
-	idvec *partners = &w->ids[2], *progs = &w->ids[3];
+	idvec *partners = &e->ids[2], *progs = &e->ids[3];
 	int row, n = f->enr != NULL ? PQntuples(f->enr) : 0;
 	const char *params[1];
 	size_t i, off[2];
@@ -982,10 +916,10 @@ read_enrichment(worker *w, job *j, PGconn *db, flush *f)
 
 	partners->n = 0;
 	progs->n = 0;
-	for (i = 0; i < j->nbatch; i++) {
-		if (j->batch[i].kind == CDC_MEMBERSHIP) {
-			idvec_push(partners, j->batch[i].partner_id);
-			idvec_push(progs, j->batch[i].program_id);
+	for (i = 0; i < e->nbatch; i++) {
+		if (e->batch[i].kind == CDC_MEMBERSHIP) {
+			idvec_push(partners, e->batch[i].partner_id);
+			idvec_push(progs, e->batch[i].program_id);
 		}
 	}
 	for (row = 0; row < n; row++) {
@@ -997,19 +931,19 @@ read_enrichment(worker *w, job *j, PGconn *db, flush *f)
 	}
 	if (partners->n == 0)
 		return IL_OK;
-	il_buf_reset(&w->arr);
-	err = job_array(w, j, partners, &off[0]);
+	il_buf_reset(&e->arr);
+	err = put_array(&e->arr, partners, &off[0], errbuf, errsz);
 	if (err == IL_OK)
-		err = job_array(w, j, progs, &off[1]);
+		err = put_array(&e->arr, progs, &off[1], errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	params[0] = w->arr.data + off[0];
-	err = query(db, j, "registrants", partners->n <= EMIT_FEW_PARTNERS ? enrich_few_sql : enrich_sql, 1,
-	    params, &f->rows);
+	params[0] = e->arr.data + off[0];
+	err = query(db, "registrants", partners->n <= EMIT_FEW_PARTNERS ? enrich_few_sql : enrich_sql, 1,
+	    params, &f->rows, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	params[0] = w->arr.data + off[1];
-	err = query(db, j, "programmes", programme_sql, 1, params, &f->prog);
+	params[0] = e->arr.data + off[1];
+	err = query(db, "programmes", programme_sql, 1, params, &f->prog, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
 	index_rows(f);
@@ -1026,437 +960,42 @@ flush_clear(flush *f)
 	free(f->ix);
 }
 
-/* Empties @p j's events, keeping its memory for the next batch. */
-static void
-job_reset(job *j)
-{
-	j->nout = 0;
-	j->next = 0;
-	j->err = IL_OK;
-	j->errbuf[0] = '\0';
-	il_buf_reset(&j->data);
-}
-
-/*
- * Reads what the events of @p j's batch carry on @p db and builds, keys and
- * encodes them into the job; sets j->err and j->errbuf.
- */
-static void
-build(worker *w, job *j, PGconn *db)
+il_err
+cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
 {
 	flush f;
 	size_t i;
 	il_err err;
 
-	job_reset(j);
+	if (e->nbatch == 0)
+		return IL_OK;
 	memset(&f, 0, sizeof(f));
 	il_time_format_ms(il_event_now_ms(), f.produced);
-	err = iso_dates(db, j->errbuf, sizeof(j->errbuf));
-	if (err == IL_OK)
-		err = read_targets(w, j, db, &f);
-	if (err == IL_OK)
-		err = read_enrolled(w, j, db, &f);
-	if (err == IL_OK)
-		err = read_enrichment(w, j, db, &f);
-	for (i = 0; err == IL_OK && i < j->nbatch; i++) {
-		const cdc_change *ch = &j->batch[i];
-
-		if (cancelled(j)) {
-			snprintf(j->errbuf, sizeof(j->errbuf), "batch dropped");
-			err = IL_ERR_CANCELLED;
-		} else if (ch->kind == CDC_MEMBERSHIP) {
-			err = emit_membership(w, j, &f, ch);
-		} else if (w->target[i] != 0) {
-			err = emit_fanout(w, j, &f, ch, is_household(ch->kind) ? EV_HOUSEHOLD : EV_REGISTRANT,
-			    w->target[i]);
-		}
-	}
-	j->err = err;
-	flush_clear(&f);
-}
-
-/* ---- the pool ---- */
-
-/* Closes @p w's connection; under e->mu (its cancel handle goes with it). */
-static void
-worker_close(worker *w)
-{
-	PQfreeCancel(w->cancel);
-	w->cancel = NULL;
-	PQfinish(w->db);
-	w->db = NULL;
-}
-
-/*
- * Opens @p w's connection to the pool's database.  The defaults bound every
- * wait on the network (as common/audit.c does): without them a server that
- * vanished mid-query hangs the worker, and with it every batch after its
- * own.  Whatever the connection string says wins over them.
- */
-static il_err
-worker_connect(worker *w, pthread_mutex_t *mu, char *errbuf, size_t errsz)
-{
-	const char *keys[] = {
-		"connect_timeout", "fallback_application_name", "client_encoding",
-		"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		"dbname", NULL,
-	};
-	const char *vals[] = {
-		"10", "imislink-cdc", "UTF8",
-		"1", "10", "5", "3", "30000",
-		w->e->conninfo, NULL,
-	};
-	PGconn *db;
-	il_err err;
-
-	db = PQconnectdbParams(keys, vals, 1);
-	if (db == NULL) {
-		snprintf(errbuf, errsz, "could not connect to openSPP's database: out of memory");
-		return IL_ERR_TRANSIENT;
-	}
-	if (PQstatus(db) != CONNECTION_OK) {
-		snprintf(errbuf, errsz, "could not connect to openSPP's database: %s", PQerrorMessage(db));
-		PQfinish(db);
-		return IL_ERR_TRANSIENT;
-	}
 	err = iso_dates(db, errbuf, errsz);
-	if (err != IL_OK) {
-		PQfinish(db);
-		return err;
-	}
-	pthread_mutex_lock(mu);
-	w->db = db;
-	w->cancel = PQgetCancel(db);
-	pthread_mutex_unlock(mu);
-	return IL_OK;
-}
+	if (err == IL_OK)
+		err = read_targets(e, db, &f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrolled(e, db, &f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrichment(e, db, &f, errbuf, errsz);
+	for (i = 0; err == IL_OK && i < e->nbatch; i++) {
+		const cdc_change *ch = &e->batch[i];
 
-/* A job queued and not yet taken, the oldest first; under e->mu. */
-static job *
-next_queued(cdc_emitter *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->count; i++) {
-		job *j = &e->jobs[(e->head + i) % e->njobs];
-
-		if (j->state == JOB_QUEUED)
-			return j;
-	}
-	return NULL;
-}
-
-static void *
-worker_main(void *arg)
-{
-	worker *w = arg;
-	cdc_emitter *e = w->e;
-	job *j = NULL;
-
-	pthread_mutex_lock(&e->mu);
-	for (;;) {
-		while (!e->stopping && (j = next_queued(e)) == NULL)
-			pthread_cond_wait(&e->work_cv, &e->mu);
-		if (e->stopping)
-			break;
-		j->state = JOB_RUNNING;
-		w->job = j;
-		pthread_mutex_unlock(&e->mu);
-		job_reset(j);
-		if (w->db != NULL || (j->err = worker_connect(w, &e->mu, j->errbuf, sizeof(j->errbuf))) == IL_OK)
-			build(w, j, w->db);
-		pthread_mutex_lock(&e->mu);
-		/* a broken connection, or one left inside a transaction, is
-		 * opened again for the next job */
-		if (w->db != NULL && (PQstatus(w->db) != CONNECTION_OK ||
-		    PQtransactionStatus(w->db) != PQTRANS_IDLE))
-			worker_close(w);
-		j->state = JOB_DONE;
-		w->job = NULL;
-		pthread_cond_broadcast(&e->done_cv);
-	}
-	pthread_mutex_unlock(&e->mu);
-	return NULL;
-}
-
-/* Asks every running job to stop, cancelling its query; under e->mu. */
-static void
-cancel_running(cdc_emitter *e)
-{
-	char why[256];
-	int i;
-
-	for (i = 0; i < e->nworkers; i++) {
-		worker *w = &e->workers[i];
-
-		if (w->job == NULL)
-			continue;
-		atomic_store(&w->job->cancel, true);
-		/* best effort: a query the cancel misses ends by itself */
-		if (w->cancel != NULL)
-			(void)PQcancel(w->cancel, why, (int)sizeof(why));
-	}
-}
-
-/*
- * Drops every job not yet produced and the batch being filled: waits for
- * the running ones, cancelled, to end.
- */
-static void
-drop_all(cdc_emitter *e)
-{
-	size_t i;
-	bool running;
-
-	e->nbatch = 0;
-	e->queued = 0;
-	if (e->njobs == 0)
-		return;
-	pthread_mutex_lock(&e->mu);
-	/* no worker may take a queued job while we wait for the running ones */
-	for (i = 0; i < e->njobs; i++) {
-		if (e->jobs[i].state == JOB_QUEUED)
-			e->jobs[i].state = JOB_FREE;
-	}
-	cancel_running(e);
-	for (;;) {
-		running = false;
-		for (i = 0; i < e->njobs; i++)
-			running = running || e->jobs[i].state == JOB_RUNNING;
-		if (!running)
-			break;
-		pthread_cond_wait(&e->done_cv, &e->mu);
-	}
-	for (i = 0; i < e->njobs; i++) {
-		job_reset(&e->jobs[i]);
-		e->jobs[i].state = JOB_FREE;
-		atomic_store(&e->jobs[i].cancel, false);
-	}
-	e->head = 0;
-	e->count = 0;
-	pthread_mutex_unlock(&e->mu);
-}
-
-/* Waits on done_cv for at most @p ms; under e->mu. */
-static void
-wait_done(cdc_emitter *e, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	(void)pthread_cond_timedwait(&e->done_cv, &e->mu, &ts);
-}
-
-/* Queues @p j's events on Kafka, from the first not yet queued. */
-static il_err
-send_job(cdc_emitter *e, job *j, char *errbuf, size_t errsz)
-{
-	il_err err;
-
-	while (j->next < j->nout) {
-		const out_event *o = &j->out[j->next];
-
-		err = il_producer_send(e->prod, e->topic, RD_KAFKA_PARTITION_UA, j->data.data + o->key,
-		    o->key_len, j->data.data + o->val, o->val_len, NULL, 0, e->m_produced[o->type],
-		    EMIT_BLOCK_MS);
-		if (err == IL_ERR_TIMEOUT) {
-			/* a full queue drains only as fast as Kafka confirms:
-			 * never hold a stop up behind it */
-			if (il_sig_stop_requested()) {
-				snprintf(errbuf, errsz, "stop requested while the producer queue was full");
-				return IL_ERR_CANCELLED;
-			}
-			continue;
-		}
-		if (err != IL_OK) {
-			snprintf(errbuf, errsz, "could not queue event \"%s\" for \"%s\"", o->id, e->topic);
-			return err;
-		}
-		e->pending++;
-		j->next++;
-		/* serve delivery reports as we go, so the queue never fills
-		 * up with reports nobody reads */
-		if (j->next % EMIT_POLL_EVERY == 0)
-			il_producer_poll(e->prod, 0);
-	}
-	il_producer_poll(e->prod, 0);
-	return IL_OK;
-}
-
-/*
- * Produces the oldest job once it is built; with @p block, waits for it,
- * serving delivery reports and giving up on a stop.  *@p done says whether
- * one was produced.
- * @returns IL_OK, or the failure of the job or of its sending.
- */
-static il_err
-produce_head(cdc_emitter *e, bool block, bool *done, char *errbuf, size_t errsz)
-{
-	job *j;
-	il_err err;
-
-	*done = false;
-	if (e->count == 0)
-		return IL_OK;
-	j = &e->jobs[e->head];
-	pthread_mutex_lock(&e->mu);
-	while (j->state != JOB_DONE) {
-		if (!block) {
-			pthread_mutex_unlock(&e->mu);
-			return IL_OK;
-		}
-		pthread_mutex_unlock(&e->mu);
-		if (il_sig_stop_requested()) {
-			snprintf(errbuf, errsz, "stop requested while a batch was being enriched");
-			return IL_ERR_CANCELLED;
-		}
+		if (ch->kind == CDC_MEMBERSHIP)
+			err = emit_membership(e, &f, ch, errbuf, errsz);
+		else if (e->target[i] != 0)
+			err = emit_fanout(e, &f, ch, is_household(ch->kind) ? EV_HOUSEHOLD : EV_REGISTRANT,
+			    e->target[i], errbuf, errsz);
+		/* serve delivery reports as we go, so the queue never fills up
+		 * with reports nobody reads */
 		il_producer_poll(e->prod, 0);
-		pthread_mutex_lock(&e->mu);
-		if (j->state != JOB_DONE)
-			wait_done(e, EMIT_WAIT_MS);
 	}
-	pthread_mutex_unlock(&e->mu);
-	if (j->err != IL_OK) {
-		snprintf(errbuf, errsz, "%s", j->errbuf);
-		return j->err;
-	}
-	err = send_job(e, j, errbuf, errsz);
-	if (err != IL_OK)
-		return err;
-	e->queued -= j->nbatch;
-	job_reset(j);
-	pthread_mutex_lock(&e->mu);
-	j->state = JOB_FREE;
-	e->head = (e->head + 1) % e->njobs;
-	e->count--;
-	pthread_mutex_unlock(&e->mu);
-	*done = true;
-	return IL_OK;
-}
-
-/* Produces every job already built, in order, without waiting. */
-static il_err
-produce_ready(cdc_emitter *e, char *errbuf, size_t errsz)
-{
-	bool done;
-	il_err err;
-
-	do
-		err = produce_head(e, false, &done, errbuf, errsz);
-	while (err == IL_OK && done);
+	/* On failure the batch stays: events queued before it come again with
+	 * the same ids. */
+	if (err == IL_OK)
+		e->nbatch = 0;
+	flush_clear(&f);
 	return err;
-}
-
-/* Produces every job submitted, in order, waiting for each. */
-static il_err
-produce_all(cdc_emitter *e, char *errbuf, size_t errsz)
-{
-	bool done;
-	il_err err = IL_OK;
-
-	while (err == IL_OK && e->count > 0)
-		err = produce_head(e, true, &done, errbuf, errsz);
-	return err;
-}
-
-/* Hands the batch to the pool, once a job is free. */
-static il_err
-submit(cdc_emitter *e, char *errbuf, size_t errsz)
-{
-	bool done;
-	cdc_change *swap;
-	il_err err;
-	job *j;
-
-	err = produce_ready(e, errbuf, errsz);
-	while (err == IL_OK && e->count == e->njobs)
-		err = produce_head(e, true, &done, errbuf, errsz);
-	if (err != IL_OK)
-		return err;
-	j = &e->jobs[(e->head + e->count) % e->njobs];
-	swap = j->batch;
-	j->batch = e->batch;
-	j->nbatch = e->nbatch;
-	e->batch = swap;
-	e->queued += e->nbatch;
-	e->nbatch = 0;
-	job_reset(j);
-	pthread_mutex_lock(&e->mu);
-	j->state = JOB_QUEUED;
-	e->count++;
-	pthread_cond_signal(&e->work_cv);
-	pthread_mutex_unlock(&e->mu);
-	return IL_OK;
-}
-
-/* The batch on the caller's thread and @p db, after every job before it. */
-static il_err
-flush_here(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
-{
-	cdc_change *swap;
-	job *j = &e->sync;
-	il_err err;
-
-	err = produce_all(e, errbuf, errsz);
-	if (err != IL_OK)
-		return err;
-	swap = j->batch;
-	j->batch = e->batch;
-	j->nbatch = e->nbatch;
-	e->batch = swap;
-	e->nbatch = 0;
-	build(&e->local, j, db);
-	err = j->err;
-	if (err != IL_OK)
-		snprintf(errbuf, errsz, "%s", j->errbuf);
-	else
-		err = send_job(e, j, errbuf, errsz);
-	job_reset(j);
-	return err;
-}
-
-/* @returns a failure cdc_emitter_poll() met, once. */
-static il_err
-take_deferred(cdc_emitter *e, char *errbuf, size_t errsz)
-{
-	il_err err = e->deferred;
-
-	snprintf(errbuf, errsz, "%s", e->deferred_reason);
-	e->deferred = IL_OK;
-	e->deferred_changes = 0;
-	return err;
-}
-
-/* After a failure nothing more may be produced: the caller starts again. */
-static il_err
-give_up(cdc_emitter *e, il_err err)
-{
-	if (err != IL_OK)
-		drop_all(e);
-	return err;
-}
-
-il_err
-cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
-{
-	if (e->deferred != IL_OK)
-		return take_deferred(e, errbuf, errsz);
-	if (e->nbatch == 0)
-		return give_up(e, produce_ready(e, errbuf, errsz));
-	/*
-	 * Another session cannot see inside the caller's transaction.  A
-	 * batch flushed before it is full (a transaction's end) with no job
-	 * before it gains nothing from a worker, as the caller waits for it
-	 * next: read at once on the caller's connection, it misses less of
-	 * the state at its commit than after the hand-over.
-	 */
-	if (e->nworkers > 0 && PQtransactionStatus(db) == PQTRANS_IDLE &&
-	    (e->count > 0 || e->nbatch == e->batch_size))
-		return give_up(e, submit(e, errbuf, errsz));
-	return give_up(e, flush_here(e, db, errbuf, errsz));
 }
 
 il_err
@@ -1464,8 +1003,6 @@ cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, 
 {
 	il_err err;
 
-	if (e->deferred != IL_OK)
-		return take_deferred(e, errbuf, errsz);
 	if (ch->kind == CDC_MEMBERSHIP && !cdc_emitter_wants_programme(e, ch->program_id))
 		return IL_OK;
 	/* full after a failed flush: try again before taking more */
@@ -1483,13 +1020,6 @@ cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, 
 il_err
 cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz)
 {
-	il_err err;
-
-	if (e->deferred != IL_OK)
-		return take_deferred(e, errbuf, errsz);
-	err = give_up(e, produce_all(e, errbuf, errsz));
-	if (err != IL_OK)
-		return err;
 	while (e->pending > 0) {
 		if (il_sig_stop_requested()) {
 			snprintf(errbuf, errsz, "stop requested with %ld events not confirmed", e->pending);
@@ -1508,33 +1038,19 @@ cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz)
 void
 cdc_emitter_discard(cdc_emitter *e)
 {
-	drop_all(e);
-	e->deferred = IL_OK;
-	e->deferred_changes = 0;
+	e->nbatch = 0;
 }
 
 void
 cdc_emitter_poll(cdc_emitter *e)
 {
-	size_t had;
-	il_err err;
-
 	il_producer_poll(e->prod, 0);
-	if (e->deferred != IL_OK)
-		return;
-	had = e->nbatch + e->queued;
-	err = produce_ready(e, e->deferred_reason, sizeof(e->deferred_reason));
-	if (err != IL_OK) {
-		drop_all(e);
-		e->deferred = err;
-		e->deferred_changes = had;
-	}
 }
 
 size_t
 cdc_emitter_batched(const cdc_emitter *e)
 {
-	return e->nbatch + e->queued + e->deferred_changes;
+	return e->nbatch;
 }
 
 long
@@ -1557,151 +1073,6 @@ cdc_emitter_wants_programme(const cdc_emitter *e, long long id)
 	return false;
 }
 
-/*
- * Makes @p w's scratch and serde.  A pool worker has its own copy of the
- * schemas: a schema keeps one set of reusable avro-c values, and a second
- * thread encoding with it at the same time builds and frees a whole set per
- * event, which costs more than the encoding.
- */
-static il_err
-worker_init(cdc_emitter *e, worker *w, bool own, const il_conf *conf, char *errbuf, size_t errsz)
-{
-	const il_schema_set *set = e->schemas;
-
-	w->e = e;
-	w->target = il_xcalloc(e->batch_size, sizeof(w->target[0]));
-	il_buf_init(&w->arr, EMIT_ARRAY_MAX);
-	il_buf_init(&w->val, e->max_value);
-	if (own) {
-		w->own = il_schema_set_load(il_conf_get(conf, "schemas.dir"), errbuf, errsz);
-		if (w->own == NULL)
-			return IL_ERR_CONFIG;
-		set = w->own;
-	}
-	w->schema = il_schema_set_latest(set, "EligibilityEvent");
-	if (w->schema == NULL) {
-		snprintf(errbuf, errsz, "schema \"EligibilityEvent\" is missing from \"%s\"",
-		    il_conf_get(conf, "schemas.dir"));
-		return IL_ERR_CONFIG;
-	}
-	w->serde = il_serde_new(conf, set, errbuf, errsz);
-	return w->serde != NULL ? IL_OK : IL_ERR_CONFIG;
-}
-
-static void
-worker_fini(worker *w)
-{
-	size_t i;
-
-	if (w->e == NULL)
-		return;
-	PQfreeCancel(w->cancel);
-	PQfinish(w->db);
-	il_serde_destroy(w->serde);
-	il_schema_set_destroy(w->own);
-	for (i = 0; i < sizeof(w->ids) / sizeof(w->ids[0]); i++)
-		free(w->ids[i].v);
-	il_buf_free(&w->arr);
-	il_buf_free(&w->val);
-	free(w->target);
-}
-
-static void
-job_init(cdc_emitter *e, job *j)
-{
-	j->batch = il_xcalloc(e->batch_size, sizeof(j->batch[0]));
-	atomic_init(&j->cancel, false);
-	il_buf_init(&j->data, EMIT_OUT_MAX);
-}
-
-static void
-job_fini(job *j)
-{
-	free(j->batch);
-	free(j->out);
-	il_buf_free(&j->data);
-}
-
-/* Starts the pool of @p n workers. */
-static il_err
-pool_start(cdc_emitter *e, const il_conf *conf, int n, char *errbuf, size_t errsz)
-{
-	pthread_condattr_t ca;
-	size_t i;
-	int k, rc;
-
-	/* done_cv is waited on with timeouts: on the monotonic clock, which
-	 * no clock change moves */
-	if (pthread_condattr_init(&ca) != 0) {
-		snprintf(errbuf, errsz, "could not make the emitter's pool: out of resources");
-		return IL_ERR_NOMEM;
-	}
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_mutex_init(&e->mu, NULL);
-	if (rc == 0 && (rc = pthread_cond_init(&e->work_cv, NULL)) != 0)
-		pthread_mutex_destroy(&e->mu);
-	if (rc == 0 && (rc = pthread_cond_init(&e->done_cv, &ca)) != 0) {
-		pthread_cond_destroy(&e->work_cv);
-		pthread_mutex_destroy(&e->mu);
-	}
-	pthread_condattr_destroy(&ca);
-	if (rc != 0) {
-		snprintf(errbuf, errsz, "could not make the emitter's pool: %s", strerror(rc));
-		return IL_ERR_NOMEM;
-	}
-	e->pool_ready = true;
-	e->njobs = (size_t)n + 1;
-	e->jobs = il_xcalloc(e->njobs, sizeof(e->jobs[0]));
-	for (i = 0; i < e->njobs; i++)
-		job_init(e, &e->jobs[i]);
-	e->workers = il_xcalloc((size_t)n, sizeof(e->workers[0]));
-	e->nworkers = n;
-	for (k = 0; k < n; k++) {
-		if (worker_init(e, &e->workers[k], true, conf, errbuf, errsz) != IL_OK)
-			return IL_ERR_CONFIG;
-	}
-	for (k = 0; k < n; k++) {
-		rc = pthread_create(&e->workers[k].thread, NULL, worker_main, &e->workers[k]);
-		if (rc != 0) {
-			snprintf(errbuf, errsz, "could not start the emitter's worker threads: %s", strerror(rc));
-			return IL_ERR_NOMEM;
-		}
-		e->workers[k].started = true;
-	}
-	return IL_OK;
-}
-
-/* Ends the workers, cancelling what they run, and frees the pool. */
-static void
-pool_stop(cdc_emitter *e)
-{
-	size_t i;
-	int k;
-
-	if (e->pool_ready) {
-		pthread_mutex_lock(&e->mu);
-		e->stopping = true;
-		cancel_running(e);
-		pthread_cond_broadcast(&e->work_cv);
-		pthread_mutex_unlock(&e->mu);
-	}
-	for (k = 0; k < e->nworkers; k++) {
-		if (e->workers[k].started)
-			pthread_join(e->workers[k].thread, NULL);
-		worker_fini(&e->workers[k]);
-	}
-	for (i = 0; i < e->njobs; i++)
-		job_fini(&e->jobs[i]);
-	free(e->workers);
-	free(e->jobs);
-	if (e->pool_ready) {
-		pthread_cond_destroy(&e->done_cv);
-		pthread_cond_destroy(&e->work_cv);
-		pthread_mutex_destroy(&e->mu);
-	}
-}
-
 cdc_emitter *
 cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 {
@@ -1709,45 +1080,45 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	char label[96];
 	cdc_emitter *e;
 	idvec progs = { NULL, 0, 0 };
-	il_buf arr;
 	size_t off;
 	int t;
 
-	if (o->batch_size == 0 || o->source_kind == NULL || o->ectx.instance == NULL || o->metrics == NULL ||
-	    o->workers < 0) {
+	if (o->batch_size == 0 || o->source_kind == NULL || o->ectx.instance == NULL || o->metrics == NULL) {
 		snprintf(errbuf, errsz, "could not make the emitter: batch size, source kind, instance and "
-		    "metrics are required, and workers may not be negative");
+		    "metrics are required");
 		return NULL;
 	}
 	e = il_xcalloc(1, sizeof(*e));
 	e->ectx = o->ectx;
 	e->source_kind = o->source_kind;
 	e->topic = il_conf_get(o->conf, "topic.eligibility");
+	e->dlq_topic = il_conf_get(o->conf, "topic.dlq");
 	e->batch_size = o->batch_size;
 	e->batch = il_xcalloc(o->batch_size, sizeof(e->batch[0]));
-	e->max_value = (size_t)il_conf_get_int(o->conf, "avro.max.message.bytes");
-	il_buf_init(&arr, EMIT_ARRAY_MAX);
+	e->target = il_xcalloc(o->batch_size, sizeof(e->target[0]));
+	il_buf_init(&e->arr, EMIT_ARRAY_MAX);
+	il_buf_init(&e->val, (size_t)il_conf_get_int(o->conf, "avro.max.message.bytes"));
 	if (o->nprogrammes > 0) {
 		e->programmes = il_xmalloc(o->nprogrammes * sizeof(e->programmes[0]));
 		memcpy(e->programmes, o->programmes, o->nprogrammes * sizeof(e->programmes[0]));
 		e->nprogrammes = o->nprogrammes;
 		progs.v = e->programmes;
 		progs.n = e->nprogrammes;
-		if (put_array(&arr, &progs, &off, errbuf, errsz) != IL_OK)
+		if (put_array(&e->arr, &progs, &off, errbuf, errsz) != IL_OK)
 			goto fail;
-		e->programme_array = il_buf_take(&arr);
+		e->programme_array = il_buf_take(&e->arr);
 	}
 	e->schemas = il_schema_set_load(dir, errbuf, errsz);
 	if (e->schemas == NULL)
 		goto fail;
-	job_init(e, &e->sync);
-	if (worker_init(e, &e->local, false, o->conf, errbuf, errsz) != IL_OK)
+	e->schema = il_schema_set_latest(e->schemas, "EligibilityEvent");
+	if (e->schema == NULL) {
+		snprintf(errbuf, errsz, "schema \"EligibilityEvent\" is missing from \"%s\"", dir);
 		goto fail;
-	if (o->conninfo != NULL && o->workers > 0) {
-		e->conninfo = il_xstrdup(o->conninfo);
-		if (pool_start(e, o->conf, o->workers, errbuf, errsz) != IL_OK)
-			goto fail;
 	}
+	e->serde = il_serde_new(o->conf, e->schemas, errbuf, errsz);
+	if (e->serde == NULL)
+		goto fail;
 	e->prod = il_producer_new(o->conf, delivered, e, errbuf, errsz);
 	if (e->prod == NULL)
 		goto fail;
@@ -1758,10 +1129,10 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	}
 	e->m_failures = il_metrics_counter(o->metrics, "imislink_cdc_delivery_failures_total",
 	    "events Kafka refused or timed out", NULL);
-	il_buf_free(&arr);
+	e->m_dead_letters = il_metrics_counter(o->metrics, "imislink_cdc_dead_letters_total",
+	    "events that could not be keyed or encoded, published to topic.dlq as JSON", NULL);
 	return e;
 fail:
-	il_buf_free(&arr);
 	cdc_emitter_destroy(e);
 	return NULL;
 }
@@ -1769,10 +1140,10 @@ fail:
 void
 cdc_emitter_destroy(cdc_emitter *e)
 {
+	size_t i;
+
 	if (e == NULL)
 		return;
-	/* the workers first: nothing they built is produced any more */
-	pool_stop(e);
 	if (e->prod != NULL) {
 		/* Nothing unconfirmed was acknowledged at the source: drop it
 		 * rather than wait for librdkafka's message timeout. */
@@ -1780,12 +1151,15 @@ cdc_emitter_destroy(cdc_emitter *e)
 		rd_kafka_purge(il_producer_handle(e->prod), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		il_producer_destroy(e->prod);
 	}
-	worker_fini(&e->local);
-	job_fini(&e->sync);
+	il_serde_destroy(e->serde);
 	il_schema_set_destroy(e->schemas);
-	free(e->conninfo);
+	for (i = 0; i < sizeof(e->ids) / sizeof(e->ids[0]); i++)
+		free(e->ids[i].v);
+	il_buf_free(&e->arr);
+	il_buf_free(&e->val);
 	free(e->programme_array);
 	free(e->programmes);
 	free(e->batch);
+	free(e->target);
 	free(e);
 }

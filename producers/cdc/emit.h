@@ -34,16 +34,6 @@
  * ("CDC" or "POLL"), the change's position, table and primary key; an event
  * fanned out to several programmes adds "#p<programme id>" to the position.
  * The same source change always gives the same id.
- *
- * With workers (cdc_emitter_opts.workers, conninfo), a full or flushed batch
- * is read, built and encoded by a worker thread on its own connection while
- * the caller goes on; the caller's thread queues the events on Kafka, batch
- * after batch in the order they were flushed, in cdc_emitter_add(),
- * cdc_emitter_flush(), cdc_emitter_poll() and cdc_emitter_wait().  A batch
- * flushed on a connection inside a transaction (the initial load's snapshot)
- * is read on that connection, by the caller's thread.  After any failure
- * returned, every change not yet queued on Kafka is dropped: the caller
- * starts again from its last acknowledged position.
  */
 #ifndef IL_CDC_EMIT_H
 #define IL_CDC_EMIT_H
@@ -93,8 +83,6 @@ typedef struct cdc_emitter_opts {
 	const long long *programmes;    /* configured programmes; none: every programme */
 	size_t nprogrammes;
 	size_t batch_size;              /* changes enriched together, > 0 */
-	const char *conninfo;           /* the database the workers read, libpq syntax; NULL: no workers */
-	int workers;                    /* threads enriching batches, each on its own connection; 0: none */
 } cdc_emitter_opts;
 
 /**
@@ -111,46 +99,38 @@ void cdc_emitter_destroy(cdc_emitter *e);
 
 /**
  * @brief Adds @p ch to the batch; a full batch is flushed at once on @p db.
- * @returns IL_OK, or the error of the flush (or of an earlier batch).
+ * @returns IL_OK, or the error of the flush.
  */
 il_err cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, size_t errsz);
 
 /**
  * @brief Enriches the batch with queries on @p db (which may be inside a
- * transaction, e.g. the initial load's snapshot) and queues its events; with
- * workers and @p db outside a transaction, hands the batch to a worker and
- * returns (waiting only while workers + 1 batches are not yet queued).
- * @returns IL_OK; IL_ERR_TRANSIENT when a query failed; IL_ERR_INVALID when
- * an event could not be keyed or encoded (the reason names the event's
- * source); IL_ERR_CANCELLED when a stop was requested while waiting.  The
- * failure may be an earlier batch's; the changes not queued are dropped.
+ * transaction, e.g. the initial load's snapshot) and queues its events.
+ * @returns IL_OK; IL_ERR_TRANSIENT when a query failed (the batch is kept:
+ * flush again on a new connection); IL_ERR_INVALID when an event could not be
+ * keyed or encoded (the reason names the event's source).
  */
 il_err cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz);
 
 /**
- * @brief Queues the events of every batch flushed, in order, and waits until
- * Kafka confirmed or refused every event queued so far.
+ * @brief Waits until Kafka confirmed or refused every event queued so far.
  * @returns IL_OK when all were confirmed; IL_ERR_TRANSIENT when some were
  * refused (how many and the first reason in @p errbuf); IL_ERR_CANCELLED when
- * a stop was requested (il_sig) while waiting; a flushed batch's failure as
- * cdc_emitter_flush().
+ * a stop was requested (il_sig) while waiting.
  */
 il_err cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz);
 
 /**
- * @brief Drops the changes batched and not yet queued on Kafka, stopping the
- * workers' queries: the change capture does it before it streams again after
- * a failure, since the server sends the unacknowledged transaction again.
+ * @brief Drops the changes batched and not yet flushed: the change capture
+ * does it before it streams again after a failure, since the server sends
+ * the unacknowledged transaction again.
  */
 void cdc_emitter_discard(cdc_emitter *e);
 
-/**
- * Serves delivery reports and queues the events of batches already built,
- * without waiting; a failure is returned by the next add, flush or wait.
- */
+/** Serves delivery reports without waiting. */
 void cdc_emitter_poll(cdc_emitter *e);
 
-/** @returns the changes whose events are not yet queued on Kafka. */
+/** @returns the changes in the batch, not yet flushed. */
 size_t cdc_emitter_batched(const cdc_emitter *e);
 
 /** @returns the events queued and not yet confirmed or refused. */

@@ -184,8 +184,6 @@ main(int argc, char **argv)
 	eo.source_kind = strcmp(il_conf_get(d.conf, "cdc.mode"), "poll") == 0 ? "POLL" : "CDC";
 	eo.programmes = programmes;
 	eo.batch_size = CDC_BATCH;
-	eo.conninfo = conninfo;
-	eo.workers = 2;
 	il_sig_install();
 	c.em = cdc_emitter_new(&eo, errbuf, sizeof(errbuf));
 	if (c.em == NULL)
