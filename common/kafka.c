@@ -415,11 +415,24 @@ il_producer *
 il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
     char *errbuf, size_t errsz)
 {
+	return il_producer_new_tuned(conf, NULL, cb, cb_ctx, errbuf, errsz);
+}
+
+il_producer *
+il_producer_new_tuned(const il_conf *conf, const char *const *tuning, il_delivery_cb *cb, void *cb_ctx,
+    char *errbuf, size_t errsz)
+{
 	/* acks=all and ordered retries: an event counts only once it is durable. */
-	static const char *const defaults[] = { "enable.idempotence", "true", NULL };
+	const char *defaults[2 + 2 * IL_PRODUCER_TUNING_MAX + 1] = { "enable.idempotence", "true" };
 	il_producer *p = il_xcalloc(1, sizeof(*p));
 	rd_kafka_conf_t *rkconf;
+	size_t n = 2;
 
+	for (; tuning != NULL && tuning[0] != NULL && n < 2 + 2 * IL_PRODUCER_TUNING_MAX; tuning += 2) {
+		defaults[n++] = tuning[0];
+		defaults[n++] = tuning[1];
+	}
+	defaults[n] = NULL;
 	il_kafka_base_init(&p->base);
 	p->cb = cb;
 	p->cb_ctx = cb_ctx;

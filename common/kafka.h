@@ -67,6 +67,18 @@ typedef void (il_delivery_cb)(void *msg_opaque, il_err err, const char *errstr,
  */
 il_producer *il_producer_new(const il_conf *conf, il_delivery_cb *cb, void *cb_ctx,
     char *errbuf, size_t errsz);
+
+/* Properties il_producer_new_tuned() takes at most. */
+#define IL_PRODUCER_TUNING_MAX 4
+
+/**
+ * @brief il_producer_new() with librdkafka defaults of the caller's own:
+ * @p tuning holds key, value, ..., NULL (at most IL_PRODUCER_TUNING_MAX
+ * pairs), set before the operator's -X/rdkafka.* properties, which override
+ * them (a daemon trading latency for throughput: linger.ms).
+ */
+il_producer *il_producer_new_tuned(const il_conf *conf, const char *const *tuning, il_delivery_cb *cb,
+    void *cb_ctx, char *errbuf, size_t errsz);
 /**
  * Queues one message; key, value and headers are copied.  @p partition
  * RD_KAFKA_PARTITION_UA lets the partitioner choose by key.  Waits (polling)

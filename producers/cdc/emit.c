@@ -21,9 +21,12 @@
  * server (json_build_object, json_agg) cost several times the reads on a
  * registry of 20,000 households, and the text had to be parsed here anyway.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
@@ -47,6 +50,11 @@
 /* How long one send waits on a full queue, and one wait polls, before
  * looking at the stop flag again. */
 #define EMIT_BLOCK_MS 100
+/* Flushed batches read and waiting for the encoder thread, at most: enough
+ * for the next batch's queries to run while one is encoded, few enough to
+ * keep the memory of a huge transaction bounded (a batch's results are a
+ * few MB). */
+#define EMIT_JOBS_MAX 2
 
 /* The event types the emitter makes, in the order of ev_names. */
 enum { EV_MEMBERSHIP, EV_REGISTRANT, EV_HOUSEHOLD, EV_NTYPES };
@@ -172,7 +180,7 @@ typedef struct idvec {
 	size_t cap;
 } idvec;
 
-/* What one flush read. */
+/* What one flush read; owned by its job. */
 typedef struct flush {
 	PGresult *gm;           /* id, group; by id */
 	PGresult *enr;          /* partner, programme, membership id, enrolled, exit; by partner, programme */
@@ -182,6 +190,20 @@ typedef struct flush {
 	size_t nix;
 	char produced[IL_TIME_LEN];
 } flush;
+
+/*
+ * A flushed batch with what its queries read, on its way from the thread
+ * that reads (the caller's) to the encoder thread, which builds, encodes and
+ * queues its events.  Jobs are encoded one at a time in flush order, so
+ * events of one key reach Kafka in the order of their changes.
+ */
+typedef struct job {
+	struct job *next;
+	cdc_change *batch;      /* owned */
+	long long *target;      /* owned; per change, as cdc_emitter.target */
+	size_t n;
+	flush f;
+} job;
 
 struct cdc_emitter {
 	il_event_ctx ectx;              /* instance and key ID type */
@@ -202,6 +224,20 @@ struct cdc_emitter {
 	const il_schema *schema;        /* EligibilityEvent, latest */
 	il_serde *serde;
 	il_producer *prod;
+	/*
+	 * The encoder thread and the caller's share what follows under lock:
+	 * the jobs, their outcome, and the delivery counts (reports are served
+	 * by whichever thread polls the producer).
+	 */
+	pthread_t encoder;
+	bool encoder_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;            /* a job queued, done, or quit */
+	job *head, *tail;               /* queued; head is being encoded */
+	size_t njobs;
+	bool quit;
+	il_err job_err;                 /* the first job that failed; later ones are dropped */
+	char job_errbuf[1024];
 	long pending;                   /* events queued, not yet reported */
 	long failed;                    /* events refused since the last wait */
 	char fail_reason[256];          /* the first refusal's reason */
@@ -220,17 +256,17 @@ delivered(void *msg_opaque, il_err err, const char *errstr, const char *topic,
 	(void)topic;
 	(void)partition;
 	(void)offset;
-	e->pending--;
 	if (err == IL_OK) {
 		/* the opaque is the counter of the event's type */
 		il_metric_inc(msg_opaque, 1);
-		return;
+	} else if (!e->dropping) {
+		il_metric_inc(e->m_failures, 1);
 	}
-	if (e->dropping)
-		return;
-	il_metric_inc(e->m_failures, 1);
-	if (e->failed++ == 0)
+	pthread_mutex_lock(&e->lock);
+	e->pending--;
+	if (err != IL_OK && !e->dropping && e->failed++ == 0)
 		snprintf(e->fail_reason, sizeof(e->fail_reason), "%s", errstr != NULL ? errstr : "unknown");
+	pthread_mutex_unlock(&e->lock);
 }
 
 static void
@@ -644,7 +680,9 @@ queue_message(cdc_emitter *e, const char *topic, const char *key, const void *va
 		snprintf(errbuf, errsz, "could not queue a message for \"%s\"", topic);
 		return err;
 	}
+	pthread_mutex_lock(&e->lock);
 	e->pending++;
+	pthread_mutex_unlock(&e->lock);
 	return IL_OK;
 }
 
@@ -943,11 +981,7 @@ read_enrichment(cdc_emitter *e, PGconn *db, flush *f, char *errbuf, size_t errsz
 	if (err != IL_OK)
 		return err;
 	params[0] = e->arr.data + off[1];
-	err = query(db, "programmes", programme_sql, 1, params, &f->prog, errbuf, errsz);
-	if (err != IL_OK)
-		return err;
-	index_rows(f);
-	return IL_OK;
+	return query(db, "programmes", programme_sql, 1, params, &f->prog, errbuf, errsz);
 }
 
 static void
@@ -960,42 +994,182 @@ flush_clear(flush *f)
 	free(f->ix);
 }
 
-il_err
-cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
+static void
+job_free(job *j)
 {
-	flush f;
-	size_t i;
-	il_err err;
+	if (j == NULL)
+		return;
+	flush_clear(&j->f);
+	free(j->batch);
+	free(j->target);
+	free(j);
+}
 
-	if (e->nbatch == 0)
-		return IL_OK;
-	memset(&f, 0, sizeof(f));
-	il_time_format_ms(il_event_now_ms(), f.produced);
-	err = iso_dates(db, errbuf, errsz);
-	if (err == IL_OK)
-		err = read_targets(e, db, &f, errbuf, errsz);
-	if (err == IL_OK)
-		err = read_enrolled(e, db, &f, errbuf, errsz);
-	if (err == IL_OK)
-		err = read_enrichment(e, db, &f, errbuf, errsz);
-	for (i = 0; err == IL_OK && i < e->nbatch; i++) {
-		const cdc_change *ch = &e->batch[i];
+/* Builds, encodes and queues the events of @p j, in batch order. */
+static il_err
+encode_job(cdc_emitter *e, job *j, char *errbuf, size_t errsz)
+{
+	il_err err = IL_OK;
+	size_t i;
+
+	if (j->f.rows != NULL)
+		index_rows(&j->f);
+	for (i = 0; err == IL_OK && i < j->n; i++) {
+		const cdc_change *ch = &j->batch[i];
 
 		if (ch->kind == CDC_MEMBERSHIP)
-			err = emit_membership(e, &f, ch, errbuf, errsz);
-		else if (e->target[i] != 0)
-			err = emit_fanout(e, &f, ch, is_household(ch->kind) ? EV_HOUSEHOLD : EV_REGISTRANT,
-			    e->target[i], errbuf, errsz);
+			err = emit_membership(e, &j->f, ch, errbuf, errsz);
+		else if (j->target[i] != 0)
+			err = emit_fanout(e, &j->f, ch, is_household(ch->kind) ? EV_HOUSEHOLD : EV_REGISTRANT,
+			    j->target[i], errbuf, errsz);
 		/* serve delivery reports as we go, so the queue never fills up
 		 * with reports nobody reads */
 		il_producer_poll(e->prod, 0);
 	}
-	/* On failure the batch stays: events queued before it come again with
-	 * the same ids. */
-	if (err == IL_OK)
-		e->nbatch = 0;
-	flush_clear(&f);
 	return err;
+}
+
+/*
+ * The encoder thread: the jobs in flush order.  After a failure the jobs
+ * behind it are dropped, not encoded: their changes come again when the
+ * caller starts over from its last acknowledged position.
+ */
+static void *
+encoder_main(void *arg)
+{
+	cdc_emitter *e = arg;
+	char errbuf[sizeof(e->job_errbuf)];
+
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		job *j;
+		il_err err = IL_OK;
+		bool drop;
+
+		while (e->head == NULL && !e->quit)
+			pthread_cond_wait(&e->cond, &e->lock);
+		if (e->head == NULL)
+			break;
+		j = e->head;
+		drop = e->quit || e->job_err != IL_OK;
+		pthread_mutex_unlock(&e->lock);
+		if (!drop)
+			err = encode_job(e, j, errbuf, sizeof(errbuf));
+		pthread_mutex_lock(&e->lock);
+		e->head = j->next;
+		if (e->head == NULL)
+			e->tail = NULL;
+		e->njobs--;
+		if (err != IL_OK && e->job_err == IL_OK) {
+			e->job_err = err;
+			snprintf(e->job_errbuf, sizeof(e->job_errbuf), "%s", errbuf);
+		}
+		pthread_cond_broadcast(&e->cond);
+		pthread_mutex_unlock(&e->lock);
+		job_free(j);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+/* Waits on the encoder's condition for at most EMIT_BLOCK_MS; lock held. */
+static void
+timed_wait(cdc_emitter *e)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += EMIT_BLOCK_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&e->cond, &e->lock, &ts);
+}
+
+/*
+ * Waits, lock held, until fewer than @p limit jobs are queued, serving
+ * delivery reports meanwhile (the encoder polls only while it encodes).
+ * @returns a failed job's error, or IL_ERR_CANCELLED on a stop.
+ */
+static il_err
+wait_jobs_below(cdc_emitter *e, size_t limit, char *errbuf, size_t errsz)
+{
+	while (e->njobs >= limit && e->job_err == IL_OK && !il_sig_stop_requested()) {
+		pthread_mutex_unlock(&e->lock);
+		il_producer_poll(e->prod, 0);
+		pthread_mutex_lock(&e->lock);
+		if (e->njobs >= limit)
+			timed_wait(e);
+	}
+	if (e->job_err != IL_OK) {
+		snprintf(errbuf, errsz, "%s", e->job_errbuf);
+		return e->job_err;
+	}
+	if (e->njobs >= limit) {
+		snprintf(errbuf, errsz, "stop requested with %zu batches being encoded", e->njobs);
+		return IL_ERR_CANCELLED;
+	}
+	return IL_OK;
+}
+
+/*
+ * Queues @p j (taken) for the encoder thread, waiting while EMIT_JOBS_MAX are
+ * queued: that wait is what bounds the memory of a huge transaction.
+ */
+static il_err
+hand_off(cdc_emitter *e, job *j, char *errbuf, size_t errsz)
+{
+	il_err err;
+
+	pthread_mutex_lock(&e->lock);
+	err = wait_jobs_below(e, EMIT_JOBS_MAX, errbuf, errsz);
+	if (err == IL_OK) {
+		if (e->tail != NULL)
+			e->tail->next = j;
+		else
+			e->head = j;
+		e->tail = j;
+		e->njobs++;
+		pthread_cond_broadcast(&e->cond);
+		j = NULL;
+	}
+	pthread_mutex_unlock(&e->lock);
+	job_free(j);
+	return err;
+}
+
+il_err
+cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
+{
+	job *j;
+	il_err err;
+
+	if (e->nbatch == 0)
+		return IL_OK;
+	j = il_xcalloc(1, sizeof(*j));
+	il_time_format_ms(il_event_now_ms(), j->f.produced);
+	err = iso_dates(db, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_targets(e, db, &j->f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrolled(e, db, &j->f, errbuf, errsz);
+	if (err == IL_OK)
+		err = read_enrichment(e, db, &j->f, errbuf, errsz);
+	if (err != IL_OK) {
+		/* the batch stays, to be read again on a new connection */
+		job_free(j);
+		return err;
+	}
+	/* The job takes the batch; the emitter starts a new one. */
+	j->batch = e->batch;
+	j->target = e->target;
+	j->n = e->nbatch;
+	e->batch = il_xcalloc(e->batch_size, sizeof(e->batch[0]));
+	e->target = il_xcalloc(e->batch_size, sizeof(e->target[0]));
+	e->nbatch = 0;
+	return hand_off(e, j, errbuf, errsz);
 }
 
 il_err
@@ -1017,28 +1191,78 @@ cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, 
 	return cdc_emitter_flush(e, db, errbuf, errsz);
 }
 
+/* Waits until the encoder thread has queued every job on Kafka. */
+static il_err
+wait_encoded(cdc_emitter *e, char *errbuf, size_t errsz)
+{
+	il_err err;
+
+	pthread_mutex_lock(&e->lock);
+	err = wait_jobs_below(e, 1, errbuf, errsz);
+	pthread_mutex_unlock(&e->lock);
+	return err;
+}
+
+static long
+pending(cdc_emitter *e)
+{
+	long n;
+
+	pthread_mutex_lock(&e->lock);
+	n = e->pending;
+	pthread_mutex_unlock(&e->lock);
+	return n;
+}
+
 il_err
 cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz)
 {
-	while (e->pending > 0) {
+	il_err err = wait_encoded(e, errbuf, errsz);
+	long n;
+
+	if (err != IL_OK)
+		return err;
+	while ((n = pending(e)) > 0) {
 		if (il_sig_stop_requested()) {
-			snprintf(errbuf, errsz, "stop requested with %ld events not confirmed", e->pending);
+			snprintf(errbuf, errsz, "stop requested with %ld events not confirmed", n);
 			return IL_ERR_CANCELLED;
 		}
 		il_producer_poll(e->prod, EMIT_BLOCK_MS);
 	}
+	pthread_mutex_lock(&e->lock);
 	if (e->failed > 0) {
 		snprintf(errbuf, errsz, "kafka refused %ld events: %s", e->failed, e->fail_reason);
 		e->failed = 0;
-		return IL_ERR_TRANSIENT;
+		err = IL_ERR_TRANSIENT;
 	}
-	return IL_OK;
+	pthread_mutex_unlock(&e->lock);
+	return err;
 }
 
 void
 cdc_emitter_discard(cdc_emitter *e)
 {
+	job *j, *next;
+
 	e->nbatch = 0;
+	pthread_mutex_lock(&e->lock);
+	/* what is queued behind the job being encoded is dropped at once */
+	j = e->head != NULL ? e->head->next : NULL;
+	if (e->head != NULL) {
+		e->head->next = NULL;
+		e->tail = e->head;
+	}
+	for (; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
+		e->njobs--;
+	}
+	/* the one being encoded is left to finish: its events were queued */
+	while (e->njobs > 0)
+		pthread_cond_wait(&e->cond, &e->lock);
+	e->job_err = IL_OK;
+	e->job_errbuf[0] = '\0';
+	pthread_mutex_unlock(&e->lock);
 }
 
 void
@@ -1054,9 +1278,14 @@ cdc_emitter_batched(const cdc_emitter *e)
 }
 
 long
-cdc_emitter_in_flight(const cdc_emitter *e)
+cdc_emitter_in_flight(cdc_emitter *e)
 {
-	return e->pending;
+	long n;
+
+	pthread_mutex_lock(&e->lock);
+	n = e->pending + (long)e->njobs;
+	pthread_mutex_unlock(&e->lock);
+	return n;
 }
 
 bool
@@ -1076,6 +1305,13 @@ cdc_emitter_wants_programme(const cdc_emitter *e, long long id)
 cdc_emitter *
 cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 {
+	/*
+	 * Events come in bursts of a batch at a time: waiting 50 ms for a
+	 * fuller Kafka batch (librdkafka's default is 5) halved the broker's
+	 * CPU and the producer's own per change, for a delay that stays well
+	 * inside the commit settling (CAPTURE_SETTLE_MS).
+	 */
+	static const char *const tuning[] = { "linger.ms", "50", NULL };
 	const char *dir = il_conf_get(o->conf, "schemas.dir");
 	char label[96];
 	cdc_emitter *e;
@@ -1089,6 +1325,8 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 		return NULL;
 	}
 	e = il_xcalloc(1, sizeof(*e));
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
 	e->ectx = o->ectx;
 	e->source_kind = o->source_kind;
 	e->topic = il_conf_get(o->conf, "topic.eligibility");
@@ -1119,7 +1357,7 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	e->serde = il_serde_new(o->conf, e->schemas, errbuf, errsz);
 	if (e->serde == NULL)
 		goto fail;
-	e->prod = il_producer_new(o->conf, delivered, e, errbuf, errsz);
+	e->prod = il_producer_new_tuned(o->conf, tuning, delivered, e, errbuf, errsz);
 	if (e->prod == NULL)
 		goto fail;
 	for (t = 0; t < EV_NTYPES; t++) {
@@ -1131,6 +1369,12 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	    "events Kafka refused or timed out", NULL);
 	e->m_dead_letters = il_metrics_counter(o->metrics, "imislink_cdc_dead_letters_total",
 	    "events that could not be keyed or encoded, published to topic.dlq as JSON", NULL);
+	t = pthread_create(&e->encoder, NULL, encoder_main, e);
+	if (t != 0) {
+		snprintf(errbuf, errsz, "could not start the encoder thread: %s", strerror(t));
+		goto fail;
+	}
+	e->encoder_started = true;
 	return e;
 fail:
 	cdc_emitter_destroy(e);
@@ -1144,6 +1388,13 @@ cdc_emitter_destroy(cdc_emitter *e)
 
 	if (e == NULL)
 		return;
+	if (e->encoder_started) {
+		pthread_mutex_lock(&e->lock);
+		e->quit = true;
+		pthread_cond_broadcast(&e->cond);
+		pthread_mutex_unlock(&e->lock);
+		pthread_join(e->encoder, NULL);
+	}
 	if (e->prod != NULL) {
 		/* Nothing unconfirmed was acknowledged at the source: drop it
 		 * rather than wait for librdkafka's message timeout. */
@@ -1161,5 +1412,7 @@ cdc_emitter_destroy(cdc_emitter *e)
 	free(e->programmes);
 	free(e->batch);
 	free(e->target);
+	pthread_cond_destroy(&e->cond);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }

@@ -133,8 +133,8 @@ void cdc_emitter_poll(cdc_emitter *e);
 /** @returns the changes in the batch, not yet flushed. */
 size_t cdc_emitter_batched(const cdc_emitter *e);
 
-/** @returns the events queued and not yet confirmed or refused. */
-long cdc_emitter_in_flight(const cdc_emitter *e);
+/** @returns the events queued and not yet confirmed or refused, plus the batches being encoded. */
+long cdc_emitter_in_flight(cdc_emitter *e);
 
 /**
  * @brief Whether changes of programme @p id are streamed (the configured

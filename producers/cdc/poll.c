@@ -928,6 +928,8 @@ cdc_poll_run(cdc_ctx *c, char *errbuf, size_t errsz)
 done:
 	if (err != IL_ERR_CANCELLED)
 		atomic_store(&c->health, IL_HEALTH_DOWN);
+	/* What was not confirmed is read again from the cursor at restart. */
+	cdc_emitter_discard(c->em);
 	poller_fini(&p);
 	return err;
 }
