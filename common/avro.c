@@ -1,10 +1,11 @@
 /*
  * avro.c - the event schemas, the JSON form and the Avro binary body.
  *
- * avro-c parses every schema and reads and writes the binary body, but
- * avro-c 1.11.1 neither exposes logical types nor field defaults, trusts the
- * length prefixes it reads, and resolves schemas more loosely (and in one
- * place more strictly) than Avro's rules.  So each schema is also compiled
+ * avro-c parses every schema and reads the binary body (the encoder writes
+ * it itself, in one walk of the JSON form), but avro-c 1.11.1 neither
+ * exposes logical types nor field defaults, trusts the length prefixes it
+ * reads, and resolves schemas more loosely (and in one place more strictly)
+ * than Avro's rules.  So each schema is also compiled
  * from its cJSON definition into a small graph of il_node, one per type,
  * named types shared through a name -> definition map, and that graph drives
  * the JSON form conversion, the pre-walk of untrusted bytes and the
@@ -109,17 +110,14 @@ typedef struct il_named {
 } il_named;
 
 /*
- * avro-c objects reused from one encode or decode to the next, which is most
- * of what makes encoding fast.  One set per schema, taken with a try-lock:
- * a thread that finds it busy makes a temporary set instead of waiting.
+ * avro-c objects reused from one decode to the next.  One set per schema,
+ * taken with a try-lock: a thread that finds it busy makes a temporary set
+ * instead of waiting.  (Encoding writes the body itself and needs none.)
  */
 typedef struct il_cache {
 	bool ready;             /* the members below exist */
 	avro_value_t value;     /* generic value of the schema */
-	avro_writer_t writer;   /* memory writer, pointed at scratch */
 	avro_reader_t reader;   /* memory reader, pointed at the body */
-	char *scratch;          /* encode buffer (owned) */
-	size_t scratchcap;      /* bytes allocated in scratch */
 } il_cache;
 
 struct il_schema {
@@ -158,16 +156,15 @@ typedef struct il_path {
 	bool show_root;         /* start every path with root (compatibility messages) */
 } il_path;
 
-/* State of one encode (or of a default being checked, with no value). */
+/* State of one encode (or of a default being checked, with nothing written). */
 typedef struct il_enc {
 	il_path path;
-	size_t bound;           /* at least the bytes of the body encoded so far */
+	il_buf *out;            /* the body goes at its end; NULL: only check */
+	size_t size;            /* bytes of the body so far, written or only counted */
+	bool over;              /* the body outgrew out->max: counted, no longer written */
 	char *errbuf;
 	size_t errsz;
 } il_enc;
-
-/* Bytes of the longest varint: what any int, long, length or count may take. */
-#define IL_VARINT_MAX 10
 
 /* State of the pre-walk of an untrusted body. */
 typedef struct il_walk {
@@ -454,7 +451,7 @@ type_name(const il_node *n)
 }
 
 static il_node *compile(il_comp *c, const cJSON *def, const char *ns);
-static il_err set_default(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *v);
+static il_err set_default(il_enc *e, const il_node *n, const cJSON *def);
 
 /* Registers a named type before its body is compiled, so it may refer to itself. */
 static il_node *
@@ -547,9 +544,12 @@ compile_fields(il_comp *c, il_node *n, const cJSON *fields, const char *ns)
 		if (n->fields[i].def == NULL)
 			continue;
 		path_init(&e.path, "default");
+		e.out = NULL;
+		e.size = 0;
+		e.over = false;
 		e.errbuf = why;
 		e.errsz = sizeof(why);
-		if (set_default(&e, n->fields[i].type, n->fields[i].def, NULL) != IL_OK) {
+		if (set_default(&e, n->fields[i].type, n->fields[i].def) != IL_OK) {
 			il_err_setf(c->errbuf, c->errsz, "record \"%s\": field \"%s\": invalid %s",
 			    n->fullname, n->fields[i].name, why);
 			return false;
@@ -808,9 +808,7 @@ cache_clear(il_cache *cache)
 	if (!cache->ready)
 		return;
 	avro_value_decref(&cache->value);
-	avro_writer_free(cache->writer);
 	avro_reader_free(cache->reader);
-	free(cache->scratch);
 	memset(cache, 0, sizeof(*cache));
 }
 
@@ -823,19 +821,11 @@ cache_fill(const il_schema *s, il_cache *cache, char *errbuf, size_t errsz)
 		copy_avro_error(errbuf, errsz);
 		return false;
 	}
-	cache->scratchcap = 1024;
-	cache->scratch = il_xmalloc(cache->scratchcap);
-	cache->writer = avro_writer_memory(cache->scratch, (int64_t)cache->scratchcap);
 	cache->reader = avro_reader_memory("", 0);
-	if (cache->writer == NULL || cache->reader == NULL) {
-		if (cache->writer != NULL)
-			avro_writer_free(cache->writer);
-		if (cache->reader != NULL)
-			avro_reader_free(cache->reader);
+	if (cache->reader == NULL) {
 		avro_value_decref(&cache->value);
-		free(cache->scratch);
 		memset(cache, 0, sizeof(*cache));
-		il_err_setf(errbuf, errsz, "could not make an avro-c memory reader or writer");
+		il_err_setf(errbuf, errsz, "could not make an avro-c memory reader");
 		return false;
 	}
 	cache->ready = true;
@@ -1147,7 +1137,7 @@ il_schema_set_at(const il_schema_set *set, size_t i)
 	return i < set->count ? set->schemas[i] : NULL;
 }
 
-/* ------------------------------------------------- JSON form -> Avro value */
+/* ------------------------------------------------- JSON form -> Avro body */
 
 static il_err
 enc_fail(il_enc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1164,18 +1154,80 @@ enc_fail(il_enc *e, const char *fmt, ...)
 }
 
 static il_err
-enc_avro_fail(il_enc *e)
-{
-	char why[256];
-
-	copy_avro_error(why, sizeof(why));
-	return enc_fail(e, "avro-c refuses the value: %s", why);
-}
-
-static il_err
 enc_deep(il_enc *e)
 {
 	return enc_fail(e, "values nest deeper than %d levels", IL_AVRO_MAX_DEPTH);
+}
+
+/*
+ * Makes room for @p n more body bytes at the end of out.  @returns where
+ * they go, or NULL when nothing is written: a default being checked, or a
+ * body already too large for out, which is still walked to the end so that
+ * a bad value is reported before the size.
+ */
+static inline unsigned char *
+enc_room(il_enc *e, size_t n)
+{
+	il_buf *b = e->out;
+	unsigned char *p;
+
+	e->size += n;
+	if (b == NULL || e->over)
+		return NULL;
+	/* room for the bytes and the NUL that ends out: no check against max needed */
+	if (n >= b->cap - b->len && il_buf_reserve(b, n) != IL_OK) {
+		e->over = true;
+		return NULL;
+	}
+	p = (unsigned char *)b->data + b->len;
+	b->len += n;
+	return p;
+}
+
+/* Writes @p x as Avro writes an int, a long, a length, a count or an index. */
+static inline void
+enc_varint(il_enc *e, int64_t x)
+{
+	uint64_t v = ((uint64_t)x << 1) ^ (0 - ((uint64_t)x >> 63)), t;
+	unsigned char *p;
+	size_t n = 1;
+
+	for (t = v; t >= 0x80; t >>= 7)
+		n++;
+	p = enc_room(e, n);
+	if (p == NULL)
+		return;
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (unsigned char)(v | 0x80);
+	*p = (unsigned char)v;
+}
+
+/* Writes the low @p n bytes of @p bits, least significant first (float, double). */
+static void
+enc_le(il_enc *e, uint64_t bits, size_t n)
+{
+	unsigned char *p = enc_room(e, n);
+	size_t i;
+
+	for (i = 0; p != NULL && i < n; i++)
+		p[i] = (unsigned char)(bits >> (8 * i));
+}
+
+static void
+enc_real(il_enc *e, const il_node *n, double d)
+{
+	uint64_t bits;
+	uint32_t bits32;
+	float f;
+
+	if (n->kind == IL_K_FLOAT) {
+		f = (float)d;
+		memcpy(&bits32, &f, sizeof(bits32));
+		enc_le(e, bits32, 4);
+	} else {
+		memcpy(&bits, &d, sizeof(bits));
+		enc_le(e, bits, 8);
+	}
 }
 
 /*
@@ -1220,43 +1272,31 @@ json_integer(il_enc *e, const cJSON *j, int64_t lo, int64_t hi, const char *what
 	return IL_OK;
 }
 
-/* Decodes a string of code points U+0000..U+00FF: Avro's JSON form of bytes. */
 static il_err
-json_latin1(il_enc *e, const cJSON *j, il_buf *out)
-{
-	const unsigned char *p;
-	unsigned char byte;
-
-	if (!cJSON_IsString(j))
-		return enc_fail(e, "expected bytes as a string, got %s", il_text_json_kind(j, false));
-	for (p = (const unsigned char *)j->valuestring; *p != '\0'; p++) {
-		if (*p < 0x80) {
-			byte = *p;
-		} else if ((*p == 0xc2 || *p == 0xc3) && (p[1] & 0xc0) == 0x80) {
-			byte = (unsigned char)(((*p & 0x03) << 6) | (p[1] & 0x3f));
-			p++;
-		} else {
-			return enc_fail(e, "bytes hold a character above U+00FF");
-		}
-		if (il_buf_add(out, &byte, 1) != IL_OK)
-			return enc_fail(e, "bytes value too long");
-	}
-	return IL_OK;
-}
-
-static il_err
-check_utf8(il_enc *e, const char *s)
+check_utf8(il_enc *e, const char *s, size_t len)
 {
 	size_t bad;
 
-	if (!il_text_utf8_valid(s, strlen(s), &bad))
+	if (!il_text_utf8_valid(s, len, &bad))
 		return enc_fail(e, "string is not valid UTF-8 (byte 0x%02x at position %zu)",
 		    (unsigned char)s[bad], bad);
 	return IL_OK;
 }
 
+/* Writes @p len bytes of @p s as an Avro string or bytes: length, then the bytes. */
+static void
+enc_counted(il_enc *e, const char *s, size_t len)
+{
+	unsigned char *p;
+
+	enc_varint(e, (int64_t)len);
+	p = enc_room(e, len);
+	if (p != NULL)
+		memcpy(p, s, len);
+}
+
 static il_err
-enc_string(il_enc *e, const cJSON *j, avro_value_t *v)
+enc_string(il_enc *e, const cJSON *j)
 {
 	char shown[IL_QUOTE_MAX + 16];
 	il_err err;
@@ -1264,46 +1304,57 @@ enc_string(il_enc *e, const cJSON *j, avro_value_t *v)
 
 	if (!cJSON_IsString(j))
 		return enc_fail(e, "expected a string, got %s", json_show(j, shown, sizeof(shown)));
-	err = check_utf8(e, j->valuestring);
+	len = strlen(j->valuestring);
+	err = check_utf8(e, j->valuestring, len);
 	if (err != IL_OK)
 		return err;
-	len = strlen(j->valuestring);
-	e->bound += IL_VARINT_MAX + len;
-	if (v != NULL && avro_value_set_string_len(v, j->valuestring, len + 1) != 0)
-		return enc_avro_fail(e);
+	enc_counted(e, j->valuestring, len);
+	return IL_OK;
+}
+
+/*
+ * Writes a string of code points U+0000..U+00FF, Avro's JSON form of bytes
+ * and fixed: a first pass checks it and counts the bytes (the length goes
+ * first), a second writes them.
+ */
+static il_err
+enc_bytes(il_enc *e, const il_node *n, const cJSON *j)
+{
+	const unsigned char *s, *p;
+	unsigned char *o;
+	size_t len = 0;
+
+	if (!cJSON_IsString(j))
+		return enc_fail(e, "expected bytes as a string, got %s", il_text_json_kind(j, false));
+	s = (const unsigned char *)j->valuestring;
+	for (p = s; *p != '\0'; p++) {
+		if (*p >= 0x80 && !((*p == 0xc2 || *p == 0xc3) && (p[1] & 0xc0) == 0x80))
+			return enc_fail(e, "bytes hold a character above U+00FF");
+		if (*p >= 0x80)
+			p++;
+		if (len == (size_t)INT32_MAX)
+			return enc_fail(e, "bytes value too long");
+		len++;
+	}
+	if (n->kind == IL_K_FIXED && len != n->fixed_size)
+		return enc_fail(e, "expected %zu bytes for fixed \"%s\", got %zu", n->fixed_size,
+		    n->fullname, len);
+	if (n->kind == IL_K_BYTES)
+		enc_varint(e, (int64_t)len);
+	o = enc_room(e, len);
+	for (p = s; o != NULL && *p != '\0'; p++) {
+		if (*p < 0x80) {
+			*o++ = *p;
+		} else {
+			*o++ = (unsigned char)(((*p & 0x03) << 6) | (p[1] & 0x3f));
+			p++;
+		}
+	}
 	return IL_OK;
 }
 
 static il_err
-enc_bytes(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
-{
-	il_buf b;
-	il_err err;
-	int rc = 0;
-
-	il_buf_init(&b, (size_t)INT32_MAX);
-	err = json_latin1(e, j, &b);
-	if (err != IL_OK)
-		goto done;
-	if (n->kind == IL_K_FIXED && b.len != n->fixed_size) {
-		err = enc_fail(e, "expected %zu bytes for fixed \"%s\", got %zu", n->fixed_size,
-		    n->fullname, b.len);
-		goto done;
-	}
-	e->bound += IL_VARINT_MAX + b.len;
-	if (v != NULL && n->kind == IL_K_FIXED)
-		rc = avro_value_set_fixed(v, b.data != NULL ? b.data : "", b.len);
-	else if (v != NULL)
-		rc = avro_value_set_bytes(v, b.data != NULL ? b.data : "", b.len);
-	if (rc != 0)
-		err = enc_avro_fail(e);
-done:
-	il_buf_free(&b);
-	return err;
-}
-
-static il_err
-enc_enum(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_enum(il_enc *e, const il_node *n, const cJSON *j)
 {
 	char shown[IL_QUOTE_MAX + 16], list[256];
 	il_msg m = { list, sizeof(list), 0 };
@@ -1311,12 +1362,10 @@ enc_enum(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 
 	if (cJSON_IsString(j)) {
 		for (i = 0; i < n->nsymbols; i++) {
-			if (strcmp(n->symbols[i], j->valuestring) != 0)
-				continue;
-			e->bound += IL_VARINT_MAX;
-			if (v != NULL && avro_value_set_enum(v, (int)i) != 0)
-				return enc_avro_fail(e);
-			return IL_OK;
+			if (strcmp(n->symbols[i], j->valuestring) == 0) {
+				enc_varint(e, (int64_t)i);
+				return IL_OK;
+			}
 		}
 	}
 	list[0] = '\0';
@@ -1350,7 +1399,7 @@ enc_time_text(il_enc *e, il_logical logical, const cJSON *j, int64_t *x)
 }
 
 static il_err
-enc_int(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_int(il_enc *e, const il_node *n, const cJSON *j)
 {
 	int64_t x;
 	il_err err;
@@ -1360,16 +1409,13 @@ enc_int(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 	else
 		err = json_integer(e, j, INT32_MIN, INT32_MAX,
 		    n->logical == IL_L_DATE ? "a date YYYY-MM-DD" : "an int", &x);
-	if (err != IL_OK)
-		return err;
-	e->bound += IL_VARINT_MAX;
-	if (v != NULL && avro_value_set_int(v, (int32_t)x) != 0)
-		return enc_avro_fail(e);
-	return IL_OK;
+	if (err == IL_OK)
+		enc_varint(e, x);
+	return err;
 }
 
 static il_err
-enc_long(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_long(il_enc *e, const il_node *n, const cJSON *j)
 {
 	int64_t x;
 	il_err err;
@@ -1381,87 +1427,75 @@ enc_long(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 		    cJSON_IsRaw(j) ? INT64_MAX : IL_JSON_EXACT_MAX,
 		    n->logical == IL_L_TIMESTAMP_MILLIS ?
 		    "a timestamp like 2026-11-21T10:00:00.000Z or milliseconds" : "a long", &x);
-	if (err != IL_OK)
-		return err;
-	e->bound += IL_VARINT_MAX;
-	if (v != NULL && avro_value_set_long(v, x) != 0)
-		return enc_avro_fail(e);
-	return IL_OK;
+	if (err == IL_OK)
+		enc_varint(e, x);
+	return err;
 }
 
-static il_err enc_value(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v);
+static il_err enc_value(il_enc *e, const il_node *n, const cJSON *j);
 
 /*
- * The cached value keeps its array elements from one encode to the next:
- * avro-c frees every element on reset, and making them again (a whole
- * Registrant each) was most of the encode time.  Elements are overwritten in
- * place; an array is reset only when it must shrink.
+ * Arrays and maps are written as avro-c writes them: one block of all the
+ * items after their count, then the 0 that ends the value (an empty one is
+ * the 0 alone).
  */
 static il_err
-enc_array(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_array(il_enc *e, const il_node *n, const cJSON *j)
 {
 	const cJSON *item;
-	avro_value_t child;
-	size_t i = 0, have;
+	size_t i = 0;
 	il_err err;
-	int rc;
+	int count;
 
 	if (!cJSON_IsArray(j))
 		return enc_fail(e, "expected an array, got %s", il_text_json_kind(j, false));
-	if (avro_value_get_size(v, &have) != 0)
-		return enc_avro_fail(e);
-	if (have > (size_t)cJSON_GetArraySize(j)) {
-		if (avro_value_reset(v) != 0)
-			return enc_avro_fail(e);
-		have = 0;
-	}
-	e->bound += 2 * IL_VARINT_MAX;
+	count = cJSON_GetArraySize(j);
+	if (count > 0)
+		enc_varint(e, count);
 	cJSON_ArrayForEach(item, j) {
 		if (!path_push(&e->path, 'i', NULL, i))
 			return enc_deep(e);
-		rc = i < have ? avro_value_get_by_index(v, i, &child, NULL) :
-		    avro_value_append(v, &child, NULL);
-		if (rc != 0)
-			err = enc_avro_fail(e);
-		else
-			err = enc_value(e, n->items, item, &child);
+		err = enc_value(e, n->items, item);
 		if (err != IL_OK)
 			return err;
 		path_pop(&e->path);
 		i++;
 	}
+	enc_varint(e, 0);
 	return IL_OK;
 }
 
 static il_err
-enc_map(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_map(il_enc *e, const il_node *n, const cJSON *j)
 {
-	const cJSON *item;
-	avro_value_t child;
+	const cJSON *item, *prev;
 	il_err err;
-	int is_new;
+	size_t len;
+	int count;
 
 	if (!cJSON_IsObject(j))
 		return enc_fail(e, "expected an object (map), got %s", il_text_json_kind(j, false));
-	if (avro_value_reset(v) != 0)
-		return enc_avro_fail(e);
-	e->bound += 2 * IL_VARINT_MAX;
+	count = cJSON_GetArraySize(j);
+	if (count > 0)
+		enc_varint(e, count);
 	cJSON_ArrayForEach(item, j) {
-		e->bound += IL_VARINT_MAX + strlen(item->string);
 		if (!path_push(&e->path, 'k', item->string, 0))
 			return enc_deep(e);
-		err = check_utf8(e, item->string);
+		len = strlen(item->string);
+		err = check_utf8(e, item->string, len);
 		if (err != IL_OK)
 			return err;
-		if (avro_value_add(v, item->string, &child, NULL, &is_new) != 0)
-			return enc_avro_fail(e);
-		if (!is_new)
-			return enc_fail(e, "key appears twice");
-		err = enc_value(e, n->items, item, &child);
+		for (prev = j->child; prev != item; prev = prev->next) {
+			if (strcmp(prev->string, item->string) == 0)
+				return enc_fail(e, "key appears twice");
+		}
+		enc_counted(e, item->string, len);
+		err = enc_value(e, n->items, item);
 		if (err != IL_OK)
 			return err;
 		path_pop(&e->path);
 	}
+	enc_varint(e, 0);
 	return IL_OK;
 }
 
@@ -1478,75 +1512,186 @@ field_index(const il_node *n, const char *name, size_t hint)
 	return -1;
 }
 
-/* Sets every field the object does not name from its default. */
-static il_err
-enc_missing(il_enc *e, const il_node *n, const unsigned char *seen, avro_value_t *v)
+/*
+ * Where the body stood, to go back to.  Records are only met with a body
+ * to write (a record default goes through set_default_record), so e->out
+ * is never NULL below.
+ */
+typedef struct il_enc_mark {
+	size_t len;             /* out->len */
+	size_t size;            /* e->size */
+	bool over;              /* e->over */
+	int depth;              /* path depth */
+} il_enc_mark;
+
+static il_enc_mark
+enc_mark(const il_enc *e)
 {
-	avro_value_t child;
-	size_t i;
+	il_enc_mark m = { e->out->len, e->size, e->over, e->path.depth };
+
+	return m;
+}
+
+static void
+enc_rewind(il_enc *e, const il_enc_mark *m)
+{
+	e->out->len = m->len;
+	e->size = m->size;
+	e->over = m->over;
+	e->path.depth = m->depth;
+}
+
+/* Writes field @p k of record @p n from its default; @returns IL_ERR_ENCODE when it has none. */
+static il_err
+enc_field_default(il_enc *e, const il_node *n, size_t k)
+{
 	il_err err;
 
-	for (i = 0; i < n->nfields; i++) {
-		if (seen[i])
-			continue;
-		if (!path_push(&e->path, 'f', n->fields[i].name, 0))
+	if (!path_push(&e->path, 'f', n->fields[k].name, 0))
+		return enc_deep(e);
+	if (n->fields[k].def == NULL)
+		return enc_fail(e, "required field missing");
+	err = set_default(e, n->fields[k].type, n->fields[k].def);
+	if (err != IL_OK)
+		return err;
+	path_pop(&e->path);
+	return IL_OK;
+}
+
+/*
+ * The members in the order the producers write them, the schema's: each
+ * field is written as its member comes, a skipped field from its default.
+ * Sets @p again, having written nothing, when the members come in another
+ * order or a skipped field cannot take its default: the general way below
+ * then reports the first problem in the order the members come.
+ */
+static il_err
+enc_record_in_order(il_enc *e, const il_node *n, const cJSON *j, unsigned char *seen,
+    bool *again)
+{
+	il_enc_mark mark = enc_mark(e);
+	size_t pos = 0, errsz = e->errsz;
+	const cJSON *m;
+	il_err err;
+	long k;
+
+	cJSON_ArrayForEach(m, j) {
+		k = field_index(n, m->string, pos);
+		if (k >= 0 && !seen[k]) {
+			if ((size_t)k < pos)
+				goto again;
+			/* quietly: a default that fails here may not fail in the other order */
+			e->errsz = 0;
+			for (err = IL_OK; pos < (size_t)k && err == IL_OK; pos++)
+				err = n->fields[pos].def != NULL ? enc_field_default(e, n, pos) :
+				    IL_ERR_ENCODE;
+			e->errsz = errsz;
+			if (err != IL_OK)
+				goto again;
+		}
+		if (!path_push(&e->path, 'f', m->string, 0))
 			return enc_deep(e);
-		if (n->fields[i].def == NULL)
-			return enc_fail(e, "required field missing");
-		if (avro_value_get_by_index(v, i, &child, NULL) != 0)
-			return enc_avro_fail(e);
-		err = set_default(e, n->fields[i].type, n->fields[i].def, &child);
+		/* an operator's typo must not vanish silently */
+		if (k < 0)
+			return enc_fail(e, "unknown field (record \"%s\" has no such field)", n->name);
+		if (seen[k])
+			return enc_fail(e, "field appears twice");
+		seen[k] = 1;
+		pos = (size_t)k + 1;
+		err = enc_value(e, n->fields[k].type, m);
 		if (err != IL_OK)
 			return err;
 		path_pop(&e->path);
 	}
+	for (; pos < n->nfields; pos++) {
+		err = enc_field_default(e, n, pos);
+		if (err != IL_OK)
+			return err;
+	}
+	return IL_OK;
+again:
+	enc_rewind(e, &mark);
+	*again = true;
+	return IL_OK;
+}
+
+/*
+ * Members in any order: each value is written where it comes, the missing
+ * fields after them, and the pieces are then put in the schema's order.
+ */
+static il_err
+enc_record_any_order(il_enc *e, const il_node *n, const cJSON *j, unsigned char *seen,
+    size_t *span)
+{
+	size_t start = e->out->len, at, i;
+	const cJSON *m;
+	char *tmp;
+	il_err err;
+	long k;
+
+	cJSON_ArrayForEach(m, j) {
+		k = field_index(n, m->string, 0);
+		if (!path_push(&e->path, 'f', m->string, 0))
+			return enc_deep(e);
+		if (k < 0)
+			return enc_fail(e, "unknown field (record \"%s\" has no such field)", n->name);
+		if (seen[k])
+			return enc_fail(e, "field appears twice");
+		seen[k] = 1;
+		span[2 * k] = e->out->len;
+		err = enc_value(e, n->fields[k].type, m);
+		if (err != IL_OK)
+			return err;
+		span[2 * k + 1] = e->out->len;
+		path_pop(&e->path);
+	}
+	for (i = 0; i < n->nfields; i++) {
+		if (seen[i])
+			continue;
+		span[2 * i] = e->out->len;
+		err = enc_field_default(e, n, i);
+		if (err != IL_OK)
+			return err;
+		span[2 * i + 1] = e->out->len;
+	}
+	/* nothing to order when nothing was written: the body is only counted */
+	if (e->over || e->out->len == start)
+		return IL_OK;
+	tmp = il_xmalloc(e->out->len - start);
+	at = 0;
+	for (i = 0; i < n->nfields; i++) {
+		memcpy(tmp + at, e->out->data + span[2 * i], span[2 * i + 1] - span[2 * i]);
+		at += span[2 * i + 1] - span[2 * i];
+	}
+	memcpy(e->out->data + start, tmp, at);
+	free(tmp);
 	return IL_OK;
 }
 
 static il_err
-enc_record(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_record(il_enc *e, const il_node *n, const cJSON *j)
 {
 	unsigned char seen_small[64];
+	size_t span_small[2 * 64];
 	unsigned char *seen;
-	const cJSON *m;
-	avro_value_t child;
-	size_t hint = 0;
-	il_err err = IL_OK;
-	long k;
+	bool again = false;
+	size_t *span;
+	il_err err;
 
 	if (!cJSON_IsObject(j))
 		return enc_fail(e, "expected an object (record \"%s\"), got %s", n->name,
 		    il_text_json_kind(j, false));
 	seen = n->nfields <= sizeof(seen_small) ? seen_small : il_xmalloc(n->nfields);
 	memset(seen, 0, n->nfields);
-	cJSON_ArrayForEach(m, j) {
-		k = field_index(n, m->string, hint);
-		if (!path_push(&e->path, 'f', m->string, 0)) {
-			err = enc_deep(e);
-			goto done;
-		}
-		/* an operator's typo must not vanish silently */
-		if (k < 0) {
-			err = enc_fail(e, "unknown field (record \"%s\" has no such field)", n->name);
-			goto done;
-		}
-		if (seen[k]) {
-			err = enc_fail(e, "field appears twice");
-			goto done;
-		}
-		seen[k] = 1;
-		hint = (size_t)k + 1;
-		if (avro_value_get_by_index(v, (size_t)k, &child, NULL) != 0) {
-			err = enc_avro_fail(e);
-			goto done;
-		}
-		err = enc_value(e, n->fields[k].type, m, &child);
-		if (err != IL_OK)
-			goto done;
-		path_pop(&e->path);
+	err = enc_record_in_order(e, n, j, seen, &again);
+	if (again) {
+		memset(seen, 0, n->nfields);
+		span = n->nfields <= sizeof(seen_small) ? span_small :
+		    il_xcalloc(n->nfields, 2 * sizeof(*span));
+		err = enc_record_any_order(e, n, j, seen, span);
+		if (span != span_small)
+			free(span);
 	}
-	err = enc_missing(e, n, seen, v);
-done:
 	if (seen != seen_small)
 		free(seen);
 	return err;
@@ -1557,23 +1702,18 @@ done:
  * takes Avro's JSON encoding, {"<type name>": value}, and null bare.
  */
 static il_err
-enc_union(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_union(il_enc *e, const il_node *n, const cJSON *j)
 {
 	const cJSON *inner;
-	avro_value_t branch;
 	size_t i;
 
-	e->bound += IL_VARINT_MAX;
 	if (cJSON_IsNull(j) && n->null_branch >= 0) {
-		if (avro_value_set_branch(v, n->null_branch, &branch) != 0 ||
-		    avro_value_set_null(&branch) != 0)
-			return enc_avro_fail(e);
+		enc_varint(e, n->null_branch);
 		return IL_OK;
 	}
 	if (n->value_branch >= 0) {
-		if (avro_value_set_branch(v, n->value_branch, &branch) != 0)
-			return enc_avro_fail(e);
-		return enc_value(e, n->branches[n->value_branch], j, &branch);
+		enc_varint(e, n->value_branch);
+		return enc_value(e, n->branches[n->value_branch], j);
 	}
 	inner = cJSON_IsObject(j) ? j->child : NULL;
 	for (i = 0; inner != NULL && inner->next == NULL && i < n->nbranches; i++) {
@@ -1582,9 +1722,8 @@ enc_union(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 		if (strcmp(inner->string, type_name(b)) != 0 &&
 		    (b->name == NULL || strcmp(inner->string, b->name) != 0))
 			continue;
-		if (avro_value_set_branch(v, (int)i, &branch) != 0)
-			return enc_avro_fail(e);
-		return enc_value(e, b, inner, &branch);
+		enc_varint(e, (int64_t)i);
+		return enc_value(e, b, inner);
 	}
 	/* ["null"] alone is legal Avro: there is no other type to show. */
 	if (n->nbranches == 1 && n->null_branch == 0)
@@ -1596,64 +1735,63 @@ enc_union(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
 }
 
 static il_err
-enc_value(il_enc *e, const il_node *n, const cJSON *j, avro_value_t *v)
+enc_value(il_enc *e, const il_node *n, const cJSON *j)
 {
 	char shown[IL_QUOTE_MAX + 16];
+	unsigned char *p;
 
 	switch (n->kind) {
 	case IL_K_NULL:
 		if (!cJSON_IsNull(j))
 			return enc_fail(e, "expected null, got %s", json_show(j, shown, sizeof(shown)));
-		return avro_value_set_null(v) == 0 ? IL_OK : enc_avro_fail(e);
+		return IL_OK;
 	case IL_K_BOOLEAN:
 		if (!cJSON_IsBool(j))
 			return enc_fail(e, "expected a boolean, got %s",
 			    json_show(j, shown, sizeof(shown)));
-		e->bound += 1;
-		return avro_value_set_boolean(v, cJSON_IsTrue(j)) == 0 ? IL_OK : enc_avro_fail(e);
+		p = enc_room(e, 1);
+		if (p != NULL)
+			*p = cJSON_IsTrue(j) ? 1 : 0;
+		return IL_OK;
 	case IL_K_INT:
-		return enc_int(e, n, j, v);
+		return enc_int(e, n, j);
 	case IL_K_LONG:
-		return enc_long(e, n, j, v);
+		return enc_long(e, n, j);
 	case IL_K_FLOAT:
 	case IL_K_DOUBLE:
 		if (!cJSON_IsNumber(j))
 			return enc_fail(e, "expected a number, got %s",
 			    json_show(j, shown, sizeof(shown)));
-		e->bound += 8;
-		if (n->kind == IL_K_FLOAT)
-			return avro_value_set_float(v, (float)j->valuedouble) == 0 ? IL_OK :
-			    enc_avro_fail(e);
-		return avro_value_set_double(v, j->valuedouble) == 0 ? IL_OK : enc_avro_fail(e);
+		enc_real(e, n, j->valuedouble);
+		return IL_OK;
 	case IL_K_STRING:
-		return enc_string(e, j, v);
+		return enc_string(e, j);
 	case IL_K_BYTES:
 	case IL_K_FIXED:
-		return enc_bytes(e, n, j, v);
+		return enc_bytes(e, n, j);
 	case IL_K_ENUM:
-		return enc_enum(e, n, j, v);
+		return enc_enum(e, n, j);
 	case IL_K_ARRAY:
-		return enc_array(e, n, j, v);
+		return enc_array(e, n, j);
 	case IL_K_MAP:
-		return enc_map(e, n, j, v);
+		return enc_map(e, n, j);
 	case IL_K_RECORD:
-		return enc_record(e, n, j, v);
+		return enc_record(e, n, j);
 	case IL_K_UNION:
-		return enc_union(e, n, j, v);
+		return enc_union(e, n, j);
 	}
 	return enc_fail(e, "unsupported type");
 }
 
 /*
- * Sets @p v from a field default, which follows Avro's own JSON encoding
- * (a union's default belongs to its first branch; logical types are their
- * bare numbers; a record default may omit fields that have defaults).
- * With @p v NULL it only checks that the default fits the type.
+ * Writes a field default, which follows Avro's own JSON encoding (a union's
+ * default belongs to its first branch; logical types are their bare numbers;
+ * a record default may omit fields that have defaults).  With e->out NULL it
+ * only checks that the default fits the type.
  */
 static il_err
-set_default_record(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *v)
+set_default_record(il_enc *e, const il_node *n, const cJSON *def)
 {
-	avro_value_t child, *cp = v != NULL ? &child : NULL;
 	const cJSON *m;
 	size_t i;
 	il_err err;
@@ -1669,9 +1807,7 @@ set_default_record(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *
 			m = n->fields[i].def;
 		if (m == NULL)
 			return enc_fail(e, "required field missing");
-		if (v != NULL && avro_value_get_by_index(v, i, &child, NULL) != 0)
-			return enc_avro_fail(e);
-		err = set_default(e, n->fields[i].type, m, cp);
+		err = set_default(e, n->fields[i].type, m);
 		if (err != IL_OK)
 			return err;
 		path_pop(&e->path);
@@ -1679,140 +1815,151 @@ set_default_record(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *
 	return IL_OK;
 }
 
-static il_err
-set_default(il_enc *e, const il_node *n, const cJSON *def, avro_value_t *v)
+/* @returns the first member of @p obj before @p item named as @p item, or NULL. */
+static const cJSON *
+member_before(const cJSON *obj, const cJSON *item)
 {
-	avro_value_t child, *cp = v != NULL ? &child : NULL;
-	const cJSON *item;
+	const cJSON *m;
+
+	for (m = obj->child; m != item; m = m->next) {
+		if (strcmp(m->string, item->string) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * A map default naming a key twice holds it once, where it first comes,
+ * with the value it last has: what avro-c made of it (each add of a known
+ * key overwrote the value).
+ */
+static il_err
+set_default_items(il_enc *e, const il_node *n, const cJSON *def)
+{
+	bool map = n->kind == IL_K_MAP;
+	const cJSON *item, *last, *m;
 	size_t i = 0;
+	int count = 0;
+	il_err err;
+
+	if (map ? !cJSON_IsObject(def) : !cJSON_IsArray(def))
+		return enc_fail(e, "expected %s, got %s", map ? "an object (map)" : "an array",
+		    il_text_json_kind(def, false));
+	cJSON_ArrayForEach(item, def) {
+		if (!map || member_before(def, item) == NULL)
+			count++;
+	}
+	if (count > 0)
+		enc_varint(e, count);
+	cJSON_ArrayForEach(item, def) {
+		if (!path_push(&e->path, map ? 'k' : 'i', item->string, i++))
+			return enc_deep(e);
+		last = item;
+		if (map && e->out != NULL) {
+			if (member_before(def, item) != NULL) {
+				path_pop(&e->path);
+				continue;
+			}
+			for (m = item->next; m != NULL; m = m->next) {
+				if (strcmp(m->string, item->string) == 0)
+					last = m;
+			}
+			enc_counted(e, item->string, strlen(item->string));
+		}
+		err = set_default(e, n->items, last);
+		if (err != IL_OK)
+			return err;
+		path_pop(&e->path);
+	}
+	enc_varint(e, 0);
+	return IL_OK;
+}
+
+static il_err
+set_default(il_enc *e, const il_node *n, const cJSON *def)
+{
+	unsigned char *p;
 	il_err err;
 	int64_t x;
 
 	switch (n->kind) {
 	case IL_K_INT:
-		e->bound += IL_VARINT_MAX;
 		err = json_integer(e, def, INT32_MIN, INT32_MAX, "an int", &x);
-		if (err == IL_OK && v != NULL && avro_value_set_int(v, (int32_t)x) != 0)
-			err = enc_avro_fail(e);
+		if (err == IL_OK)
+			enc_varint(e, x);
 		return err;
 	case IL_K_LONG:
-		e->bound += IL_VARINT_MAX;
 		err = json_integer(e, def, -IL_JSON_EXACT_MAX, IL_JSON_EXACT_MAX, "a long", &x);
-		if (err == IL_OK && v != NULL && avro_value_set_long(v, x) != 0)
-			err = enc_avro_fail(e);
+		if (err == IL_OK)
+			enc_varint(e, x);
 		return err;
 	case IL_K_UNION:
-		e->bound += IL_VARINT_MAX;
-		if (v != NULL && avro_value_set_branch(v, 0, &child) != 0)
-			return enc_avro_fail(e);
-		return set_default(e, n->branches[0], def, cp);
+		enc_varint(e, 0);
+		return set_default(e, n->branches[0], def);
 	case IL_K_RECORD:
-		return set_default_record(e, n, def, v);
+		return set_default_record(e, n, def);
 	case IL_K_ARRAY:
 	case IL_K_MAP:
-		if (n->kind == IL_K_ARRAY ? !cJSON_IsArray(def) : !cJSON_IsObject(def))
-			return enc_fail(e, "expected %s, got %s",
-			    n->kind == IL_K_ARRAY ? "an array" : "an object (map)",
-			    il_text_json_kind(def, false));
-		if (v != NULL && avro_value_reset(v) != 0)
-			return enc_avro_fail(e);
-		e->bound += 2 * IL_VARINT_MAX;
-		cJSON_ArrayForEach(item, def) {
-			if (n->kind == IL_K_MAP)
-				e->bound += IL_VARINT_MAX + strlen(item->string);
-			if (!path_push(&e->path, n->kind == IL_K_ARRAY ? 'i' : 'k', item->string, i++))
-				return enc_deep(e);
-			if (v != NULL && (n->kind == IL_K_ARRAY ?
-			    avro_value_append(v, &child, NULL) :
-			    avro_value_add(v, item->string, &child, NULL, NULL)) != 0)
-				return enc_avro_fail(e);
-			err = set_default(e, n->items, item, cp);
-			if (err != IL_OK)
-				return err;
-			path_pop(&e->path);
-		}
-		return IL_OK;
+		return set_default_items(e, n, def);
 	case IL_K_NULL:
 		if (!cJSON_IsNull(def))
 			return enc_fail(e, "expected null, got %s", il_text_json_kind(def, false));
-		return v != NULL && avro_value_set_null(v) != 0 ? enc_avro_fail(e) : IL_OK;
+		return IL_OK;
 	case IL_K_BOOLEAN:
 		if (!cJSON_IsBool(def))
 			return enc_fail(e, "expected a boolean, got %s", il_text_json_kind(def, false));
-		e->bound += 1;
-		return v != NULL && avro_value_set_boolean(v, cJSON_IsTrue(def)) != 0 ?
-		    enc_avro_fail(e) : IL_OK;
+		p = enc_room(e, 1);
+		if (p != NULL)
+			*p = cJSON_IsTrue(def) ? 1 : 0;
+		return IL_OK;
 	case IL_K_FLOAT:
 	case IL_K_DOUBLE:
 		if (!cJSON_IsNumber(def))
 			return enc_fail(e, "expected a number, got %s", il_text_json_kind(def, false));
-		e->bound += 8;
-		if (v == NULL)
-			return IL_OK;
-		if (n->kind == IL_K_FLOAT)
-			return avro_value_set_float(v, (float)def->valuedouble) == 0 ? IL_OK :
-			    enc_avro_fail(e);
-		return avro_value_set_double(v, def->valuedouble) == 0 ? IL_OK : enc_avro_fail(e);
+		enc_real(e, n, def->valuedouble);
+		return IL_OK;
 	case IL_K_STRING:
-		return enc_string(e, def, v);
+		return enc_string(e, def);
 	case IL_K_BYTES:
 	case IL_K_FIXED:
-		return enc_bytes(e, n, def, v);
+		return enc_bytes(e, n, def);
 	case IL_K_ENUM:
-		return enc_enum(e, n, def, v);
+		return enc_enum(e, n, def);
 	}
 	return enc_fail(e, "unsupported type");
-}
-
-static void
-cache_reserve(il_cache *cache, size_t size)
-{
-	if (size <= cache->scratchcap)
-		return;
-	while (cache->scratchcap < size)
-		cache->scratchcap *= 2;
-	cache->scratch = il_xrealloc(cache->scratch, cache->scratchcap);
 }
 
 il_err
 il_avro_encode_json(const il_schema *s, const cJSON *json, il_buf *out,
     char *errbuf, size_t errsz)
 {
-	il_cache tmp, *cache;
-	size_t size = 0;
+	size_t start = out->len;
 	il_err err;
 	il_enc e;
 
-	cache = cache_acquire(s, &tmp, errbuf, errsz);
-	if (cache == NULL)
-		return IL_ERR_ENCODE;
 	path_init(&e.path, s->name);
-	e.bound = 0;
+	e.out = out;
+	e.size = 0;
+	e.over = false;
 	e.errbuf = errbuf;
 	e.errsz = errsz;
-	/* no reset: every field is set again below (see enc_array) */
-	err = enc_value(&e, s->root, json, &cache->value);
-	if (err != IL_OK)
-		goto done;
-	/*
-	 * The walk above summed an upper bound of the body's size, which
-	 * spares avro_value_sizeof(), a second walk of the whole value.
-	 */
-	cache_reserve(cache, e.bound);
-	avro_writer_memory_set_dest(cache->writer, cache->scratch, (int64_t)e.bound);
-	if (avro_value_write(cache->writer, &cache->value) != 0) {
-		err = enc_avro_fail(&e);
-		goto done;
-	}
-	size = (size_t)avro_writer_tell(cache->writer);
-	if (il_buf_add(out, cache->scratch, size) != IL_OK) {
+	err = enc_value(&e, s->root, json);
+	if (err == IL_OK && e.over) {
 		il_err_setf(errbuf, errsz, "encoded body of %zu bytes does not fit the output "
-		    "buffer (at most %zu bytes)", size, out->max);
+		    "buffer (at most %zu bytes)", e.size, out->max);
 		err = IL_ERR_NOMEM;
 	}
-done:
-	cache_release(s, cache);
-	return err;
+	if (err != IL_OK) {
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		return err;
+	}
+	/* an empty body still leaves out allocated and terminated, as il_buf_add does */
+	if (out->data == NULL)
+		return il_buf_add(out, "", 0);
+	out->data[out->len] = '\0';
+	return IL_OK;
 }
 
 /* ------------------------------------------------ pre-walk of a body */

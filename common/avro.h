@@ -13,7 +13,8 @@
  *    member is refused.  Error messages name the field path
  *    ("household.members[0].registrant.birthdate") and may quote the
  *    offending value: log them as personal data;
- *  - the Avro binary body, read and written with avro-c's generic values.
+ *  - the Avro binary body, written straight from the JSON form and read
+ *    with avro-c's generic values.
  * The Confluent wire header (magic 0x00 + big-endian schema id) is added and
  * checked by il_wire_*; schema ids themselves come from serde.h.
  *
@@ -23,8 +24,9 @@
  * decode errors count from the start of the Avro body (the wire message's
  * offset is IL_WIRE_HEADER_LEN more).
  *
- * A schema may be used by several threads at once: each keeps one set of
- * reusable avro-c values, taken by whichever thread finds it free.
+ * A schema may be used by several threads at once: encoding keeps no state
+ * in it, and decoding takes its one set of reusable avro-c values when it
+ * is free (a thread that finds it busy makes its own).
  */
 #ifndef IL_AVRO_H
 #define IL_AVRO_H

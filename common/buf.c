@@ -36,7 +36,7 @@ il_buf_reset(il_buf *b)
 		b->data[0] = '\0';
 }
 
-static il_err
+il_err
 il_buf_reserve(il_buf *b, size_t extra)
 {
 	size_t need, cap;

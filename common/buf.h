@@ -28,6 +28,13 @@ void il_buf_free(il_buf *b);
 /** Empties the buffer but keeps its memory for reuse. */
 void il_buf_reset(il_buf *b);
 
+/**
+ * @brief Makes room for @p extra more bytes and the NUL after them, for a
+ * caller that writes into data itself (then adds to len).
+ * @returns IL_ERR_NOMEM, leaving the buffer unaltered, beyond its bound.
+ */
+il_err il_buf_reserve(il_buf *b, size_t extra);
+
 /** @returns IL_ERR_NOMEM, leaving the buffer unaltered, when it would exceed its bound
  * (true of every append below, il_buf_add_json_escaped included). */
 __attribute__((warn_unused_result))

@@ -52,7 +52,6 @@
 #define CAPTURE_SLOT_CHECK_MS 5000      /* slot lag read this often */
 #define CAPTURE_SNAPSHOT_PAGE "1000"
 #define CAPTURE_SETTLE_MS 200           /* commits wait at most this long for their acknowledgement */
-#define CAPTURE_STATEMENT_TIMEOUT_MS 60000
 #define CAPTURE_STATE_MAGIC "imislink-cdc-slot 1"
 
 static const char *const capture_tables[] = {
@@ -681,7 +680,7 @@ start(capture *cp, char *errbuf, size_t errsz)
 	err = il_pgrepl_check(cp->c->conninfo, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
-	err = il_pgrepl_connect_db(cp->c->conninfo, CAPTURE_STATEMENT_TIMEOUT_MS, &cp->db, errbuf, errsz);
+	err = il_pgrepl_connect_db(cp->c->conninfo, CDC_STATEMENT_TIMEOUT_MS, &cp->db, errbuf, errsz);
 	if (err != IL_OK)
 		return err;
 	check_replica_identity(cp);

@@ -13,6 +13,16 @@
  * every event queued so far: only then may the caller acknowledge its source
  * position.
  *
+ * The work is a pipeline of threads, so that a burst costs the slowest stage,
+ * not the sum: the caller's thread collects changes; cdc_emitter_opts.readers
+ * reader threads, each with its own connection, run the queries of one batch
+ * each in a REPEATABLE READ transaction, taking their snapshots in flush
+ * order (a later batch never shows an older registry); one encoder thread
+ * builds, encodes and queues the events of the batches in flush order, so
+ * events of one key reach Kafka in the order of their changes.  A batch
+ * flushed on a connection inside a transaction (the initial load's
+ * snapshot) is read there, at once.
+ *
  * What each kind of change becomes:
  *  - CDC_MEMBERSHIP: one MEMBERSHIP_CHANGED with the programme, the
  *    membership (state, previous state when known, dates), the registrant and
@@ -49,6 +59,9 @@
 #include "event.h"
 #include "metrics.h"
 
+/* Statement timeout of every connection of the change producer to openSPP. */
+#define CDC_STATEMENT_TIMEOUT_MS 60000
+
 typedef enum cdc_change_kind {
 	CDC_MEMBERSHIP = 0,     /* a programme membership inserted or its state changed */
 	CDC_REGISTRANT,         /* a mapped field, ID or phone of a registrant changed */
@@ -83,6 +96,8 @@ typedef struct cdc_emitter_opts {
 	const long long *programmes;    /* configured programmes; none: every programme */
 	size_t nprogrammes;
 	size_t batch_size;              /* changes enriched together, > 0 */
+	const char *conninfo;           /* openSPP's database, for the readers */
+	size_t readers;                 /* connections reading batches in parallel; 0: the caller's only */
 } cdc_emitter_opts;
 
 /**
@@ -104,26 +119,32 @@ void cdc_emitter_destroy(cdc_emitter *e);
 il_err cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *errbuf, size_t errsz);
 
 /**
- * @brief Enriches the batch with queries on @p db (which may be inside a
- * transaction, e.g. the initial load's snapshot) and queues its events.
- * @returns IL_OK; IL_ERR_TRANSIENT when a query failed (the batch is kept:
- * flush again on a new connection); IL_ERR_INVALID when an event could not be
- * keyed or encoded (the reason names the event's source).
+ * @brief Hands the batch on: to a reader, or when @p db is inside a
+ * transaction (the initial load's snapshot) to queries on @p db at once.
+ * Waits while the pipeline is full.
+ * @returns IL_OK; IL_ERR_TRANSIENT when a query on @p db failed (the batch
+ * is kept: flush again on a new connection); the failure of an earlier batch
+ * in a reader or the encoder (a query, an unreachable registry, a stop):
+ * the batches behind it were dropped, so the caller starts over from its
+ * last acknowledged position, after cdc_emitter_discard().
  */
 il_err cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz);
 
 /**
- * @brief Waits until Kafka confirmed or refused every event queued so far.
+ * @brief Waits until every batch flushed so far is encoded and Kafka
+ * confirmed or refused all of its events.
  * @returns IL_OK when all were confirmed; IL_ERR_TRANSIENT when some were
- * refused (how many and the first reason in @p errbuf); IL_ERR_CANCELLED when
- * a stop was requested (il_sig) while waiting.
+ * refused (how many and the first reason in @p errbuf); the failure of a
+ * batch (see cdc_emitter_flush()); IL_ERR_CANCELLED when a stop was
+ * requested (il_sig) while waiting.
  */
 il_err cdc_emitter_wait(cdc_emitter *e, char *errbuf, size_t errsz);
 
 /**
- * @brief Drops the changes batched and not yet flushed: the change capture
- * does it before it streams again after a failure, since the server sends
- * the unacknowledged transaction again.
+ * @brief Drops the changes batched and not yet flushed, and the flushed
+ * batches not yet encoded (a batch being encoded is finished), and forgets a
+ * failure: the change capture does it before it streams again after a
+ * failure, since the server sends the unacknowledged transactions again.
  */
 void cdc_emitter_discard(cdc_emitter *e);
 

@@ -184,6 +184,8 @@ main(int argc, char **argv)
 	eo.source_kind = strcmp(il_conf_get(d.conf, "cdc.mode"), "poll") == 0 ? "POLL" : "CDC";
 	eo.programmes = programmes;
 	eo.batch_size = CDC_BATCH;
+	eo.conninfo = conninfo;
+	eo.readers = (size_t)il_conf_get_int(d.conf, "cdc.enrich.connections");
 	il_sig_install();
 	c.em = cdc_emitter_new(&eo, errbuf, sizeof(errbuf));
 	if (c.em == NULL)

@@ -86,7 +86,6 @@
 #define POLL_SEEN_MAX (1u << 20)        /* row versions the overlap set remembers */
 #define POLL_SEEN_MIN_CAP 1024u
 #define POLL_STEP_MS 100                /* sleeps are cut into steps to notice signals */
-#define POLL_STATEMENT_TIMEOUT_MS 60000
 #define POLL_NEVER INT64_MIN            /* wd_us of "-infinity" */
 
 /* Types of the query parameters (pg_type oids): the forward query leaves
@@ -512,7 +511,7 @@ poll_connect(poller *p, char *errbuf, size_t errsz)
 {
 	il_err err;
 
-	err = il_pgrepl_connect_db(p->c->conninfo, POLL_STATEMENT_TIMEOUT_MS, &p->db, errbuf, errsz);
+	err = il_pgrepl_connect_db(p->c->conninfo, CDC_STATEMENT_TIMEOUT_MS, &p->db, errbuf, errsz);
 	if (err == IL_ERR_CONFIG) {
 		char why[256];
 

@@ -24,6 +24,9 @@
 #     birth_place of a member of a household kept enrolled: exactly one
 #     REGISTRANT_UPDATED per programme it is enrolled in, with the new birth
 #     place, and the changes after it still arrive;
+#   - in two quarters, every connection the producer reads registrants on
+#     (its readers, cdc.enrich.connections) is terminated once: the failure
+#     ends in a restart that loses nothing either;
 #   - the producer never exits by itself.
 # IL_CDC_KILL_CHANGES and IL_CDC_KILL_SEED change the size and the seed.
 # Progress goes to stderr as info lines.  The slot and the database are
@@ -223,16 +226,32 @@ written() {
 	db_sql "$DB" "SELECT count(*) FROM il_changelog" 2>/dev/null || echo 0
 }
 q=$((CHANGES / 4))
+TERMINATED=0
 for k in 0 1 2 3; do
 	at=$((k * q + 1 + (RANDOM * 32768 + RANDOM) % q))
 	if ! wait_until 300 eval '[ "$(written)" -ge '"$at"' ] || ! kill -0 '"$WRITER"' 2>/dev/null'; then
 		FAIL cdc-kill-run "fewer than $at changes written after 300 s"
 	fi
 	kill_restart "$(written) of $CHANGES changes written"
+	# In two quarters, a third of a quarter later, every connection the
+	# producer reads registrants on is terminated: a reader's failure
+	# must end in a restart that loses nothing.
+	if [ "$k" = 1 ] || [ "$k" = 3 ]; then
+		at=$((at + q / 3))
+		wait_until 300 eval '[ "$(written)" -ge '"$at"' ] || ! kill -0 '"$WRITER"' 2>/dev/null' || true
+		n=$(db_sql "$DB" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'imislink-cdc' AND backend_type = 'client backend'" 2>/dev/null || echo 0)
+		TERMINATED=$((TERMINATED + n))
+		info "terminated $n connections of imislink-cdc ($(written) of $CHANGES changes written)"
+	fi
 done
 wait "$WRITER"
 rc=$?
 WRITER=
+if [ "$TERMINATED" -gt 0 ]; then
+	PASS cdc-kill-readers-terminated
+else
+	FAIL cdc-kill-readers-terminated "no connection of imislink-cdc to terminate"
+fi
 if [ "$rc" = 0 ] && [ "$(written)" = "$CHANGES" ]; then
 	PASS cdc-kill-run-written
 else

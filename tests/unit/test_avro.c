@@ -17,6 +17,12 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include <avro/generic.h>
+#include <avro/io.h>
+#include <avro/schema.h>
+#include <avro/value.h>
+
+#include "../testevent.h"
 #include "avro.h"
 #include "conf.h"
 #include "serde.h"
@@ -1001,6 +1007,341 @@ test_threads_share_a_schema(void **state)
 	cJSON_Delete(j);
 }
 
+/* ------------------------------------------------ the encoder and avro-c */
+
+/* Every event fixture, and the schema it belongs to. */
+static const char *const fixtures[] = {
+	"event-full.json", "event-minimal.json", "event-nulls.json",
+	"event-seed-individual-66.json", "event-typical.json", "result-full.json",
+	"result-nulls.json",
+};
+#define NFIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
+/* The fixtures, then the event of tests/testevent.h. */
+#define NEVENTS (NFIXTURES + 1)
+
+static const il_schema *
+event_schema_of(size_t i)
+{
+	return i < NFIXTURES && fixtures[i][0] == 'r' ? result_schema : event_schema;
+}
+
+static cJSON *
+event_json(size_t i)
+{
+	return i < NFIXTURES ? il_test_avro_json(fixtures[i]) :
+	    il_test_parse_json(TEST_EVENT_PERSON_JSON("e-1", "openspp-1"));
+}
+
+/* Reverses the members of every object in @p j (the events hold no maps). */
+static void
+reverse_members(cJSON *j)
+{
+	cJSON *c, *next, *head = NULL;
+
+	for (c = j->child; c != NULL; c = c->next)
+		reverse_members(c);
+	if (!cJSON_IsObject(j) || j->child == NULL)
+		return;
+	for (c = j->child; c != NULL; c = next) {
+		next = c->next;
+		c->next = head;
+		if (head != NULL)
+			head->prev = c;
+		head = c;
+	}
+	/* cJSON keeps the last item in the first item's prev */
+	head->prev = j->child;
+	j->child = head;
+}
+
+/*
+ * The body read by avro-c into its generic value of the schema and written
+ * again by avro_value_write() must be the same bytes: what the encoder
+ * writes itself is what avro-c would write.
+ */
+static void
+assert_avro_c_rewrites(const il_schema *s, const il_buf *body)
+{
+	const char *text = il_schema_text(s);
+	/* a body avro-c read only in part is written back shorter */
+	char *again = il_xmalloc(body->len + 16);
+	avro_value_iface_t *iface;
+	avro_schema_t as;
+	avro_reader_t r;
+	avro_writer_t w;
+	avro_value_t v;
+
+	assert_int_equal(avro_schema_from_json_length(text, strlen(text), &as), 0);
+	iface = avro_generic_class_from_schema(as);
+	assert_non_null(iface);
+	assert_int_equal(avro_generic_value_new(iface, &v), 0);
+	r = avro_reader_memory(body->data, (int64_t)body->len);
+	assert_int_equal(avro_value_read(r, &v), 0);
+	w = avro_writer_memory(again, (int64_t)body->len + 16);
+	assert_int_equal(avro_value_write(w, &v), 0);
+	assert_int_equal(avro_writer_tell(w), (int64_t)body->len);
+	assert_memory_equal(again, body->data, body->len);
+	avro_writer_free(w);
+	avro_reader_free(r);
+	avro_value_decref(&v);
+	avro_value_iface_decref(iface);
+	avro_schema_decref(as);
+	free(again);
+}
+
+static void
+test_encode_matches_avro_c(void **state)
+{
+	il_buf body;
+	cJSON *j;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NEVENTS; i++) {
+		j = event_json(i);
+		encode_ok(event_schema_of(i), j, &body);
+		assert_avro_c_rewrites(event_schema_of(i), &body);
+		il_buf_free(&body);
+		cJSON_Delete(j);
+	}
+}
+
+/* Members in any order make the bytes of the schema's order. */
+static void
+test_member_order_does_not_matter(void **state)
+{
+	il_buf body, reversed, mixed;
+	cJSON *j, *m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NEVENTS; i++) {
+		j = event_json(i);
+		encode_ok(event_schema_of(i), j, &body);
+		reverse_members(j);
+		encode_ok(event_schema_of(i), j, &reversed);
+		assert_int_equal(reversed.len, body.len);
+		assert_memory_equal(reversed.data, body.data, body.len);
+		/* back in order but the second member last: one field out of place */
+		reverse_members(j);
+		m = cJSON_DetachItemViaPointer(j, j->child->next);
+		cJSON_AddItemToObject(j, m->string, m);
+		encode_ok(event_schema_of(i), j, &mixed);
+		assert_int_equal(mixed.len, body.len);
+		assert_memory_equal(mixed.data, body.data, body.len);
+		il_buf_free(&body);
+		il_buf_free(&reversed);
+		il_buf_free(&mixed);
+		cJSON_Delete(j);
+	}
+}
+
+/* In any order, the first problem in the order the members come is the one reported. */
+static void
+test_member_order_errors(void **state)
+{
+	cJSON *j = il_test_avro_json("event-typical.json"), *reg;
+
+	(void)state;
+	reverse_members(j);
+	reg = cJSON_GetObjectItemCaseSensitive(j, "registrant");
+	cJSON_ReplaceItemInObjectCaseSensitive(reg, "gender", cJSON_CreateNumber(3));
+	cJSON_ReplaceItemInObjectCaseSensitive(reg, "birthdate", cJSON_CreateString("31/12/1990"));
+	/* reversed, birthdate comes before gender */
+	assert_encode_error(event_schema, j, "registrant.birthdate: expected a date YYYY-MM-DD, "
+	    "got \"31/12/1990\"");
+	cJSON_ReplaceItemInObjectCaseSensitive(reg, "birthdate", cJSON_CreateString("1990-12-31"));
+	assert_encode_error(event_schema, j, "registrant.gender: expected a string, got 3");
+	cJSON_ReplaceItemInObjectCaseSensitive(reg, "gender", cJSON_CreateNull());
+	/* members first, missing fields after them */
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "event_id");
+	cJSON_AddItemToObject(reg, "nickname", cJSON_CreateString("x"));
+	assert_encode_error(event_schema, j, "registrant.nickname: unknown field (record "
+	    "\"Registrant\" has no such field)");
+	cJSON_DeleteItemFromObjectCaseSensitive(reg, "nickname");
+	assert_encode_error(event_schema, j, "event_id: required field missing");
+	cJSON_AddItemToObject(j, "event_id", cJSON_CreateString("e-2"));
+	cJSON_AddItemToObject(reg, "gender", cJSON_CreateNull());
+	assert_encode_error(event_schema, j, "registrant.gender: field appears twice");
+	cJSON_Delete(j);
+	/* in the schema's order too */
+	j = il_test_avro_json("event-typical.json");
+	cJSON_AddItemToObject(j, "event_id", cJSON_CreateString("e-2"));
+	assert_encode_error(event_schema, j, "event_id: field appears twice");
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "event_id");
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "event_id");
+	assert_encode_error(event_schema, j, "event_id: required field missing");
+	cJSON_Delete(j);
+}
+
+/* A refused value leaves nothing behind in out, wherever the refusal comes. */
+static void
+test_encode_error_appends_nothing(void **state)
+{
+	char err[256], expect[256];
+	il_buf out, body;
+	cJSON *j, *reg;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		j = il_test_avro_json("event-full.json");
+		if (pass == 1)
+			reverse_members(j);
+		/* the last field of the household, after most of the body */
+		reg = cJSON_GetObjectItemCaseSensitive(j, "household");
+		cJSON_ReplaceItemInObjectCaseSensitive(reg, "members", cJSON_CreateString("x"));
+		il_buf_init(&out, 1 << 20);
+		assert_int_equal(il_buf_add(&out, "keep", 4), IL_OK);
+		assert_int_equal(il_avro_encode_json(event_schema, j, &out, err, sizeof(err)),
+		    IL_ERR_ENCODE);
+		assert_string_equal(err, "household.members: expected an array, got a string");
+		assert_int_equal(out.len, 4);
+		assert_string_equal(out.data, "keep");
+		il_buf_free(&out);
+		cJSON_Delete(j);
+	}
+	/* too large for out: the size of the whole body, nothing appended */
+	j = il_test_avro_json("event-full.json");
+	encode_ok(event_schema, j, &body);
+	il_buf_init(&out, 4 + body.len - 1);
+	assert_int_equal(il_buf_add(&out, "keep", 4), IL_OK);
+	assert_int_equal(il_avro_encode_json(event_schema, j, &out, err, sizeof(err)),
+	    IL_ERR_NOMEM);
+	snprintf(expect, sizeof(expect), "encoded body of %zu bytes does not fit the output buffer "
+	    "(at most %zu bytes)", body.len, out.max);
+	assert_string_equal(err, expect);
+	assert_int_equal(out.len, 4);
+	assert_string_equal(out.data, "keep");
+	/* a bad value is reported before the size */
+	cJSON_ReplaceItemInObjectCaseSensitive(j, "household", cJSON_CreateNumber(1));
+	assert_int_equal(il_avro_encode_json(event_schema, j, &out, err, sizeof(err)),
+	    IL_ERR_ENCODE);
+	assert_int_equal(out.len, 4);
+	il_buf_free(&out);
+	/* exactly the room it needs */
+	cJSON_Delete(j);
+	j = il_test_avro_json("event-full.json");
+	il_buf_init(&out, 4 + body.len);
+	assert_int_equal(il_buf_add(&out, "keep", 4), IL_OK);
+	assert_int_equal(il_avro_encode_json(event_schema, j, &out, err, sizeof(err)), IL_OK);
+	assert_int_equal(out.len, 4 + body.len);
+	assert_memory_equal(out.data + 4, body.data, body.len);
+	il_buf_free(&out);
+	il_buf_free(&body);
+	cJSON_Delete(j);
+}
+
+typedef struct many_arg {
+	cJSON *events[2 * NEVENTS];     /* in order, then reversed */
+	il_buf expect[NEVENTS];         /* the body of each */
+	int start;                      /* where this thread begins */
+	int bad;                        /* set when a body differed */
+} many_arg;
+
+static void *
+many_worker(void *p)
+{
+	many_arg *a = p;
+	char err[256];
+	il_buf body;
+	size_t i, k;
+	int round;
+
+	il_buf_init(&body, 1 << 20);
+	for (round = 0; round < 300; round++) {
+		for (k = 0; k < 2 * NEVENTS; k++) {
+			i = ((size_t)a->start + k) % (2 * NEVENTS);
+			il_buf_reset(&body);
+			if (il_avro_encode_json(event_schema_of(i % NEVENTS), a->events[i], &body, err,
+			    sizeof(err)) != IL_OK || body.len != a->expect[i % NEVENTS].len ||
+			    memcmp(body.data, a->expect[i % NEVENTS].data, body.len) != 0)
+				a->bad = 1;
+		}
+	}
+	il_buf_free(&body);
+	return NULL;
+}
+
+/* Encoding keeps no state in the schema: threads encode with one schema at once. */
+static void
+test_threads_encode_at_once(void **state)
+{
+	many_arg args[6];
+	pthread_t th[6];
+	size_t i;
+	int t;
+
+	(void)state;
+	for (t = 0; t < 6; t++) {
+		for (i = 0; i < NEVENTS; i++) {
+			args[t].events[i] = event_json(i);
+			args[t].events[NEVENTS + i] = event_json(i);
+			reverse_members(args[t].events[NEVENTS + i]);
+			encode_ok(event_schema_of(i), args[t].events[i], &args[t].expect[i]);
+		}
+		args[t].start = t;
+		args[t].bad = 0;
+	}
+	for (t = 0; t < 6; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, many_worker, &args[t]), 0);
+	for (t = 0; t < 6; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(args[t].bad, 0);
+	}
+	for (t = 0; t < 6; t++) {
+		for (i = 0; i < NEVENTS; i++) {
+			cJSON_Delete(args[t].events[i]);
+			cJSON_Delete(args[t].events[NEVENTS + i]);
+			il_buf_free(&args[t].expect[i]);
+		}
+	}
+}
+
+/* Defaults of every kind, a map default naming a key twice among them. */
+static void
+test_defaults_match_avro_c(void **state)
+{
+	il_schema *s = schema("{\"type\":\"record\",\"name\":\"D\",\"namespace\":\"t\",\"fields\":["
+	    "{\"name\":\"x\",\"type\":\"int\"},"
+	    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"int\"},"
+	    "\"default\":{\"a\":1,\"b\":2,\"a\":3}},"
+	    "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+	    "{\"name\":\"y\",\"type\":\"long\",\"default\":-5},"
+	    "{\"name\":\"u\",\"type\":[\"string\",\"null\"],\"default\":\"\\u00e9\"}]},"
+	    "\"default\":{}},"
+	    "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"double\"},\"default\":[1.5,-2]},"
+	    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"P\",\"Q\"]},"
+	    "\"default\":\"Q\"},"
+	    "{\"name\":\"f\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":2},"
+	    "\"default\":\"\\u00ffa\"},"
+	    "{\"name\":\"b\",\"type\":\"bytes\",\"default\":\"\\u0001\\u00e9\"},"
+	    "{\"name\":\"t\",\"type\":\"boolean\",\"default\":true},"
+	    "{\"name\":\"g\",\"type\":\"float\",\"default\":0.25}]}");
+	static const unsigned char expect[] = {
+		0x0e,                                   /* x: 7 */
+		0x04, 0x02, 'a', 0x06, 0x02, 'b', 0x04, 0x00,   /* m: {"a": 3, "b": 2} */
+		0x09, 0x00, 0x04, 0xc3, 0xa9,           /* r: y -5, u branch 0, "\u00e9" */
+		0x04, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0x00,   /* a */
+		0x02,                                   /* e: Q */
+		0xff, 'a',                              /* f */
+		0x04, 0x01, 0xe9,                       /* b */
+		0x01,                                   /* t */
+		0x00, 0x00, 0x80, 0x3e,                 /* g: 0.25f */
+	};
+	cJSON *j = il_test_parse_json("{\"x\":7}");
+	il_buf body;
+
+	(void)state;
+	encode_ok(s, j, &body);
+	assert_int_equal(body.len, sizeof(expect));
+	assert_memory_equal(body.data, expect, sizeof(expect));
+	assert_avro_c_rewrites(s, &body);
+	il_buf_free(&body);
+	cJSON_Delete(j);
+	il_schema_destroy(s);
+}
+
 int
 main(void)
 {
@@ -1034,6 +1375,12 @@ main(void)
 		cmocka_unit_test(test_union_of_null_alone),
 		cmocka_unit_test(test_encode_buffer_limit),
 		cmocka_unit_test(test_threads_share_a_schema),
+		cmocka_unit_test(test_encode_matches_avro_c),
+		cmocka_unit_test(test_member_order_does_not_matter),
+		cmocka_unit_test(test_member_order_errors),
+		cmocka_unit_test(test_encode_error_appends_nothing),
+		cmocka_unit_test(test_threads_encode_at_once),
+		cmocka_unit_test(test_defaults_match_avro_c),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

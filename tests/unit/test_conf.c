@@ -42,6 +42,7 @@ static const struct {
 	{ "audit.migrations.dir", "IMISLINK_AUDIT_MIGRATIONS_DIR", IL_AUDIT_SQL_DIR, IL_CONF_STRING },
 	{ "avro.max.message.bytes", "IMISLINK_AVRO_MAX_MESSAGE_BYTES", "1048576", IL_CONF_INT },
 	{ "cdc.db.url", "IMISLINK_CDC_DB_URL", "", IL_CONF_STRING },
+	{ "cdc.enrich.connections", "IMISLINK_CDC_ENRICH_CONNECTIONS", "2", IL_CONF_INT },
 	{ "cdc.mode", "IMISLINK_CDC_MODE", "replication", IL_CONF_ENUM },
 	{ "cdc.poll.batch.size", "IMISLINK_CDC_POLL_BATCH_SIZE", "1000", IL_CONF_INT },
 	{ "cdc.poll.interval.ms", "IMISLINK_CDC_POLL_INTERVAL_MS", "2000", IL_CONF_INT },
