@@ -30,7 +30,12 @@
 #define CDC_NAME "imislink-cdc"
 #define CDC_VERSION "0.2.0"
 #define CDC_MAX_PROGRAMMES 256
-#define CDC_BATCH 1000                  /* changes enriched together */
+/*
+ * Changes enriched together.  The pipeline holds up to three batches' query
+ * results (about 24 rows per household): 500 kept the producer near 50 MiB
+ * on a 100,000-change transaction, 1,000 near 61 MiB for 5% more speed.
+ */
+#define CDC_BATCH 500
 #define CDC_BACKOFF_BASE_MS 500
 #define CDC_BACKOFF_MAX_MS 30000
 #define CDC_STABLE_MS 60000             /* a run this long resets the backoff */
@@ -162,9 +167,14 @@ main(int argc, char **argv)
 	cdc_ctx c;
 	il_err err;
 
-	/* Two arenas are plenty for two threads and keep the RSS of a long
-	 * transaction's batches down. */
-	mallopt(M_ARENA_MAX, 2);
+	/*
+	 * One arena: the threads mostly hand memory to each other (a reader's
+	 * results are freed by the encoder), and every further arena kept its
+	 * own high-water mark of batches.  Measured on a 100,000-change
+	 * transaction: 12 MiB less at the peak with one than with two, at the
+	 * same throughput.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	il_daemon_init(&d, &info, argc, argv);
 	memset(&c, 0, sizeof(c));
 	memset(&eo, 0, sizeof(eo));
