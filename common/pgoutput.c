@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pgoutput.h"
+#include "text.h"
 #include "xalloc.h"
 
 /* A cursor over untrusted bytes; every read checks what remains. */
@@ -613,18 +614,6 @@ il_pgoutput_lsn_format(uint64_t lsn, char buf[IL_PGOUTPUT_LSN_LEN])
 	return buf;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 to 8 hex digits from *p; advances *p. */
 static bool
 hex32(const char **p, uint32_t *v)
@@ -633,7 +622,7 @@ hex32(const char **p, uint32_t *v)
 
 	*v = 0;
 	for (;;) {
-		d = hexval(**p);
+		d = il_text_hex_digit(**p);
 		if (d < 0)
 			break;
 		if (++n > 8)

@@ -101,3 +101,15 @@ il_text_one_line(const char *msg, char *out, size_t outsz)
 	}
 	out[n] = '\0';
 }
+
+int
+il_text_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

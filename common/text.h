@@ -40,4 +40,7 @@ const char *il_text_json_kind(const cJSON *j, bool bool_value);
  */
 void il_text_one_line(const char *msg, char *out, size_t outsz);
 
+/** @returns the value of hexadecimal digit @p c (either case), or -1. */
+int il_text_hex_digit(char c);
+
 #endif

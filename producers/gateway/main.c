@@ -37,6 +37,7 @@
 #include "ratelimit.h"
 #include "serde.h"
 #include "sig.h"
+#include "text.h"
 #include "xalloc.h"
 
 /* How often the main loop looks at the signal flags. */
@@ -305,18 +306,6 @@ authenticate(struct gateway *gw, const il_http_request *req, char *who, size_t w
 	return true;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes application/x-www-form-urlencoded @p s of @p n bytes into @p out. */
 static bool
 form_decode(const char *s, size_t n, char *out, size_t outsz)
@@ -330,9 +319,9 @@ form_decode(const char *s, size_t n, char *out, size_t outsz)
 		if (s[i] == '+') {
 			out[o++] = ' ';
 		} else if (s[i] == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (i + 2 >= n || il_text_hex_digit(s[i + 1]) < 0 || il_text_hex_digit(s[i + 2]) < 0)
 				return false;
-			v = (unsigned)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			v = (unsigned)(il_text_hex_digit(s[i + 1]) * 16 + il_text_hex_digit(s[i + 2]));
 			if (v == 0)
 				return false;
 			out[o++] = (char)v;

@@ -106,6 +106,23 @@ test_one_line(void **state)
 	assert_string_equal(out, "");
 }
 
+static void
+test_hex_digit(void **state)
+{
+	const char *digits = "0123456789abcdef", *upper = "ABCDEF";
+	int c;
+
+	(void)state;
+	for (c = 0; c < 16; c++)
+		assert_int_equal(il_text_hex_digit(digits[c]), c);
+	for (c = 0; c < 6; c++)
+		assert_int_equal(il_text_hex_digit(upper[c]), 10 + c);
+	for (c = -128; c < 128; c++) {
+		if (strchr(digits, c) == NULL && strchr(upper, c) == NULL)
+			assert_int_equal(il_text_hex_digit((char)c), -1);
+	}
+}
+
 int
 main(void)
 {
@@ -113,6 +130,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_json_kind),
 		cmocka_unit_test(test_one_line),
+		cmocka_unit_test(test_hex_digit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
