@@ -29,30 +29,12 @@ fi
 
 FHIR=/api/api_fhir_r4
 EXT=https://openimis.github.io/openimis_fhir_r4_ig/StructureDefinition
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-}
-trap cleanup EXIT
+trap emulators_stop EXIT
 
 # start_emu NAME ARGS...: starts an emulator; its base URL goes to
 # $tmp/NAME.url.  Returns 1 when it does not come up.
 start_emu() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.port"
-	"$emu" --port 0 --port-file "$tmp/$name.port" "$@" 2>"$tmp/$name.log" &
-	PIDS+=($!)
-	if ! wait_until 20 test -s "$tmp/$name.port"; then
-		return 1
-	fi
-	echo "http://127.0.0.1:$(cat "$tmp/$name.port")" >"$tmp/$name.url"
+	emulator_start "$tmp" "$1" "$emu" "${@:2}"
 }
 
 # req METHOD PATH [BODY [CURL ARGS...]]: one call to $BASE with $TOKEN (when
@@ -459,8 +441,7 @@ expect emu-reset '[ "$(jv "d[\"counts\"]")" = "{\"insurees\": 0, \"families\": 0
 TOKEN= req GET /_emu/duplicates
 expect emu-duplicates-ok '[ "$(jv "d[\"ok\"]")" = true ]' "empty store is ok"
 
-cleanup
-PIDS=()
+emulators_stop
 for name in main exp rl auto chk; do
 	if grep -q '"level":"error"' "$tmp/$name.log"; then
 		FAIL emu-log-$name "error lines in the log: $(grep '"level":"error"' "$tmp/$name.log" | head -n 2)"

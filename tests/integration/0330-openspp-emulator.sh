@@ -34,30 +34,12 @@ if [ ! -x "$emu" ]; then
 fi
 
 API=/api/v1/registry
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-}
-trap cleanup EXIT
+trap emulators_stop EXIT
 
 # start_emu NAME ARGS...: starts an emulator; its base URL goes to
 # $tmp/NAME.url.  Returns 1 when it does not come up.
 start_emu() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.port"
-	"$emu" --port 0 --port-file "$tmp/$name.port" "$@" 2>"$tmp/$name.log" &
-	PIDS+=($!)
-	if ! wait_until 20 test -s "$tmp/$name.port"; then
-		return 1
-	fi
-	echo "http://127.0.0.1:$(cat "$tmp/$name.port")" >"$tmp/$name.url"
+	emulator_start "$tmp" "$1" "$emu" "${@:2}"
 }
 
 # req PATH [CURL ARGS...]: one GET to $BASE with $AUTH (user:password, when
@@ -483,11 +465,11 @@ fi
 # ---- clean exit: SIGTERM stops every emulator with status 0 and no
 # sanitizer report (under SAN=1 a leak or a memory error would show here) ----
 bad=
-for p in "${PIDS[@]}"; do
+for p in "${EMULATOR_PIDS[@]}"; do
 	kill "$p" 2>/dev/null
 	wait "$p" || bad="$bad $p:$?"
 done
-PIDS=()
+EMULATOR_PIDS=()
 if [ -z "$bad" ] && ! grep -l 'Sanitizer\|runtime error' "$tmp"/*.log >/dev/null 2>&1; then
 	PASS clean-exit
 else

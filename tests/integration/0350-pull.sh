@@ -27,29 +27,12 @@ reg=tests/data/openspp/registry.json
 mkdir -p "$tmp"
 require_built pull "$emu" "$tool"
 
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-}
-trap cleanup EXIT
+trap emulators_stop EXIT
 
 # start_emu NAME ARGS...: starts an emulator (user imislink, password s3cret);
 # its base URL goes to $tmp/NAME.url.
 start_emu() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.port"
-	"$emu" --port 0 --port-file "$tmp/$name.port" --registry "$reg" --user imislink --password s3cret \
-		"$@" 2>"$tmp/$name.log" &
-	PIDS+=($!)
-	wait_until 20 test -s "$tmp/$name.port" || return 1
-	echo "http://127.0.0.1:$(cat "$tmp/$name.port")" >"$tmp/$name.url"
+	emulator_start "$tmp" "$1" "$emu" --registry "$reg" --user imislink --password s3cret "${@:2}"
 }
 
 topic=$(make_topic_name v-pull)

@@ -33,32 +33,13 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 require_env IL_TEST_TMP BUILD PGHOST PGPORT PGUSER KAFKA_BOOTSTRAP_SERVERS
 
-cdc_programs cdc
-DB=il_cdc_${IL_RUN_ID}_$$
-# Slot names take a-z, 0-9 and _ only.
-SLOT=il_cdc_${IL_RUN_ID,,}_$$
-TOPIC=il-cdc-${IL_RUN_ID}-$$
+cdc_setup cdc cdc 300 11
 ROLE=il_cdc_norepl_${IL_RUN_ID}_$$
-tmp=$IL_TEST_TMP/0360-cdc
-rm -rf "$tmp"
-mkdir -p "$tmp"
-LOG=$tmp/cdc.log
-CDC_PID=
-
 cleanup() {
-	[ -n "$CDC_PID" ] && kill -KILL "$CDC_PID" 2>/dev/null
-	db_drop_slots "$DB"
-	db_drop "$DB"
+	cdc_cleanup
 	db_sql "${PGDATABASE:-postgres}" "DROP ROLE IF EXISTS \"$ROLE\"" >/dev/null 2>&1
 }
 trap cleanup EXIT
-
-
-db_create "$DB" cdc-createdb || finish
-if ! openspp_registry "$DB" 300 11 "$OPENSPP_FULL_IDENTITY"; then
-	FAIL cdc-registry "could not load the schema and the generated registry"
-	finish
-fi
 PASS cdc-registry
 # A role without REPLICATION: a clear refusal naming it, exit status 1.
 db_sql "$DB" "CREATE ROLE \"$ROLE\" LOGIN NOREPLICATION" >/dev/null
@@ -71,13 +52,6 @@ else
 	FAIL cdc-needs-replication-role "exit status $rc: $(grep -v 'kafka error' "$tmp/norepl.log" | tail -n 2 | cut -c 1-300)"
 fi
 create_topic "$TOPIC" 3 2>"$tmp/topic.err" || { FAIL cdc-topic "$(tail -n 2 "$tmp/topic.err")"; finish; }
-
-start_cdc() {
-	daemon_start "$LOG" env PGDATABASE="$DB" "$CDC" --set http.port=0 --set cdc.state.file="$tmp/cdc.state" --set topic.eligibility="$TOPIC" \
-		--set cdc.slot.name="$SLOT" --set cdc.publication.name="$SLOT" --set cdc.programmes=1 \
-		--set openspp.instance=it-openspp
-	CDC_PID=$DAEMON_PID
-}
 
 # metric_sum PORT NAME: the sum of every sample of NAME, with or without labels.
 metric_sum() {
@@ -139,7 +113,7 @@ snap_expected=$(db_sql "$DB" "SELECT count(*) FROM g2p_program_membership WHERE 
 db_sql "$DB" "SELECT id || ' ' || state FROM g2p_program_membership WHERE program_id = 1 ORDER BY id" \
 	>"$tmp/snap.expected"
 : >"$LOG"
-start_cdc
+cdc_start
 daemon_port 30 "$LOG" cdc-http || finish
 PORT=$DAEMON_PORT
 if wait_until 60 topic_has "$tmp/count.jsonl" "$snap_expected"; then
@@ -243,7 +217,7 @@ db_sql "$DB" "SELECT id FROM g2p_program_membership WHERE program_id = 1 AND sta
 before=$(topic_count "$tmp/count.jsonl")
 kill_while "$CDC_PID" flip_enrolled "$DB" "now()"
 # Every change committed is what Kafka must hold after the restart.
-start_cdc
+cdc_start
 settle kill
 read_topic "$tmp/k.jsonl"
 json_check cdc-sigkill-nothing-missing "$tmp/k.jsonl" "$tmp/p.jsonl" "$tmp/enrolled.ids" <<'PY'

@@ -13,38 +13,13 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 require_env IL_TEST_TMP BUILD PGHOST PGPORT PGUSER KAFKA_BOOTSTRAP_SERVERS
 
-cdc_programs cdc-dead-letters || finish
-DB=il_cdcdl_${IL_RUN_ID,,}_$$
-SLOT=il_cdcdl_${IL_RUN_ID,,}_$$
-TOPIC=il-cdcdl-${IL_RUN_ID}-$$
+cdc_setup cdc-dead-letters cdcdl 60 5
 DLQ=$TOPIC.dlq
-tmp=$IL_TEST_TMP/0385-cdc-dead-letters
-rm -rf "$tmp"
-mkdir -p "$tmp"
-LOG=$tmp/cdc.log
-CDC_PID=
-
-cleanup() {
-	[ -n "$CDC_PID" ] && kill -KILL "$CDC_PID" 2>/dev/null
-	db_drop_slots "$DB"
-	db_drop "$DB"
-}
-trap cleanup EXIT
-
-db_create "$DB" cdc-dead-letters-createdb || finish
-if ! openspp_registry "$DB" 60 5 "$OPENSPP_FULL_IDENTITY"; then
-	FAIL cdc-dead-letters-registry "could not load the schema and the generated registry"
-	finish
-fi
 create_topic "$TOPIC" 1 2>"$tmp/topic.err" && create_topic "$DLQ" 1 2>>"$tmp/topic.err" ||
 	{ FAIL cdc-dead-letters-topics "$(tail -n 2 "$tmp/topic.err")"; finish; }
 members=$(db_sql "$DB" "SELECT count(*) FROM g2p_program_membership WHERE program_id = 1")
 
-daemon_start "$LOG" env PGDATABASE="$DB" "$CDC" --set http.port=0 --set cdc.state.file="$tmp/cdc.state" \
-	--set topic.eligibility="$TOPIC" --set topic.dlq="$DLQ" --set cdc.slot.name="$SLOT" \
-	--set cdc.publication.name="$SLOT" --set cdc.programmes=1 --set openspp.instance=it-openspp \
-	--set avro.max.message.bytes=1500
-CDC_PID=$DAEMON_PID
+cdc_start --set topic.dlq="$DLQ" --set avro.max.message.bytes=1500
 daemon_port 60 "$LOG" cdc-dead-letters-port port || finish
 
 # both topics, every message so far: events decoded, dead letters as bytes

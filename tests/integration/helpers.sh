@@ -188,6 +188,37 @@ daemon_start() {
 	DAEMON_PID=$!
 }
 
+# emulator_start DIR NAME EMULATOR ARGS...: an emulator (imislink-openimis,
+# imislink-openspp) in the background on a free port, --port 0 --port-file
+# DIR/NAME.port before ARGS, stderr to DIR/NAME.log; adds its pid to
+# EMULATOR_PIDS and, once the port file is written, its base URL to
+# DIR/NAME.url.  Returns 1 without a port file after 20 s (the caller says
+# why).
+EMULATOR_PIDS=()
+emulator_start() {
+	local dir=$1 name=$2 exe=$3
+	shift 3
+	rm -f "$dir/$name.port"
+	"$exe" --port 0 --port-file "$dir/$name.port" "$@" 2>"$dir/$name.log" &
+	EMULATOR_PIDS+=($!)
+	wait_until 20 test -s "$dir/$name.port" || return 1
+	echo "http://127.0.0.1:$(cat "$dir/$name.port")" >"$dir/$name.url"
+}
+
+# emulators_stop: SIGTERM to every emulator of EMULATOR_PIDS, reaps them and
+# empties the list (an exit trap; a script that checks their exit statuses
+# waits for them itself).
+emulators_stop() {
+	local p
+	for p in "${EMULATOR_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${EMULATOR_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	EMULATOR_PIDS=()
+}
+
 # daemon_port SECONDS LOG NAME [VAR]: waits for the "http listening" line a
 # daemon logs to LOG and sets DAEMON_PORT (and VAR, when given) to its port;
 # without one after SECONDS, FAIL NAME with the log's last lines, the port
@@ -324,6 +355,52 @@ flip_enrolled() {
 		db_sql "$1" "UPDATE g2p_program_membership SET state = 'enrolled', write_date = $2
 			WHERE program_id = 1 AND state = 'paused' AND id % 2 = $((i % 2)) AND write_uid = 99" >/dev/null
 	done
+}
+
+# cdc_setup NAME PREFIX HOUSEHOLDS SEED: what a script streaming a fresh
+# registry needs (0360, 0385): GEN, CDC and TOOL (cdc_programs NAME); DB and
+# SLOT il_PREFIX_<run id>_<pid>, TOPIC il-PREFIX-<run id>-<pid>; tmp, an
+# empty $IL_TEST_TMP/<script>; LOG $tmp/cdc.log; CDC_PID empty; cdc_cleanup
+# as exit trap; then DB created and filled by openspp_registry with
+# HOUSEHOLDS households from SEED and OPENSPP_FULL_IDENTITY.  Stops the
+# script with FAIL NAME-createdb or NAME-registry when a step fails.
+cdc_setup() {
+	local name=$1 prefix=$2
+	cdc_programs "$name"
+	DB=il_${prefix}_${IL_RUN_ID,,}_$$
+	# Slot names take a-z, 0-9 and _ only.
+	SLOT=il_${prefix}_${IL_RUN_ID,,}_$$
+	TOPIC=il-${prefix}-${IL_RUN_ID}-$$
+	tmp=$IL_TEST_TMP/$IL_TEST_NAME
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	LOG=$tmp/cdc.log
+	CDC_PID=
+	trap cdc_cleanup EXIT
+	db_create "$DB" "$name-createdb" || finish
+	if ! openspp_registry "$DB" "$3" "$4" "$OPENSPP_FULL_IDENTITY"; then
+		FAIL "$name-registry" "could not load the schema and the generated registry"
+		finish
+	fi
+}
+
+# cdc_cleanup: SIGKILL to the producer CDC_PID, then the slots and the
+# database DB dropped (the exit trap cdc_setup sets; a script with more to
+# undo calls it from its own).
+cdc_cleanup() {
+	[ -n "$CDC_PID" ] && kill -KILL "$CDC_PID" 2>/dev/null
+	db_drop_slots "$DB"
+	db_drop "$DB"
+}
+
+# cdc_start [ARGS...]: imislink-cdc on DB in the background (daemon_start
+# into LOG) streaming programme 1 to TOPIC through SLOT, its state in
+# $tmp/cdc.state, any HTTP port, ARGS (more --set) last; sets CDC_PID.
+cdc_start() {
+	daemon_start "$LOG" env PGDATABASE="$DB" "$CDC" --set http.port=0 --set cdc.state.file="$tmp/cdc.state" \
+		--set topic.eligibility="$TOPIC" --set cdc.slot.name="$SLOT" --set cdc.publication.name="$SLOT" \
+		--set cdc.programmes=1 --set openspp.instance=it-openspp "$@"
+	CDC_PID=$DAEMON_PID
 }
 
 # kill_while PID CMD...: runs CMD in the background, SIGKILLs the daemon PID
