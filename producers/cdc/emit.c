@@ -40,6 +40,7 @@
 #include "pgrepl.h"
 #include "serde.h"
 #include "sig.h"
+#include "text.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
@@ -48,11 +49,6 @@
 /* How long one send waits on a full queue, and one wait polls, before
  * looking at the stop flag again. */
 #define EMIT_BLOCK_MS 100
-/* Flushed batches read and waiting for the encoder thread, at most: enough
- * for the next batch's queries to run while one is encoded, few enough to
- * keep the memory of a huge transaction bounded (a batch's results are a
- * few MB). */
-#define EMIT_JOBS_MAX 2
 
 /* The event types the emitter makes, in the order of ev_names. */
 enum { EV_MEMBERSHIP, EV_REGISTRANT, EV_HOUSEHOLD, EV_NTYPES };
@@ -229,6 +225,7 @@ typedef struct reader {
 	pthread_t thread;
 	bool started;
 	PGconn *db;             /* opened on the first job and after a failure */
+	PGcancel *cancel;       /* of db, for another thread; guarded by e->lock */
 	params p;
 	job *job;               /* assigned, NULL when idle; guarded by e->lock */
 } reader;
@@ -266,6 +263,7 @@ struct cdc_emitter {
 	size_t njobs;
 	unsigned long long seq;         /* of the last job */
 	unsigned long long drop_upto;   /* jobs up to this one are dropped, not encoded */
+	unsigned long long encoding;    /* the job being encoded */
 	bool snapshotting;              /* a reader is taking its snapshot: the next waits */
 	bool quit;
 	il_err job_err;                 /* the first job that failed; later ones are dropped */
@@ -689,34 +687,53 @@ event_new(const cdc_emitter *e, const flush *f, const cdc_change *ch, int type,
 	return ev;
 }
 
-/* Keys, encodes and queues @p ev (freed here). */
-/* Queues one message; a full queue is waited on, but never past a stop. */
+/* @returns whether the job being encoded is no longer wanted: destroyed, or dropped by cdc_emitter_discard(). */
+static bool
+abandoned(cdc_emitter *e)
+{
+	bool gone;
+
+	pthread_mutex_lock(&e->lock);
+	gone = e->quit || e->drop_upto >= e->encoding;
+	pthread_mutex_unlock(&e->lock);
+	return gone;
+}
+
+/*
+ * Queues one message; a full queue is waited on, but never past a stop or
+ * the end of the job.  Counted as pending before it is sent: its report may
+ * be served at once by another thread's poll.
+ */
 static il_err
 queue_message(cdc_emitter *e, const char *topic, const char *key, const void *val, size_t len,
     const il_kafka_header *hdrs, size_t nhdrs, il_metric *done, char *errbuf, size_t errsz)
 {
 	il_err err;
 
+	pthread_mutex_lock(&e->lock);
+	e->pending++;
+	pthread_mutex_unlock(&e->lock);
 	for (;;) {
 		err = il_producer_send(e->prod, topic, RD_KAFKA_PARTITION_UA, key, strlen(key), val, len,
 		    hdrs, nhdrs, done, EMIT_BLOCK_MS);
 		if (err != IL_ERR_TIMEOUT)
 			break;
 		/* a full queue drains only as fast as Kafka confirms: never hold
-		 * a stop up behind it */
-		if (il_sig_stop_requested()) {
-			snprintf(errbuf, errsz, "stop requested while the producer queue was full");
-			return IL_ERR_CANCELLED;
+		 * a stop, a discard or the end up behind it */
+		if (il_sig_stop_requested() || abandoned(e)) {
+			snprintf(errbuf, errsz, "stopped while the producer queue was full");
+			err = IL_ERR_CANCELLED;
+			break;
 		}
 	}
-	if (err != IL_OK) {
+	if (err == IL_OK)
+		return IL_OK;
+	if (err != IL_ERR_CANCELLED)
 		snprintf(errbuf, errsz, "could not queue a message for \"%s\"", topic);
-		return err;
-	}
 	pthread_mutex_lock(&e->lock);
-	e->pending++;
+	e->pending--;
 	pthread_mutex_unlock(&e->lock);
-	return IL_OK;
+	return err;
 }
 
 /*
@@ -828,14 +845,27 @@ emit_fanout(cdc_emitter *e, const flush *f, const cdc_change *ch, int type, long
 	return err;
 }
 
+/* Copies @p db's last error, on one line, after @p what. */
+static void
+db_error(PGconn *db, const char *what, char *errbuf, size_t errsz)
+{
+	char msg[512];
+
+	il_text_one_line(PQerrorMessage(db), msg, sizeof(msg));
+	snprintf(errbuf, errsz, "%s: %s", what, msg);
+}
+
 static il_err
 query(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
     PGresult **res, char *errbuf, size_t errsz)
 {
+	char failed[96];
+
 	*res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(*res) == PGRES_TUPLES_OK)
 		return IL_OK;
-	snprintf(errbuf, errsz, "could not read %s: %s", what, PQerrorMessage(db));
+	snprintf(failed, sizeof(failed), "could not read %s", what);
+	db_error(db, failed, errbuf, errsz);
 	return IL_ERR_TRANSIENT;
 }
 
@@ -854,7 +884,7 @@ iso_dates(PGconn *db, char *errbuf, size_t errsz)
 		return IL_OK;
 	res = PQexec(db, "SET DateStyle = ISO");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errsz, "could not set \"DateStyle\" to ISO: %s", PQerrorMessage(db));
+		db_error(db, "could not set \"DateStyle\" to ISO", errbuf, errsz);
 		err = IL_ERR_TRANSIENT;
 	}
 	PQclear(res);
@@ -1104,6 +1134,7 @@ encoder_main(void *arg)
 		err = j->err;
 		snprintf(errbuf, sizeof(errbuf), "%s", j->errbuf);
 		wanted = e->job_err == IL_OK && j->seq > e->drop_upto;
+		e->encoding = j->seq;
 		if (err == IL_OK && wanted) {
 			pthread_mutex_unlock(&e->lock);
 			err = encode_job(e, j, errbuf, sizeof(errbuf));
@@ -1126,25 +1157,86 @@ encoder_main(void *arg)
 	return NULL;
 }
 
-/* Opens the reader's connection when it has none and takes its snapshot. */
+/* Closes the reader's connection; the next job opens a new one. */
+static void
+reader_close(reader *r)
+{
+	PGcancel *cancel;
+
+	pthread_mutex_lock(&r->e->lock);
+	cancel = r->cancel;
+	r->cancel = NULL;
+	pthread_mutex_unlock(&r->e->lock);
+	PQfreeCancel(cancel);
+	PQfinish(r->db);
+	r->db = NULL;
+}
+
+static il_err
+reader_open(reader *r, char *errbuf, size_t errsz)
+{
+	PGcancel *cancel;
+	il_err err;
+
+	err = il_pgrepl_connect_db(r->e->conninfo, CDC_STATEMENT_TIMEOUT_MS, &r->db, errbuf, errsz);
+	if (err != IL_OK)
+		return err;
+	cancel = PQgetCancel(r->db);
+	pthread_mutex_lock(&r->e->lock);
+	r->cancel = cancel;
+	pthread_mutex_unlock(&r->e->lock);
+	return IL_OK;
+}
+
+/*
+ * Cancels the query of every reader busy with a job that is no longer
+ * wanted, so that a stop or a discard does not wait for the statement
+ * timeout; lock held.
+ */
+static void
+cancel_dropped_reads(cdc_emitter *e)
+{
+	char errbuf[256];
+	size_t i;
+
+	for (i = 0; i < e->nreaders; i++) {
+		reader *r = &e->readers[i];
+
+		if (r->cancel != NULL && r->job != NULL && (e->quit || r->job->seq <= e->drop_upto))
+			(void)PQcancel(r->cancel, errbuf, sizeof(errbuf));
+	}
+}
+
+/*
+ * Opens the reader's connection when it has none and takes its snapshot.
+ * A kept connection may have died since its last job (a terminated backend,
+ * a server restart): it is opened again once before the job fails.
+ */
 static il_err
 reader_begin(reader *r, char *errbuf, size_t errsz)
 {
+	bool fresh = r->db == NULL;
 	PGresult *res;
 	il_err err;
 
-	if (r->db == NULL) {
-		err = il_pgrepl_connect_db(r->e->conninfo, CDC_STATEMENT_TIMEOUT_MS, &r->db, errbuf, errsz);
-		if (err != IL_OK)
+	for (;;) {
+		if (r->db == NULL) {
+			err = reader_open(r, errbuf, errsz);
+			if (err != IL_OK)
+				return err;
+		}
+		/* a transaction's snapshot is taken by its first statement */
+		res = PQexec(r->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+		err = PQresultStatus(res) == PGRES_TUPLES_OK ? IL_OK : IL_ERR_TRANSIENT;
+		PQclear(res);
+		if (err == IL_OK)
+			return IL_OK;
+		db_error(r->db, "could not begin reading registrants", errbuf, errsz);
+		reader_close(r);
+		if (fresh)
 			return err;
+		fresh = true;
 	}
-	/* a transaction's snapshot is taken by its first statement */
-	res = PQexec(r->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
-	err = PQresultStatus(res) == PGRES_TUPLES_OK ? IL_OK : IL_ERR_TRANSIENT;
-	if (err != IL_OK)
-		snprintf(errbuf, errsz, "could not begin reading registrants: %s", PQerrorMessage(r->db));
-	PQclear(res);
-	return err;
 }
 
 /* Runs the queries of @p j on the reader's connection. */
@@ -1166,16 +1258,14 @@ reader_read(reader *r, job *j, char *errbuf, size_t errsz)
 	if (err == IL_OK) {
 		res = PQexec(r->db, "COMMIT");
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			snprintf(errbuf, errsz, "could not end reading registrants: %s", PQerrorMessage(r->db));
+			db_error(r->db, "could not end reading registrants", errbuf, errsz);
 			err = IL_ERR_TRANSIENT;
 		}
 		PQclear(res);
 	}
 	/* a connection in an unknown state is opened again for the next job */
-	if (err != IL_OK && r->db != NULL) {
-		PQfinish(r->db);
-		r->db = NULL;
-	}
+	if (err != IL_OK && r->db != NULL)
+		reader_close(r);
 	return err;
 }
 
@@ -1195,9 +1285,16 @@ reader_main(void *arg)
 			pthread_cond_wait(&e->cond, &e->lock);
 			continue;
 		}
-		pthread_mutex_unlock(&e->lock);
-		err = reader_read(r, j, j->errbuf, sizeof(j->errbuf));
-		pthread_mutex_lock(&e->lock);
+		if (j->seq <= e->drop_upto) {
+			/* dropped before it started: no snapshot, no query */
+			e->snapshotting = false;
+			err = IL_ERR_CANCELLED;
+			snprintf(j->errbuf, sizeof(j->errbuf), "batch dropped");
+		} else {
+			pthread_mutex_unlock(&e->lock);
+			err = reader_read(r, j, j->errbuf, sizeof(j->errbuf));
+			pthread_mutex_lock(&e->lock);
+		}
 		j->err = err;
 		j->read = true;
 		r->job = NULL;
@@ -1213,7 +1310,7 @@ timed_wait(cdc_emitter *e)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_nsec += EMIT_BLOCK_MS * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
@@ -1312,8 +1409,13 @@ cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
 	job *j;
 	il_err err;
 
-	if (e->nbatch == 0)
-		return IL_OK;
+	if (e->nbatch == 0) {
+		/* an earlier batch's failure is not forgotten for want of a new one */
+		pthread_mutex_lock(&e->lock);
+		err = wait_jobs_below(e, SIZE_MAX, errbuf, errsz);
+		pthread_mutex_unlock(&e->lock);
+		return err;
+	}
 	/* The job takes the batch; the emitter starts a new one. */
 	j = il_xcalloc(1, sizeof(*j));
 	j->batch = e->batch;
@@ -1326,14 +1428,9 @@ cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz)
 	 * the batch is read there, at once; else a reader reads it while the
 	 * caller goes on.
 	 */
-	if (e->nreaders == 0 || PQtransactionStatus(db) != PQTRANS_IDLE) {
+	if (e->nreaders == 0 || PQtransactionStatus(db) == PQTRANS_INTRANS) {
 		err = read_job(e, &e->p, db, j, errbuf, errsz);
 		if (err != IL_OK) {
-			/* the batch stays, to be read again on a new connection */
-			free(e->batch);
-			e->batch = j->batch;
-			e->nbatch = j->n;
-			j->batch = NULL;
 			job_free(j);
 			return err;
 		}
@@ -1416,11 +1513,15 @@ cdc_emitter_discard(cdc_emitter *e)
 {
 	e->nbatch = 0;
 	pthread_mutex_lock(&e->lock);
-	/* jobs being read or encoded finish; the others are dropped */
+	/* Every job is dropped: queries running are cancelled, and the one
+	 * being encoded stops at its next full Kafka queue. */
 	e->drop_upto = e->seq;
 	pthread_cond_broadcast(&e->cond);
-	while (e->njobs > 0)
-		pthread_cond_wait(&e->cond, &e->lock);
+	while (e->njobs > 0) {
+		/* again each time: a reader may have begun since */
+		cancel_dropped_reads(e);
+		timed_wait(e);
+	}
 	e->job_err = IL_OK;
 	e->job_errbuf[0] = '\0';
 	pthread_mutex_unlock(&e->lock);
@@ -1474,6 +1575,7 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	 */
 	static const char *const tuning[] = { "linger.ms", "50", NULL };
 	const char *dir = il_conf_get(o->conf, "schemas.dir");
+	pthread_condattr_t ca;
 	char label[96];
 	cdc_emitter *e;
 	idvec progs = { NULL, 0, 0 };
@@ -1487,7 +1589,12 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	}
 	e = il_xcalloc(1, sizeof(*e));
 	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cond, NULL);
+	/* waits measured on the monotonic clock: a clock step must not hold
+	 * up the look at the stop flag */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	e->ectx = o->ectx;
 	e->source_kind = o->source_kind;
 	e->topic = il_conf_get(o->conf, "topic.eligibility");
@@ -1568,6 +1675,7 @@ cdc_emitter_destroy(cdc_emitter *e)
 		return;
 	pthread_mutex_lock(&e->lock);
 	e->quit = true;
+	cancel_dropped_reads(e);
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	if (e->encoder_started)
@@ -1578,7 +1686,7 @@ cdc_emitter_destroy(cdc_emitter *e)
 		/* the last one may have failed to start */
 		if (r->started)
 			pthread_join(r->thread, NULL);
-		PQfinish(r->db);
+		reader_close(r);
 		params_free(&r->p);
 	}
 	free(e->readers);

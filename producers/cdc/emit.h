@@ -21,7 +21,14 @@
  * builds, encodes and queues the events of the batches in flush order, so
  * events of one key reach Kafka in the order of their changes.  A batch
  * flushed on a connection inside a transaction (the initial load's
- * snapshot) is read there, at once.
+ * snapshot) is read there, at once.  The ordering of snapshots holds on one
+ * server: the connection string must name the primary, as the replication
+ * connection does.
+ *
+ * After any error of cdc_emitter_add(), _flush() or _wait(), the batches in
+ * the pipeline are lost: the caller calls cdc_emitter_discard() and starts
+ * over from its last acknowledged position (the server sends what was not
+ * acknowledged again, with the same event ids).
  *
  * What each kind of change becomes:
  *  - CDC_MEMBERSHIP: one MEMBERSHIP_CHANGED with the programme, the
@@ -122,11 +129,9 @@ il_err cdc_emitter_add(cdc_emitter *e, PGconn *db, const cdc_change *ch, char *e
  * @brief Hands the batch on: to a reader, or when @p db is inside a
  * transaction (the initial load's snapshot) to queries on @p db at once.
  * Waits while the pipeline is full.
- * @returns IL_OK; IL_ERR_TRANSIENT when a query on @p db failed (the batch
- * is kept: flush again on a new connection); the failure of an earlier batch
- * in a reader or the encoder (a query, an unreachable registry, a stop):
- * the batches behind it were dropped, so the caller starts over from its
- * last acknowledged position, after cdc_emitter_discard().
+ * @returns IL_OK; IL_ERR_TRANSIENT when a query on @p db failed; the failure
+ * of an earlier batch in a reader or the encoder (a query, an unreachable
+ * registry), IL_ERR_CANCELLED on a stop: then discard and start over.
  */
 il_err cdc_emitter_flush(cdc_emitter *e, PGconn *db, char *errbuf, size_t errsz);
 

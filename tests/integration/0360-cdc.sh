@@ -23,7 +23,9 @@
 #   - one membership updated twice in one transaction (draft -> enrolled ->
 #     paused) gives two events, with their own ids, in order;
 #   - a TRUNCATE of an unrelated table of the publication does not stop the
-#     producer.
+#     producer;
+#   - SIGTERM while the producer's readers wait on a table another session
+#     locked: it exits within 10 s (their queries are cancelled).
 # "Exactly" is checked once the producer has acknowledged a marker
 # transaction committed after the scenario (the slot's confirmed_flush_lsn
 # passes it): then Kafka holds everything before it.
@@ -385,6 +387,23 @@ else
 	FAIL cdc-truncate-keeps-streaming "the producer stopped or logged an error: $(grep '"level":"error"' "$LOG" | tail -n 2 | cut -c 1-300 | tr '\n' ' ')"
 fi
 
-daemon_stop "$CDC_PID" 30 "$LOG" cdc-stops-on-sigterm
+# A stop while the readers wait on a lock (an openSPP transaction holding a
+# table the enrichment reads): their queries are cancelled and the producer
+# exits within seconds, not after the statement timeout.
+db_sql "$DB" "BEGIN; LOCK TABLE g2p_phone_number IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT" \
+	>/dev/null 2>&1 &
+LOCKER=$!
+db_sql "$DB" "UPDATE g2p_program_membership SET write_date = now(),
+	state = CASE state WHEN 'not_eligible' THEN 'duplicated' ELSE 'not_eligible' END WHERE id = $MARK" >/dev/null
+if wait_until 30 eval '[ "$(db_sql "$DB" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+	AND application_name = '"'"'imislink-cdc'"'"' AND wait_event_type = '"'"'Lock'"'"'")" -gt 0 ]'; then
+	PASS cdc-reader-waits-on-lock
+else
+	FAIL cdc-reader-waits-on-lock "no query of the producer waited on the locked table"
+fi
+daemon_stop "$CDC_PID" 10 "$LOG" cdc-stops-on-sigterm
 CDC_PID=
+db_sql "$DB" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
+	AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$LOCKER" 2>/dev/null
 finish
