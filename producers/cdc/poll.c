@@ -13,6 +13,10 @@
  *  - g2p_group_membership: HOUSEHOLD of its "group";
  *  - g2p_reg_id, g2p_phone_number: REGISTRANT of their partner_id (the ORM
  *    moves their own write_date when it writes them).
+ * A row whose partner or programme is NULL (a database without openSPP's
+ * NOT NULL) gives no event: it is logged once per run and row version, counted in
+ * imislink_cdc_ignored_changes_total{reason="incomplete row"}, and the cursor
+ * moves past it, so one such row cannot hold the polling up.
  *
  * The cursor is each table's last (write_date, id), read with
  *	WHERE (write_date, id) > ($1, $2) ORDER BY write_date, id LIMIT batch
@@ -101,7 +105,7 @@
 typedef struct poll_table {
 	const char *name;       /* source table, the state file's and the metric's label */
 	cdc_change_kind kind;   /* what one of its rows becomes */
-	const char *cols;       /* partner, programme, state, enrollment, exit (columns 3 to 7) */
+	const char *cols;       /* partner, programme, state, enrollment, exit (columns 2 to 6) */
 	const char *filter;     /* which rows count */
 } poll_table;
 
@@ -125,15 +129,14 @@ static const poll_table poll_tables[POLL_NTABLES] = {
  * microseconds so that it goes back into $1 unchanged.
  */
 static const char poll_select[] =
-	"SELECT t.id, to_char(t.write_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
-	"(extract(epoch FROM t.write_date) * 1000000)::bigint, %s FROM %s t "
+	"SELECT t.id, to_char(t.write_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), %s FROM %s t "
 	"WHERE (t.write_date, t.id) > ($1, $2) AND %s%s ORDER BY t.write_date, t.id LIMIT $3";
 static const char poll_window[] =
 	" AND (t.write_date, t.id) <= ($5, $6) AND t.write_date >= $5 - make_interval(secs => $7)";
 
+/* Read as write_date is, so that it compares with the cursors exactly. */
 static const char poll_now_sql[] =
-	"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
-	"(extract(epoch FROM now()) * 1000000)::bigint";
+	"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')";
 
 /* The polled tables without an index whose first column is write_date. */
 static const char poll_index_sql[] =
@@ -149,14 +152,16 @@ typedef struct poll_cursor {
 	long long id;           /* the last id at that write_date */
 } poll_cursor;
 
-/* One row version published in this run. */
+/* One row version published, or ignored as incomplete, in this run. */
 typedef struct poll_seen_slot {
 	int64_t wd_us;          /* its write_date */
 	long long id;           /* its primary key */
 	int table;              /* index in poll_tables; -1: empty slot */
+	bool ignored;           /* skipped as incomplete, not published */
 } poll_seen_slot;
 
-/* Open addressing set of the row versions published inside the window. */
+/* Open addressing set of the row versions published (or ignored) inside
+ * the window. */
 typedef struct poll_seen {
 	poll_seen_slot *slots;
 	size_t cap;             /* a power of two */
@@ -184,6 +189,7 @@ typedef struct poller {
 	il_metric *m_rows[POLL_NTABLES];
 	il_metric *m_lag;
 	il_metric *m_repeats;
+	il_metric *m_incomplete;        /* rows without partner or programme */
 } poller;
 
 /* ---- the set of published row versions ---- */
@@ -227,10 +233,16 @@ seen_slot(const poll_seen *s, int table, long long id, int64_t wd_us)
 	}
 }
 
-static bool
-seen_has(const poll_seen *s, int table, long long id, int64_t wd_us)
+/* The version's slot, NULL when it is not in the set. */
+static const poll_seen_slot *
+seen_find(const poll_seen *s, int table, long long id, int64_t wd_us)
 {
-	return s->n > 0 && seen_slot(s, table, id, wd_us)->table >= 0;
+	const poll_seen_slot *x;
+
+	if (s->n == 0)
+		return NULL;
+	x = seen_slot(s, table, id, wd_us);
+	return x->table >= 0 ? x : NULL;
 }
 
 /* Moves the versions into a table of @p cap slots, except those older
@@ -254,7 +266,7 @@ seen_rehash(poll_seen *s, size_t cap, const int64_t *floor_us)
 }
 
 static void
-seen_add(poll_seen *s, int table, long long id, int64_t wd_us)
+seen_add(poll_seen *s, int table, long long id, int64_t wd_us, bool ignored)
 {
 	poll_seen_slot *x;
 
@@ -275,6 +287,7 @@ seen_add(poll_seen *s, int table, long long id, int64_t wd_us)
 	x->table = table;
 	x->id = id;
 	x->wd_us = wd_us;
+	x->ignored = ignored;
 	s->n++;
 }
 
@@ -531,21 +544,19 @@ db_now(poller *p, char *errbuf, size_t errsz)
 	PGresult *r = PQexec(p->db, poll_now_sql);
 	il_err err = IL_OK;
 	poll_cursor c;
-	long long us;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		err = pg_fail(p->db, r, "could not read the database's clock", errbuf, errsz);
 		goto done;
 	}
-	if (PQntuples(r) != 1 || PQnfields(r) != 2 || !parse_wd(PQgetvalue(r, 0, 0), &c) ||
-	    !parse_ll(PQgetvalue(r, 0, 1), &us)) {
+	if (PQntuples(r) != 1 || PQnfields(r) != 1 || !parse_wd(PQgetvalue(r, 0, 0), &c)) {
 		il_err_setf(errbuf, errsz, "could not read the database's clock: got %d rows and %d fields, "
-		    "expected 1 row and 2 fields", PQntuples(r), PQnfields(r));
+		    "expected 1 row and 1 field", PQntuples(r), PQnfields(r));
 		err = IL_ERR_TRANSIENT;
 		goto done;
 	}
 	snprintf(p->now_wd, sizeof(p->now_wd), "%s", c.wd);
-	p->now_us = us;
+	p->now_us = c.wd_us;
 done:
 	PQclear(r);
 	return err;
@@ -602,10 +613,24 @@ page_query(poller *p, int t, const poll_cursor *from, bool window)
 }
 
 /*
+ * A row without partner or programme: nothing to enrich or key, so no
+ * event.  Remembered with the published versions, so that the re-reads of
+ * the overlap window neither log nor count it again.
+ */
+static void
+ignore_row(poller *p, int t, const poll_cursor *row)
+{
+	il_log_warn("polling: row without partner or programme skipped, it gives no event",
+	    IL_STR("table", poll_tables[t].name), IL_INT("id", row->id));
+	il_metric_inc(p->m_incomplete, 1);
+	seen_add(&p->seen, t, row->id, row->wd_us, true);
+}
+
+/*
  * Passes the rows of @p r (table @p t) to the emitter, except versions
- * already published in this run, and sets @p last to the last row.
- * @returns IL_OK, IL_ERR_TRANSIENT for an answer of another shape, or the
- * emitter's error.
+ * already published or ignored in this run and incomplete rows, and sets
+ * @p last to the last row.  @returns IL_OK, IL_ERR_TRANSIENT for an answer
+ * of another shape, or the emitter's error.
  */
 static il_err
 take_rows(poller *p, int t, PGresult *r, poll_cursor *last, long long *taken, char *errbuf, size_t errsz)
@@ -615,34 +640,44 @@ take_rows(poller *p, int t, PGresult *r, poll_cursor *last, long long *taken, ch
 	il_err err;
 
 	*taken = 0;
-	if (PQnfields(r) != 8) {
-		il_err_setf(errbuf, errsz, "could not read \"%s\": got %d fields, expected 8", pt->name,
+	if (PQnfields(r) != 7) {
+		il_err_setf(errbuf, errsz, "could not read \"%s\": got %d fields, expected 7", pt->name,
 		    PQnfields(r));
 		return IL_ERR_TRANSIENT;
 	}
 	for (i = 0; i < n; i++) {
+		const poll_seen_slot *seen;
 		cdc_change ch;
 		poll_cursor row;
-		long long us;
 
 		memset(&ch, 0, sizeof(ch));
-		if (!parse_ll(PQgetvalue(r, i, 0), &row.id) || !parse_wd(PQgetvalue(r, i, 1), &row) ||
-		    !parse_ll(PQgetvalue(r, i, 2), &us) || !parse_ll(PQgetvalue(r, i, 3), &ch.partner_id) ||
-		    !parse_ll(PQgetvalue(r, i, 4), &ch.program_id)) {
+		if (!parse_ll(PQgetvalue(r, i, 0), &row.id) || !parse_wd(PQgetvalue(r, i, 1), &row)) {
 			il_err_setf(errbuf, errsz, "could not read \"%s\": row %d is not (id, write_date, "
 			    "partner, programme)", pt->name, i);
 			return IL_ERR_TRANSIENT;
 		}
 		*last = row;
-		if (seen_has(&p->seen, t, row.id, row.wd_us)) {
-			il_metric_inc(p->m_repeats, 1);
+		seen = seen_find(&p->seen, t, row.id, row.wd_us);
+		if (seen != NULL) {
+			if (!seen->ignored)
+				il_metric_inc(p->m_repeats, 1);
 			continue;
+		}
+		if (PQgetisnull(r, i, 2) || PQgetisnull(r, i, 3)) {
+			ignore_row(p, t, &row);
+			continue;
+		}
+		if (!parse_ll(PQgetvalue(r, i, 2), &ch.partner_id) ||
+		    !parse_ll(PQgetvalue(r, i, 3), &ch.program_id)) {
+			il_err_setf(errbuf, errsz, "could not read \"%s\": row %d is not (id, write_date, "
+			    "partner, programme)", pt->name, i);
+			return IL_ERR_TRANSIENT;
 		}
 		ch.kind = pt->kind;
 		ch.id = row.id;
-		snprintf(ch.state, sizeof(ch.state), "%s", PQgetvalue(r, i, 5));
-		snprintf(ch.enrolled, sizeof(ch.enrolled), "%s", PQgetvalue(r, i, 6));
-		snprintf(ch.exit_date, sizeof(ch.exit_date), "%s", PQgetvalue(r, i, 7));
+		snprintf(ch.state, sizeof(ch.state), "%s", PQgetvalue(r, i, 4));
+		snprintf(ch.enrolled, sizeof(ch.enrolled), "%s", PQgetvalue(r, i, 5));
+		snprintf(ch.exit_date, sizeof(ch.exit_date), "%s", PQgetvalue(r, i, 6));
 		snprintf(ch.position, sizeof(ch.position), "poll:%s", row.wd);
 		snprintf(ch.table, sizeof(ch.table), "%s", pt->name);
 		snprintf(ch.pk, sizeof(ch.pk), "%lld", row.id);
@@ -650,7 +685,7 @@ take_rows(poller *p, int t, PGresult *r, poll_cursor *last, long long *taken, ch
 		err = cdc_emitter_add(p->c->em, p->db, &ch, errbuf, errsz);
 		if (err != IL_OK)
 			return err;
-		seen_add(&p->seen, t, row.id, row.wd_us);
+		seen_add(&p->seen, t, row.id, row.wd_us, false);
 		il_metric_inc(p->m_rows[t], 1);
 		(*taken)++;
 	}
@@ -848,8 +883,16 @@ poller_init(poller *p, cdc_ctx *c)
 	p->m_lag = il_metrics_gauge(c->d->metrics, "imislink_cdc_poll_cursor_lag_seconds",
 	    "the database's now() minus the oldest point up to which a table has been polled "
 	    "(a table that was caught up counts as polled up to that poll)", NULL);
+	/* Not duplicates avoided: the window follows the cursor, so a row is
+	 * counted at every pass while it lies in it (without end on a table
+	 * nothing newer is written to); a repeat sent after a restart is not
+	 * counted at all. */
 	p->m_repeats = il_metrics_counter(c->d->metrics, "imislink_cdc_poll_repeats_dropped_total",
-	    "rows read again in the overlap window and dropped as already published", NULL);
+	    "rows read again (by the re-reads of the overlap window) and not published because this "
+	    "run already published them; a row counts at every re-read", NULL);
+	il_metrics_label(label, sizeof(label), "reason", "incomplete row");
+	p->m_incomplete = il_metrics_counter(c->d->metrics, "imislink_cdc_ignored_changes_total",
+	    "changes that give no event", label);
 }
 
 static void
