@@ -258,7 +258,7 @@ daemon_stop() {
 # metric PORT NAME_AND_LABELS: one sample of a daemon's /metrics (0 when absent).
 metric() {
 	curl -fsS --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-		awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
+		awk -v m="$2" 'index($0, m " ") == 1 { v = $NF } END { print v + 0 }'
 }
 
 # db_create DB NAME: a fresh database DB on the test PostgreSQL; else FAIL
