@@ -92,6 +92,10 @@ main(int argc, char **argv)
 	 * their own, and a worker's resident size would creep up over millions
 	 * of events; two arenas keep it flat (with the trims in worker.c). */
 	mallopt(M_ARENA_MAX, 2);
+	/* First: a SIGTERM at any later moment of the start-up then ends it in
+	 * order (exit 0, see il_worker_prepare()) rather than by the default
+	 * action. */
+	il_sig_install();
 	il_daemon_init(&d, &info, argc, argv);
 	mapping = il_mapping_load(il_conf_get(d.conf, "enroll.mapping.file"), errbuf, sizeof(errbuf));
 	if (mapping == NULL)
@@ -101,7 +105,6 @@ main(int argc, char **argv)
 		il_cli_fatal("%s", errbuf);
 	worker_id = il_conf_get(d.conf, "enroll.worker.id")[0] != '\0' ?
 	    il_xstrdup(il_conf_get(d.conf, "enroll.worker.id")) : default_worker_id();
-	il_sig_install();
 
 	env = (il_worker_env){ d.conf, mapping, d.metrics, schemas, worker_id, il_daemon_reload, &d };
 	w = il_worker_new(&env, errbuf, sizeof(errbuf));
@@ -119,7 +122,9 @@ main(int argc, char **argv)
 	 * can wait on a coordinator that forgot it); past this bound SIGALRM ends
 	 * the process, which is as safe as a crash: only committed work counts. */
 	alarm((unsigned)(il_conf_get_int(d.conf, "enroll.shutdown.timeout.ms") / 1000) + 30);
-	if (err != IL_OK && err != IL_ERR_CANCELLED)
+	if (err == IL_ERR_CANCELLED)
+		il_log_info("stopping", IL_STR("reason", errbuf));
+	else if (err != IL_OK)
 		il_log_error("stopping", IL_STR("reason", errbuf));
 	il_http_stop(http);
 	d.http = NULL;

@@ -159,6 +159,7 @@ struct il_worker {
 	il_metric *m_duration;
 	struct call_metric *call_metrics;
 	size_t ncall_metrics;
+	struct sync_call *sync;  /* start-up's calls (il_worker_prepare); NULL before */
 };
 
 static const char *const dead_classes[] = { "undecodable", "mapping", "permanent", "transient" };
@@ -1243,6 +1244,10 @@ il_worker_run(il_worker *w, char *errbuf, size_t errsz)
 	const char *topics[1] = { w->topic };
 	long long now, last_commit = il_timers_now_ms(), last_gauge = 0, last_trim = il_timers_now_ms();
 
+	/* Stopped while starting: joining the group only to leave it again
+	 * would make the other workers rebalance twice for nothing. */
+	if (il_sig_stop_requested() && w->fatal == IL_OK)
+		return IL_OK;
 	if (il_consumer_subscribe(w->consumer, topics, 1, errbuf, errsz) != IL_OK)
 		return IL_ERR_FATAL;
 	il_log_info("consuming", IL_STR("topic", w->topic), IL_STR("group", il_conf_get(w->env.conf, "kafka.group.id")),
@@ -1309,7 +1314,12 @@ on_sync_done(const il_curlm_result *r, void *ctx)
 static il_err login_sync(il_worker *w, struct sync_call *s, char *errbuf, size_t errsz);
 
 /* One call, waiting for it, retried while openIMIS fails transiently; an
- * expired token is renewed once. */
+ * expired token is renewed once.  A stop ends it at once, even between
+ * answers that succeed: start-up makes a few calls per village of the
+ * mapping, and at the client-side rate limit (2 per second by default) a
+ * large mapping takes many minutes, which a SIGTERM must not wait for.  A
+ * call left unanswered stays with libcurl: @p s belongs to the worker, so its
+ * callback may still run (at the latest in il_curlm_destroy()). */
 static il_err
 call_sync(il_worker *w, const char *method, const char *path, const char *body, struct sync_call *s)
 {
@@ -1318,6 +1328,7 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 	const char *headers[3];
 	int attempt = 0;
 	il_imis_class cls;
+	il_err err = IL_OK;
 	char msg[256];
 	size_t n;
 
@@ -1330,29 +1341,34 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		headers[n++] = "Accept: application/json";
 		if (body != NULL)
 			headers[n++] = "Content-Type: application/json";
-		while ((wait = il_ratelimit_wait_ms(w->rate, il_timers_now_ms())) > 0)
+		while ((wait = il_ratelimit_wait_ms(w->rate, il_timers_now_ms())) > 0 && !il_sig_stop_requested())
 			il_curlm_run(w->curl, (int)(wait > 100 ? 100 : wait));
+		if (il_sig_stop_requested()) {
+			err = IL_ERR_CANCELLED;
+			goto out;
+		}
 		il_ratelimit_take(w->rate, il_timers_now_ms());
 		s->done = false;
 		if (il_curlm_submit(w->curl, method, url, headers, n, body, body != NULL ? strlen(body) : 0,
 		    on_sync_done, s) != IL_OK) {
-			free(url);
-			return IL_ERR_CONFIG;
+			err = IL_ERR_CONFIG;
+			goto out;
 		}
-		while (!s->done)
+		while (!s->done && !il_sig_stop_requested())
 			il_curlm_run(w->curl, 100);
+		if (!s->done) {
+			err = IL_ERR_CANCELLED;
+			goto out;
+		}
 		cls = s->err == IL_OK ? il_imis_classify(s->status, strcmp(method, "GET") == 0,
 		    s->body.data != NULL ? s->body.data : "", s->body.len, msg, sizeof(msg)) : IL_IMIS_TRANSIENT;
 		if (cls == IL_IMIS_UNAUTHORIZED && !login && !renewed) {
 			char errbuf[512];
-			il_err err;
 
 			renewed = true;
 			err = login_sync(w, s, errbuf, sizeof(errbuf));
-			if (err != IL_OK) {
-				free(url);
-				return err;
-			}
+			if (err != IL_OK)
+				goto out;
 			continue;
 		}
 		if (cls != IL_IMIS_TRANSIENT && cls != IL_IMIS_RATE_LIMITED)
@@ -1360,8 +1376,8 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		if (cls == IL_IMIS_RATE_LIMITED)
 			il_ratelimit_throttled(w->rate, il_timers_now_ms());
 		if (il_sig_stop_requested()) {
-			free(url);
-			return IL_ERR_CANCELLED;
+			err = IL_ERR_CANCELLED;
+			goto out;
 		}
 		attempt++;
 		il_log_warn("openIMIS not ready; trying again", IL_STR("path", path), IL_INT("status", s->status),
@@ -1370,8 +1386,9 @@ call_sync(il_worker *w, const char *method, const char *path, const char *body, 
 		for (long long until = il_timers_now_ms() + wait; il_timers_now_ms() < until && !il_sig_stop_requested();)
 			il_curlm_run(w->curl, 100);
 	}
+out:
 	free(url);
-	return IL_OK;
+	return err;
 }
 
 static il_err
@@ -1488,26 +1505,33 @@ resolve_codes(il_worker *w, struct sync_call *s, const char *const *codes, size_
 il_err
 il_worker_prepare(il_worker *w, char *errbuf, size_t errsz)
 {
-	struct sync_call s;
 	const char *const *codes;
+	struct sync_call *s;
 	size_t i, n;
 	il_err err;
 
-	memset(&s, 0, sizeof(s));
-	il_buf_init(&s.body, 4 << 20);
-	err = login_sync(w, &s, errbuf, errsz);
+	/* The worker's, not on this stack: a stop may leave a call in flight
+	 * (see call_sync()), whose callback still writes here.  Its buffer
+	 * goes below when no call is left, else with the worker after libcurl. */
+	if (w->sync == NULL) {
+		w->sync = il_xcalloc(1, sizeof(*w->sync));
+		il_buf_init(&w->sync->body, 4 << 20);
+	}
+	s = w->sync;
+	err = login_sync(w, s, errbuf, errsz);
 	codes = il_mapping_villages(w->env.mapping, &n);
 	for (i = 0; err == IL_OK && i < n; i++)
-		err = resolve_village(w, &s, codes[i]);
+		err = resolve_village(w, s, codes[i]);
 	if (err == IL_OK) {
 		codes = il_mapping_officers(w->env.mapping, &n);
-		err = resolve_codes(w, &s, codes, n, true);
+		err = resolve_codes(w, s, codes, n, true);
 	}
 	if (err == IL_OK) {
 		codes = il_mapping_products(w->env.mapping, &n);
-		err = resolve_codes(w, &s, codes, n, false);
+		err = resolve_codes(w, s, codes, n, false);
 	}
-	il_buf_free(&s.body);
+	if (s->done)
+		il_buf_free(&s->body);
 	if (err == IL_ERR_CANCELLED)
 		il_err_setf(errbuf, errsz, "stopped before openIMIS was ready");
 	else if (err == IL_OK)
@@ -1627,6 +1651,9 @@ il_worker_destroy(il_worker *w)
 		j->abandoned = true;
 	il_curlm_destroy(w->curl);
 	w->curl = NULL;
+	if (w->sync != NULL)
+		il_buf_free(&w->sync->body);
+	free(w->sync);
 	il_producer_destroy(w->producer);
 	w->producer = NULL;
 	for (j = w->live.next; j != &w->live && j != NULL; j = next) {
