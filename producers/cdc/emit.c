@@ -248,15 +248,16 @@ struct cdc_emitter {
 	const il_schema *schema;        /* EligibilityEvent, latest */
 	il_serde *serde;
 	il_producer *prod;
-	/*
-	 * The encoder thread and the caller's share what follows under lock:
-	 * the jobs, their outcome, and the delivery counts (reports are served
-	 * by whichever thread polls the producer).
-	 */
 	pthread_t encoder;
 	bool encoder_started;
 	reader *readers;
 	size_t nreaders;
+	size_t jobs_max;                /* jobs in the pipeline at most */
+	/*
+	 * The caller's thread, the readers and the encoder share what follows
+	 * under lock: the jobs, their outcome, and the delivery counts (reports
+	 * are served by whichever thread polls the producer).
+	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;            /* any change of what follows */
 	job *head, *tail;               /* in flush order; head is encoded next */
@@ -268,7 +269,6 @@ struct cdc_emitter {
 	bool quit;
 	il_err job_err;                 /* the first job that failed; later ones are dropped */
 	char job_errbuf[1024];
-	size_t jobs_max;                /* jobs queued at most */
 	long pending;                   /* events queued, not yet reported */
 	long failed;                    /* events refused since the last wait */
 	char fail_reason[256];          /* the first refusal's reason */
