@@ -73,8 +73,15 @@ static const char *const household_columns[] = {
 	"group", "individual", "start_date", "ended_date", "is_ended", "status", NULL,
 };
 
+/*
+ * A snapshot event occurred when its row was last written (Odoo's
+ * write_date, UTC without time zone; else create_date; else the load's
+ * start): a load cut short and run again at the same position, nothing
+ * written meanwhile, gives the same events, ids and contents alike.
+ */
 static const char snapshot_sql[] =
-	"SELECT id, partner_id, program_id, state, enrollment_date::text, exit_date::text "
+	"SELECT id, partner_id, program_id, state, enrollment_date::text, exit_date::text, "
+	"  (extract(epoch FROM coalesce(write_date, create_date, now() AT TIME ZONE 'UTC')) * 1000)::bigint "
 	"FROM g2p_program_membership WHERE id > $1 AND ($2::int[] IS NULL OR program_id = ANY($2::int[])) "
 	"ORDER BY id LIMIT " CAPTURE_SNAPSHOT_PAGE;
 
@@ -344,7 +351,6 @@ snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, il_e
     char *errbuf, size_t errsz)
 {
 	const char *params[2] = { last, cp->c->programme_array };
-	int64_t now = il_event_now_ms();
 	PGresult *r;
 	int n, i;
 
@@ -373,7 +379,7 @@ snapshot_page(capture *cp, const char *position, char *last, size_t lastsz, il_e
 		snprintf(ch.position, sizeof(ch.position), "%s", position);
 		snprintf(ch.table, sizeof(ch.table), "g2p_program_membership");
 		snprintf(ch.pk, sizeof(ch.pk), "%lld", ch.id);
-		ch.occurred_ms = now;
+		ch.occurred_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
 		*err = add(cp, &ch, errbuf, errsz);
 		if (*err != IL_OK) {
 			PQclear(r);
