@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "text.h"
 
 /* Delivery reports seen, reached through the handle's opaque. */
 struct counts {
@@ -39,18 +40,6 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 	}
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* @returns the decoded bytes (caller frees) or NULL when @p hex is not hex. */
 static unsigned char *
 unhex(const char *hex, size_t *len)
@@ -64,7 +53,7 @@ unhex(const char *hex, size_t *len)
 	if (out == NULL)
 		return NULL;
 	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = il_text_hex_digit(hex[2 * i]), lo = il_text_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			free(out);
