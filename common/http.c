@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sig.h"
 #include "xalloc.h"
 
 /* A response may be larger than a request (a metrics page, a listing). */
@@ -473,6 +474,7 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	char reason[256];
 	int fd = -1, one = 1;
 	il_err err = IL_ERR_IO;
+	sigset_t sigs;
 
 	if (h->daemon != NULL) {
 		il_err_setf(errbuf, errsz, "HTTP server on %s:%d is already listening", h->address,
@@ -499,6 +501,7 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 		goto sockerr;
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0)
 		goto sockerr;
+	il_sig_block_all(&sigs);	/* its threads inherit the mask */
 	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, il_http_access, h,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
@@ -506,6 +509,7 @@ il_http_listen(il_http *h, char *errbuf, size_t errsz)
 	    MHD_OPTION_CONNECTION_LIMIT, h->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IL_HTTP_IDLE_TIMEOUT,
 	    MHD_OPTION_END);
+	il_sig_restore(&sigs);
 	if (h->daemon == NULL) {
 		il_err_setf(errbuf, errsz, "could not start HTTP server on %s:%d", h->address,
 		    h->port);

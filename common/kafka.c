@@ -36,6 +36,11 @@
 /* il_producer_destroy(): flush bound, then the bound for serving purge reports. */
 #define IL_KAFKA_CLOSE_FLUSH_MS 10000
 #define IL_KAFKA_CLOSE_PURGE_MS 1000
+/* il_consumer_destroy(): how long leaving the group may take.  A clean leave
+ * takes milliseconds; a JoinGroup the coordinator holds during a rebalance
+ * would keep rd_kafka_consumer_close() waiting up to the rebalance timeout. */
+#define IL_KAFKA_CLOSE_GROUP_MS 15000
+#define IL_KAFKA_CLOSE_POLL_MS 100
 
 /* One recently written warning, for the rate limit. */
 typedef struct il_kafka_seen {
@@ -73,6 +78,7 @@ struct il_consumer {
 	il_rebalance_cb *cb;    /* told assignments and revocations; may be NULL */
 	void *cb_ctx;           /* cb's argument */
 	bool grouped;           /* false: a made-up group.id only to allow assign */
+	bool cooperative;       /* incremental (cooperative-sticky) rebalances */
 	il_paused *paused;      /* partitions paused now, see il_consumer_pause() */
 	size_t npaused;         /* entries in use */
 	size_t cappaused;       /* entries allocated */
@@ -642,7 +648,7 @@ il_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	il_consumer *c = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	bool coop = c->cooperative;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -654,7 +660,7 @@ il_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 			aerr = rd_kafka_assign(rk, parts);
 		il_log_info("kafka partitions assigned", IL_STR("client", rd_kafka_name(rk)),
 		    IL_INT("partitions", parts->cnt),
-		    IL_STR("protocol", rd_kafka_rebalance_protocol(rk)));
+		    IL_STR("protocol", coop ? "COOPERATIVE" : "EAGER"));
 		if (c->cb != NULL && error == NULL && aerr == RD_KAFKA_RESP_ERR_NO_ERROR)
 			c->cb(c, true, parts, c->cb_ctx);
 		break;
@@ -690,6 +696,25 @@ il_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 		il_log_error("could not change kafka assignment",
 		    IL_STR("client", rd_kafka_name(rk)), IL_STR("reason", rd_kafka_err2str(aerr)));
 	}
+}
+
+/*
+ * Whether the configured assignors rebalance incrementally.  Read once from
+ * the configuration rather than from rd_kafka_rebalance_protocol() in the
+ * callback: that call asks librdkafka's main thread and can wait forever in
+ * the callback a closing consumer runs (librdkafka issue #4041).  librdkafka
+ * refuses to mix eager and cooperative assignors, and cooperative-sticky is
+ * its only cooperative one.
+ */
+static bool
+il_consumer_conf_cooperative(const rd_kafka_conf_t *rkconf)
+{
+	char value[512];
+	size_t size = sizeof(value);
+
+	if (rd_kafka_conf_get(rkconf, "partition.assignment.strategy", value, &size) != RD_KAFKA_CONF_OK)
+		return false;
+	return strstr(value, "cooperative-sticky") != NULL;
 }
 
 /* Reports failed asynchronous commits; a synchronous one returns its own result. */
@@ -756,6 +781,7 @@ il_consumer_new(const il_conf *conf, const char *group_id,
 		goto fail;
 	if (c->grouped)
 		rd_kafka_conf_set_rebalance_cb(rkconf, il_consumer_rebalance);
+	c->cooperative = il_consumer_conf_cooperative(rkconf);
 	rd_kafka_conf_set_offset_commit_cb(rkconf, il_consumer_committed);
 	if (!il_kafka_base_start(&c->base, RD_KAFKA_CONSUMER, rkconf, errbuf, errsz))
 		goto fail;
@@ -1057,20 +1083,58 @@ il_consumer_handle(il_consumer *c)
 	return c->base.rk;
 }
 
+/*
+ * Leaves the group within IL_KAFKA_CLOSE_GROUP_MS: rd_kafka_consumer_close()
+ * has no bound, so the close runs on a queue of ours that we serve until it
+ * is done or the time is up.  That queue hands the rebalance over as an
+ * event, which goes to the same callback librdkafka would have called (the
+ * revocation, with its last commits, happens in here); its other events are
+ * only the close's own bookkeeping.
+ * @returns true when the consumer closed.
+ */
+static bool
+il_consumer_close_bounded(rd_kafka_t *rk)
+{
+	long long deadline = il_timers_now_ms() + IL_KAFKA_CLOSE_GROUP_MS;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+	bool closed;
+
+	if (error != NULL) {
+		il_log_warn("could not close kafka consumer cleanly", IL_STR("client", rd_kafka_name(rk)),
+		    IL_STR("reason", rd_kafka_error_string(error)));
+		rd_kafka_error_destroy(error);
+		rd_kafka_queue_destroy(q);
+		return false;
+	}
+	while (!rd_kafka_consumer_closed(rk) && il_timers_now_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, IL_KAFKA_CLOSE_POLL_MS);
+
+		if (ev == NULL)
+			continue;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			il_consumer_rebalance(rk, rd_kafka_event_error(ev),
+			    rd_kafka_event_topic_partition_list(ev), rd_kafka_opaque(rk));
+		rd_kafka_event_destroy(ev);
+	}
+	closed = rd_kafka_consumer_closed(rk);
+	rd_kafka_queue_destroy(q);
+	if (!closed)
+		il_log_warn("kafka consumer did not leave its group in time; the coordinator will "
+		    "drop it after session.timeout.ms", IL_STR("client", rd_kafka_name(rk)),
+		    IL_INT("waited_ms", IL_KAFKA_CLOSE_GROUP_MS));
+	return closed;
+}
+
 void
 il_consumer_destroy(il_consumer *c)
 {
-	rd_kafka_resp_err_t rerr;
-
 	if (c == NULL)
 		return;
-	/* Leaves the group cleanly: the revocation callback runs in here. */
-	rerr = rd_kafka_consumer_close(c->base.rk);
-	if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR)
-		il_log_warn("could not close kafka consumer cleanly",
-		    IL_STR("client", rd_kafka_name(c->base.rk)),
-		    IL_STR("reason", rd_kafka_err2str(rerr)));
-	rd_kafka_destroy(c->base.rk);
+	if (il_consumer_close_bounded(c->base.rk))
+		rd_kafka_destroy(c->base.rk);
+	else
+		rd_kafka_destroy_flags(c->base.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	while (c->npaused > 0)
 		il_consumer_paused_del(c, c->npaused - 1);
 	free(c->paused);

@@ -66,3 +66,31 @@ il_sig_request_stop(void)
 {
 	il_sig_stop = 1;
 }
+
+void
+il_sig_block_all(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+}
+
+void
+il_sig_restore(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+int
+il_sig_thread_create(pthread_t *thread, void *(*start)(void *), void *arg)
+{
+	sigset_t saved;
+	int rc;
+
+	/* The new thread inherits the mask of the one that creates it. */
+	il_sig_block_all(&saved);
+	rc = pthread_create(thread, NULL, start, arg);
+	il_sig_restore(&saved);
+	return rc;
+}

@@ -457,6 +457,7 @@ main(int argc, char **argv)
 	struct timespec tick = { 0, MOCK_TICK_MS * 1000000L };
 	long long since_refresh = MOCK_OFFSETS_MS;      /* refresh at once */
 	il_metric *brokers;
+	sigset_t sigs;
 
 	il_log_init(MOCK_NAME, IL_LOG_INFO, NULL);
 	args.sets = il_xcalloc((size_t)argc, sizeof(*args.sets));
@@ -471,7 +472,11 @@ main(int argc, char **argv)
 	m.metrics = il_metrics_new();
 	il_metrics_add_process(m.metrics);
 	m.rk = new_handle(&m, NULL);
+	/* Its thread must never take a signal: a poll() that fails with EINTR
+	 * ends it, and the cluster with it. */
+	il_sig_block_all(&sigs);
 	m.mc = rd_kafka_mock_cluster_new(m.rk, m.brokers);
+	il_sig_restore(&sigs);
 	if (m.mc == NULL) {
 		cleanup(&m);
 		il_cli_fatal("could not start the mock cluster of %d brokers", m.brokers);

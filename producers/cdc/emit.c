@@ -1637,7 +1637,7 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 	    "events Kafka refused or timed out", NULL);
 	e->m_dead_letters = il_metrics_counter(o->metrics, "imislink_cdc_dead_letters_total",
 	    "events that could not be keyed or encoded, published to topic.dlq as JSON", NULL);
-	t = pthread_create(&e->encoder, NULL, encoder_main, e);
+	t = il_sig_thread_create(&e->encoder, encoder_main, e);
 	if (t != 0) {
 		snprintf(errbuf, errsz, "could not start the encoder thread: %s", strerror(t));
 		goto fail;
@@ -1651,7 +1651,7 @@ cdc_emitter_new(const cdc_emitter_opts *o, char *errbuf, size_t errsz)
 
 		r->e = e;
 		params_init(&r->p);
-		t = pthread_create(&r->thread, NULL, reader_main, r);
+		t = il_sig_thread_create(&r->thread, reader_main, r);
 		if (t != 0) {
 			snprintf(errbuf, errsz, "could not start a reader thread: %s", strerror(t));
 			goto fail;

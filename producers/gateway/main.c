@@ -949,6 +949,7 @@ gw_init(struct gateway *gw, const il_conf *conf, il_metrics *metrics, const il_s
 	double rate;
 	size_t i;
 	il_err err;
+	int rc;
 
 	memset(gw, 0, sizeof(*gw));
 	pthread_mutex_init(&gw->mu, NULL);
@@ -1003,8 +1004,9 @@ gw_init(struct gateway *gw, const il_conf *conf, il_metrics *metrics, const il_s
 	gw->p = il_producer_new(conf, on_delivery, gw, errbuf, errsz);
 	if (gw->p == NULL)
 		return IL_ERR_CONFIG;
-	if (pthread_create(&gw->poller, NULL, poller_main, gw) != 0) {
-		snprintf(errbuf, errsz, "could not start the delivery poller: %s", strerror(errno));
+	rc = il_sig_thread_create(&gw->poller, poller_main, gw);
+	if (rc != 0) {
+		snprintf(errbuf, errsz, "could not start the delivery poller: %s", strerror(rc));
 		return IL_ERR_IO;
 	}
 	gw->poller_started = true;

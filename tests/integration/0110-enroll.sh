@@ -42,6 +42,7 @@ worker_start w1 "$group" || finish
 w1=$WPID
 w1log=$WLOG
 w1port=$WPORT
+signals_main_only enroll-signals-main-thread "$w1"
 if wait_accounted "$tmp/expect.json" 420; then
 	PASS enroll-all-accounted
 else

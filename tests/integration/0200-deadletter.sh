@@ -75,6 +75,7 @@ worker_start() {
 	PIDS+=("$WPID")
 	WPORT=
 	daemon_port 60 "$WLOG" "deadletter-start-$name" || return 1
+	signals_main_only "deadletter-signals-main-thread-$name-$STARTS" "$WPID"
 	WPORT=$DAEMON_PORT
 }
 

@@ -60,6 +60,7 @@ daemon_port 60 "$log" gateway-start || finish
 port=$DAEMON_PORT
 base=http://127.0.0.1:$port
 PASS gateway-start
+signals_main_only gateway-signals-main-thread "$gw_pid"
 
 # post NAME PATH FILE [curl args...]: the answer's body to $tmp/NAME.out,
 # the status printed.

@@ -120,6 +120,7 @@ db_sql "$DB" "SELECT id || ' ' || state FROM g2p_program_membership WHERE progra
 cdc_start
 daemon_port 30 "$LOG" cdc-http || finish
 PORT=$DAEMON_PORT
+signals_main_only cdc-signals-main-thread "$CDC_PID"
 if wait_until 60 topic_has "$tmp/count.jsonl" "$snap_expected"; then
 	PASS cdc-snapshot-arrives
 else
