@@ -1089,7 +1089,10 @@ il_consumer_handle(il_consumer *c)
  * is done or the time is up.  That queue hands the rebalance over as an
  * event, which goes to the same callback librdkafka would have called (the
  * revocation, with its last commits, happens in here); its other events are
- * only the close's own bookkeeping.
+ * only the close's own bookkeeping.  A rebalance librdkafka queued before
+ * the close, while the caller no longer polled (a stopping worker), sits in
+ * the consumer's own queue, and the group waits for it forever: that queue
+ * is served too, its messages dropped (they were never committed).
  * @returns true when the consumer closed.
  */
 static bool
@@ -1108,8 +1111,12 @@ il_consumer_close_bounded(rd_kafka_t *rk)
 		return false;
 	}
 	while (!rd_kafka_consumer_closed(rk) && il_timers_now_ms() < deadline) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, IL_KAFKA_CLOSE_POLL_MS);
+		rd_kafka_message_t *rkm;
+		rd_kafka_event_t *ev;
 
+		while ((rkm = rd_kafka_consumer_poll(rk, 0)) != NULL)
+			rd_kafka_message_destroy(rkm);
+		ev = rd_kafka_queue_poll(q, IL_KAFKA_CLOSE_POLL_MS);
 		if (ev == NULL)
 			continue;
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)

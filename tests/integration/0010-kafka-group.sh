@@ -9,6 +9,8 @@
 #   Each run also checks the client rules: -X cannot weaken the delivery
 #   guarantees, librdkafka's log lines come only through polling, and a
 #   pause or resume librdkafka refuses leaves the pause state as it was.
+#   The eager run also closes consumers during a rebalance the coordinator
+#   holds (one member stopped polling): every close returns within its bound.
 # Needs: kafka.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"

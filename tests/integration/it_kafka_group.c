@@ -11,7 +11,9 @@
  * watermarks.  Then the rest of common/kafka.c: reading without a group,
  * pause and resume (also when librdkafka refuses them), -X properties
  * refused (by librdkafka, or because they would weaken the guarantees),
- * fatal errors, a full queue, and librdkafka's log lines.
+ * fatal errors, a full queue, and librdkafka's log lines.  Last, with the
+ * eager assignors, closing consumers during a rebalance the coordinator
+ * holds, and ones that stopped polling, stays within its bound.
  *
  * usage: it_kafka_group TOPIC GROUP [PARTITION.ASSIGNMENT.STRATEGY]
  * Prints one "PASS name" or "FAIL name: reason" line per check; exits 1 when
@@ -43,6 +45,8 @@
 #define COMMIT_EVERY 100        /* handled events per partition between commits */
 #define RUN_LIMIT_MS 120000     /* the whole program gives up after this */
 #define QUERY_MS 10000          /* bound of each admin or offset query */
+#define HELD_REBALANCE_MS "180000" /* rebalance timeout of the held group */
+#define HELD_CLOSE_LIMIT_MS 60000 /* a close that waited for it took longer */
 
 /* Delivery report tally. */
 struct produce_state {
@@ -1091,6 +1095,114 @@ fail:
 	return NULL;
 }
 
+/* Polls @p c for @p ms, dropping what it reads; rebalance callbacks run. */
+static void
+poll_for(il_consumer *c, int ms)
+{
+	int64_t until = il_timers_now_ms() + ms;
+	rd_kafka_message_t *rkm;
+
+	while (il_timers_now_ms() < until) {
+		rkm = il_consumer_poll(c, 100);
+		if (rkm != NULL)
+			rd_kafka_message_destroy(rkm);
+	}
+}
+
+static bool
+has_assignment(il_consumer *c)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	bool has;
+
+	if (rd_kafka_assignment(il_consumer_handle(c), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	has = parts->cnt > 0;
+	rd_kafka_topic_partition_list_destroy(parts);
+	return has;
+}
+
+/* A member of the held group (eager assignors): subscribed, with a long
+ * rebalance timeout. */
+static il_consumer *
+held_member(const char *topic, const char *group)
+{
+	il_conf *conf = make_conf(NULL);
+	il_consumer *c = NULL;
+	char errbuf[512];
+
+	if (conf == NULL)
+		return NULL;
+	if (il_conf_set_rdkafka_arg(conf, "max.poll.interval.ms=" HELD_REBALANCE_MS, errbuf, sizeof(errbuf)) == IL_OK &&
+	    il_conf_set_rdkafka_arg(conf, "session.timeout.ms=30000", errbuf, sizeof(errbuf)) == IL_OK)
+		c = il_consumer_new(conf, group, NULL, NULL, errbuf, sizeof(errbuf));
+	if (c != NULL && il_consumer_subscribe(c, &topic, 1, errbuf, sizeof(errbuf)) != IL_OK) {
+		il_consumer_destroy(c);
+		c = NULL;
+	}
+	check(c != NULL, "kafka-group-held-member", "%s", errbuf);
+	il_conf_destroy(conf);
+	return c;
+}
+
+/*
+ * Closing a consumer whose JoinGroup the coordinator holds: x and y share
+ * the partitions, then y stops polling and z joins.  The coordinator waits
+ * for y to rejoin, for up to the group's rebalance timeout (y's
+ * max.poll.interval.ms, minutes), while x, which did rejoin, has its
+ * JoinGroup answered only then.  il_consumer_destroy(x) must still return
+ * within its bound instead of waiting out the rebalance, and so must y's,
+ * whose revocation waits unserved in its queue when it closes.
+ */
+static void
+check_close_held(const char *topic, const char *group)
+{
+	il_consumer *x, *y = NULL, *z = NULL;
+	int64_t t0, took;
+
+	x = held_member(topic, group);
+	if (x == NULL)
+		return;
+	t0 = il_timers_now_ms();
+	while (!has_assignment(x) && il_timers_now_ms() - t0 < 30000)
+		poll_for(x, 200);
+	y = held_member(topic, group);
+	if (y == NULL)
+		goto out;
+	/* Both poll until the rebalance gave each of them partitions. */
+	t0 = il_timers_now_ms();
+	while (!(has_assignment(x) && has_assignment(y)) && il_timers_now_ms() - t0 < 30000) {
+		poll_for(x, 100);
+		poll_for(y, 100);
+	}
+	check(has_assignment(x) && has_assignment(y), "kafka-group-held-shared",
+	    "x and y did not both get partitions in 30 s");
+	z = held_member(topic, group);
+	if (z == NULL)
+		goto out;
+	/* From here on y is never polled: x revokes and rejoins, y does not. */
+	poll_for(x, 5000);
+	t0 = il_timers_now_ms();
+	il_consumer_destroy(x);
+	took = il_timers_now_ms() - t0;
+	x = NULL;
+	printf("# closing a member during a held rebalance took %.1f s\n", (double)took / 1000.0);
+	check(took < HELD_CLOSE_LIMIT_MS, "kafka-group-close-held-bounded",
+	    "il_consumer_destroy() took %.1f s", (double)took / 1000.0);
+	t0 = il_timers_now_ms();
+	il_consumer_destroy(y);
+	y = NULL;
+	il_consumer_destroy(z);
+	z = NULL;
+	took = il_timers_now_ms() - t0;
+	check(took < HELD_CLOSE_LIMIT_MS, "kafka-group-close-unpolled-bounded",
+	    "closing the members that stopped polling took %.1f s", (double)took / 1000.0);
+out:
+	il_consumer_destroy(x);
+	il_consumer_destroy(y);
+	il_consumer_destroy(z);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1101,7 +1213,7 @@ main(int argc, char **argv)
 	il_producer *p = NULL;                  /* the producer */
 	const char *topic, *group;              /* names the script made unique */
 	il_log_level level;                     /* log threshold */
-	char errbuf[512];
+	char errbuf[512], held[300];
 	bool ok;
 	int k;
 
@@ -1156,6 +1268,13 @@ main(int argc, char **argv)
 	check_queue_full(level);
 	check_log_lines(level, false);
 	check_log_lines(level, true);
+	/* Eager assignors only, the daemons' default: with cooperative-sticky,
+	 * librdkafka 2.0.2 never finishes a close that an assignment reaches
+	 * (its issue #4527, fixed in 2.4.0), and then hangs in destroy. */
+	if (argc < 4 || strstr(argv[3], "cooperative") == NULL) {
+		snprintf(held, sizeof(held), "%s-held", group);
+		check_close_held(topic, held);
+	}
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.lock);
 out:
