@@ -166,7 +166,37 @@ bench_admin_wait(rd_kafka_queue_t *q, const char *what)
 	return ev;
 }
 
-/* Creates the @p n topics @p names, @p partitions each, replication 1; @returns 0 or -1. */
+/*
+ * Waits up to 30 s until the broker's metadata lists topic @p name with its
+ * partitions: CreateTopics answers once the controller made it, and a client
+ * asking the broker at once can still be told it does not exist.
+ * @returns 0, or -1 after saying why.
+ */
+static inline int
+bench_wait_topic(rd_kafka_t *rk, const char *name)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+	const struct rd_kafka_metadata *md;
+	int tries, ok = 0;
+
+	for (tries = 0; rkt != NULL && tries < 300 && !ok; tries++) {
+		if (tries > 0)
+			usleep(100000);
+		if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    md->topics[0].partition_cnt > 0;
+		rd_kafka_metadata_destroy(md);
+	}
+	if (rkt != NULL)
+		rd_kafka_topic_destroy(rkt);
+	if (!ok)
+		fprintf(stderr, BENCH_NAME ": topic \"%s\" was created but the broker does not list it\n", name);
+	return ok ? 0 : -1;
+}
+
+/* Creates the @p n topics @p names, @p partitions each, replication 1, and
+ * waits until the broker lists them; @returns 0 or -1. */
 static inline int
 bench_create_topics(struct bench_kafka *k, char *const *names, const int *partitions, size_t n)
 {
@@ -206,6 +236,9 @@ bench_create_topics(struct bench_kafka *k, char *const *names, const int *partit
 			goto out;
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (bench_wait_topic(rk, names[i]) != 0)
+			goto out;
 	rc = 0;
 out:
 	if (ev != NULL)
