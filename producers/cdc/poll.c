@@ -30,7 +30,9 @@
  * directory, fsync, rename, fsync of the directory) and only after Kafka
  * confirmed every event before the new cursor.  Without the file,
  * memberships start from the beginning (the initial load) unless
- * cdc.snapshot is never, every other table at the database's now().
+ * cdc.snapshot is never, every other table at the database's now().  With
+ * the file and cdc.snapshot=always, memberships start from the beginning
+ * again and the other tables from their cursors.
  *
  * write_date is the writing transaction's start time, so a long transaction
  * can commit rows older than the cursor.  Once per cdc.poll.interval.ms
@@ -855,6 +857,30 @@ start_cursors(poller *p, char *errbuf, size_t errsz)
 	return IL_OK;
 }
 
+/*
+ * cdc.snapshot=always with a state file: the memberships are loaded again
+ * from the beginning, while every other table goes on from its cursor (its
+ * changes since the last run are still wanted).  The file keeps the old
+ * membership cursor until the load moves it, so a load cut short starts
+ * again at the next start.
+ */
+static void
+reload_memberships_maybe(poller *p)
+{
+	int t;
+
+	if (strcmp(il_conf_get(p->c->d->conf, "cdc.snapshot"), "always") != 0)
+		return;
+	for (t = 0; t < POLL_NTABLES; t++) {
+		if (poll_tables[t].kind != CDC_MEMBERSHIP)
+			continue;
+		parse_wd("-infinity", &p->cur[t]);
+		p->cur[t].id = 0;
+	}
+	il_log_info("polling: cdc.snapshot is always, memberships loaded again from the beginning",
+	    IL_STR("conf_key", "cdc.snapshot"));
+}
+
 static void
 poller_init(poller *p, cdc_ctx *c)
 {
@@ -927,6 +953,8 @@ cdc_poll_run(cdc_ctx *c, char *errbuf, size_t errsz)
 		err = db_now(&p, errbuf, errsz);
 	if (err == IL_OK && !found)
 		err = start_cursors(&p, errbuf, errsz);
+	else if (err == IL_OK)
+		reload_memberships_maybe(&p);
 	if (err != IL_OK)
 		goto done;
 	for (t = 0; t < POLL_NTABLES; t++)
