@@ -637,6 +637,19 @@ add_string_or_skip(cJSON *obj, const char *name, const char *value)
 		cJSON_AddStringToObject(obj, name, value);
 }
 
+/* @p msg copied to @p out (IL_DCI_ERROR_MESSAGE_MAX + 1 bytes): SPDCI gives
+ * status_reason_message and Error.message a maxLength of 999, so a longer
+ * one is cut on a character and ends with "...". */
+static void
+bounded_message(char out[IL_DCI_ERROR_MESSAGE_MAX + 1], const char *msg)
+{
+	copy_bounded(out, IL_DCI_ERROR_MESSAGE_MAX + 1, msg);
+	if (strlen(out) == IL_DCI_ERROR_MESSAGE_MAX) {
+		cut_utf8(out, IL_DCI_ERROR_MESSAGE_MAX - 3);
+		memcpy(out + strlen(out), "...", 4);
+	}
+}
+
 cJSON *
 il_dci_ack(const il_dci_ack_info *a)
 {
@@ -670,7 +683,10 @@ il_dci_ack(const il_dci_ack_info *a)
 	cJSON_AddStringToObject(header, "action", "on-notify");
 	cJSON_AddStringToObject(header, "status", il_dci_status_name(a->status));
 	add_string_or_skip(header, "status_reason_code", a->reason_code);
-	add_string_or_skip(header, "status_reason_message", a->reason_message);
+	if (a->reason_message != NULL) {
+		bounded_message(emsg, a->reason_message);
+		cJSON_AddStringToObject(header, "status_reason_message", emsg);
+	}
 	cJSON_AddNumberToObject(header, "total_count", (double)a->total_count);
 	cJSON_AddNumberToObject(header, "completed_count", (double)a->completed_count);
 	add_string_or_skip(header, "sender_id", a->sender_id);
@@ -694,13 +710,8 @@ il_dci_ack(const il_dci_ack_info *a)
 		}
 		cJSON_AddStringToObject(error, "code", a->reason_code != NULL &&
 		    strncmp(a->reason_code, "err.", 4) == 0 ? a->reason_code : CODE_BAD);
-		copy_bounded(emsg, sizeof(emsg), a->reason_message != NULL ? a->reason_message :
+		bounded_message(emsg, a->reason_message != NULL ? a->reason_message :
 		    a->reason_code != NULL ? a->reason_code : "refused");
-		/* Error.message has a maxLength of 999: cut on a character. */
-		if (strlen(emsg) == sizeof(emsg) - 1) {
-			cut_utf8(emsg, sizeof(emsg) - 4);
-			memcpy(emsg + strlen(emsg), "...", 4);
-		}
 		cJSON_AddStringToObject(error, "message", emsg);
 	}
 	return root;

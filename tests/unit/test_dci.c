@@ -579,7 +579,8 @@ test_ack(void **state)
 	assert_true(number(h, "completed_count") == 0);
 	cJSON_Delete(back);
 
-	/* error.message is cut to SPDCI's maxLength of 999, on a character */
+	/* error.message and status_reason_message are cut to SPDCI's maxLength
+	 * of 999, on a character */
 	{
 		il_dci_error big;
 		size_t i;
@@ -592,6 +593,9 @@ test_ack(void **state)
 		m = cJSON_GetObjectItem(back, "message");
 		assert_true(strlen(member(cJSON_GetObjectItem(m, "error"), "message")) <= IL_DCI_ERROR_MESSAGE_MAX);
 		assert_non_null(strstr(member(cJSON_GetObjectItem(m, "error"), "message"), "\xc3\xa9..."));
+		h = cJSON_GetObjectItem(back, "header");
+		assert_string_equal(member(h, "status_reason_message"),
+		    member(cJSON_GetObjectItem(m, "error"), "message"));
 		cJSON_Delete(back);
 	}
 
