@@ -832,22 +832,34 @@ overlap_pass(poller *p, char *errbuf, size_t errsz)
 	return IL_OK;
 }
 
+/* The membership cursors before the first row: every membership is a
+ * change for the (initial) load. */
+static void
+memberships_from_beginning(poller *p)
+{
+	int t;
+
+	for (t = 0; t < POLL_NTABLES; t++) {
+		if (poll_tables[t].kind != CDC_MEMBERSHIP)
+			continue;
+		parse_wd("-infinity", &p->cur[t]);
+		p->cur[t].id = 0;
+	}
+}
+
 /* The cursors without a state file: where cdc.snapshot says. */
 static il_err
 start_cursors(poller *p, char *errbuf, size_t errsz)
 {
-	const char *snapshot = il_conf_get(p->c->d->conf, "cdc.snapshot");
 	int t;
 
+	/* The past of the other tables is not wanted. */
 	for (t = 0; t < POLL_NTABLES; t++) {
-		/* Every membership is a change for the initial load; the rest
-		 * of the past is not wanted. */
-		if (poll_tables[t].kind == CDC_MEMBERSHIP && strcmp(snapshot, "never") != 0)
-			parse_wd("-infinity", &p->cur[t]);
-		else
-			parse_wd(p->now_wd, &p->cur[t]);
+		parse_wd(p->now_wd, &p->cur[t]);
 		p->cur[t].id = 0;
 	}
+	if (strcmp(il_conf_get(p->c->d->conf, "cdc.snapshot"), "never") != 0)
+		memberships_from_beginning(p);
 	/* Written at once: a crash before the first change keeps this start,
 	 * and a file that cannot be written is found now. */
 	if (state_write(p, errbuf, errsz) != IL_OK)
@@ -867,16 +879,9 @@ start_cursors(poller *p, char *errbuf, size_t errsz)
 static void
 reload_memberships_maybe(poller *p)
 {
-	int t;
-
 	if (strcmp(il_conf_get(p->c->d->conf, "cdc.snapshot"), "always") != 0)
 		return;
-	for (t = 0; t < POLL_NTABLES; t++) {
-		if (poll_tables[t].kind != CDC_MEMBERSHIP)
-			continue;
-		parse_wd("-infinity", &p->cur[t]);
-		p->cur[t].id = 0;
-	}
+	memberships_from_beginning(p);
 	il_log_info("polling: cdc.snapshot is always, memberships loaded again from the beginning",
 	    IL_STR("conf_key", "cdc.snapshot"));
 }

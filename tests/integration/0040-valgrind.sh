@@ -82,10 +82,10 @@ if wait_until 120 grep -q '"http_port"' "$tmp/mock.err"; then
 	check valgrind-mockbroker-metrics grep -q '^# TYPE' "$tmp/metrics.3"
 	check valgrind-mockbroker-healthz grep -q '"status":"ok"' "$tmp/healthz.3"
 	# SIGHUP re-reads the configuration (IMISLINK_CONFIG names the file).
-	# Under valgrind a signal may land on any thread that is in a system
-	# call, so five in a row would reach librdkafka's mock cluster thread
-	# (whose poll() must never see EINTR) unless every thread but the main
-	# one blocks them.
+	# Valgrind schedules the threads itself, so a signal could land on
+	# librdkafka's mock cluster thread (whose poll() must never see EINTR)
+	# unless every thread but the main one blocks it: five in a row, each
+	# taken by the main thread.
 	echo "log.level = debug" >"$tmp/mock.properties"
 	reloaded() {
 		[ "$(grep -c '"msg":"configuration reloaded","log_level":"debug"' "$tmp/mock.err")" -ge "$1" ]
